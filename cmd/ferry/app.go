@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/config"
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/kube"
+	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/report"
+)
+
+// app holds what one ferry command works with.
+type app struct {
+	cfg     config.Config
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+	scrub   report.Scrubber
+	log     promote.Logger
+	kube    *kube.Clients
+	gh      *github
+	closers []func()
+}
+
+func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer) (*app, error) {
+	a := &app{cfg: cfg, environ: environ, stdout: stdout, stderr: stderr}
+	a.kube = kube.NewClients(kube.Kubeconfig{
+		Paths:     cfg.Kubeconfig,
+		Data:      cfg.KubeconfigData,
+		UserAgent: "ferry/" + buildVersion(),
+	})
+	secrets := cfg.Secrets()
+	if a.usesKube() {
+		secrets = append(secrets, a.kube.Secrets()...)
+	}
+	a.scrub = report.NewScrubber(secrets...)
+	if cfg.Mode == config.ModeGitHub {
+		a.gh = newGitHub(environ, stdout)
+		a.gh.mask(secrets) // before anything else is printed
+	}
+	ll := report.NewLineLogger(stderr, a.scrub)
+	a.log = ll
+	if a.gh != nil {
+		a.log = a.gh.logger(ll)
+	}
+	return a, a.preflight()
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+func (a *app) usesKube() bool {
+	for _, ad := range a.addresses() {
+		if ad.Kind == address.KindKube {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) addresses() []address.Address {
+	out := append([]address.Address(nil), a.cfg.TargetAddrs...)
+	if a.cfg.SourceAddr.Kind != "" {
+		out = append(out, a.cfg.SourceAddr)
+	}
+	return out
+}
+
+// preflight checks what can be checked without an API call: that every
+// kubeconfig context named exists.
+func (a *app) preflight() error {
+	var errs []error
+	for _, ad := range a.addresses() {
+		if ad.Kind != address.KindKube {
+			continue
+		}
+		if err := a.kube.CheckContext(ad.Context); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ad, err))
+		}
+	}
+	return promote.Input(errors.Join(errs...))
+}
+
+func (a *app) options() promote.Options {
+	return promote.Options{
+		Parallelism:    a.cfg.Parallelism,
+		RestoreTimeout: a.cfg.RestoreTimeout,
+		Logger:         a.log,
+	}
+}
+
+func (a *app) resolver() image.Resolver {
+	return image.Resolver{Keychain: authn.DefaultKeychain}
+}
+
+func (a *app) source() (promote.Source, error) {
+	ad := a.cfg.SourceAddr
+	switch ad.Kind {
+	case address.KindKube:
+		var reg kube.Resolver
+		if a.cfg.ResolveTags {
+			reg = a.resolver()
+		}
+		return kube.NewSource(a.kube, kubeRef(ad), reg), nil
+	case address.KindImage:
+		return image.RefSource{Ref: ad.Ref, Resolver: a.resolver()}, nil
+	case address.KindHeroku:
+		return a.herokuSource(ad)
+	}
+	return nil, fmt.Errorf("source %s: unsupported kind %q", ad, ad.Kind)
+}
+
+func (a *app) targets() ([]promote.Target, error) {
+	var out []promote.Target
+	for _, ad := range a.cfg.TargetAddrs {
+		var t promote.Target
+		switch ad.Kind {
+		case address.KindKube:
+			t = kube.NewTarget(a.kube, kubeRef(ad), kube.TargetOptions{
+				Timeout:       a.cfg.Timeout,
+				OnPaused:      a.cfg.OnPaused,
+				OnProgressing: a.cfg.OnProgressing,
+				ChangeCause:   a.changeCause,
+				Logger:        a.log,
+			})
+			if ad.Health != "" {
+				t = a.withHealth(t, ad.Health)
+			}
+		case address.KindHeroku:
+			ht, err := a.herokuTarget(ad)
+			if err != nil {
+				return nil, err
+			}
+			t = ht
+		default:
+			return nil, promote.Input(fmt.Errorf("target %s: only k8s: and heroku: addresses can be targets", ad))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func kubeRef(ad address.Address) kube.Ref {
+	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container}
+}
+
+// changeCause records what was promoted from where, and the CI run.
+func (a *app) changeCause(img image.Image) string {
+	if a.cfg.ChangeCause != "" {
+		return a.cfg.ChangeCause
+	}
+	parts := []string{fmt.Sprintf("ferry %s: promoted %s from %s", buildVersion(), img.Ref(), a.cfg.SourceAddr)}
+	if sha := firstOf(a.environ, "GITHUB_SHA", "CIRCLE_SHA1"); sha != "" {
+		parts = append(parts, "commit "+sha)
+	}
+	if u := runURL(a.environ); u != "" {
+		parts = append(parts, u)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func runURL(environ []string) string {
+	if id := lookup(environ, "GITHUB_RUN_ID"); id != "" {
+		server := lookup(environ, "GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		return fmt.Sprintf("%s/%s/actions/runs/%s", server, lookup(environ, "GITHUB_REPOSITORY"), id)
+	}
+	return lookup(environ, "CIRCLE_BUILD_URL")
+}
+
+func firstOf(environ []string, names ...string) string {
+	for _, n := range names {
+		if v := lookup(environ, n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *app) promote(ctx context.Context) (*promote.Report, error) {
+	src, err := a.source()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := a.targets()
+	if err != nil {
+		return nil, err
+	}
+	return promote.Run(ctx, src, ts, a.options())
+}
+
+func (a *app) plan(ctx context.Context) (*promote.Report, error) {
+	src, err := a.source()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := a.targets()
+	if err != nil {
+		return nil, err
+	}
+	return promote.Plan(ctx, src, ts, a.options())
+}
+
+func (a *app) status(ctx context.Context) (*promote.Report, error) {
+	ts, err := a.targets()
+	if err != nil {
+		return nil, err
+	}
+	return promote.Inspect(ctx, ts, a.options())
+}
+
+// rollbacker is a target that can go back to an earlier revision.
+type rollbacker interface {
+	Rollback(ctx context.Context, to string) (promote.Snapshot, error)
+}
+
+func (a *app) rollback(ctx context.Context, to string) (*promote.Report, error) {
+	ts, err := a.targets()
+	if err != nil {
+		return nil, err
+	}
+	r := &promote.Report{Command: "rollback", Outcome: promote.OutcomePromoted}
+	var errs []error
+	for _, t := range ts {
+		tr := promote.TargetReport{Target: t.String()}
+		before, err := t.Snapshot(ctx, image.Image{})
+		if err == nil {
+			tr.Before = &before
+			rb, ok := unwrapTarget(t).(rollbacker)
+			if !ok {
+				err = promote.Input(fmt.Errorf("%s cannot be rolled back", t))
+			} else {
+				a.log.Logf(t.String(), "rolling back from %s (revision %s)", before.Image, before.Revision)
+				var after promote.Snapshot
+				after, err = rb.Rollback(ctx, to)
+				if err == nil {
+					tr.After = &after
+					tr.Status = promote.StatusRestored
+					a.log.Logf(t.String(), "rolled back: runs %s (revision %s)", after.Image, after.Revision)
+				}
+			}
+		}
+		if err != nil {
+			tr.Status, tr.Error = promote.StatusFailed, err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", t, err))
+		}
+		r.Targets = append(r.Targets, tr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		r.Outcome, r.Error = promote.OutcomeFailed, err.Error()
+		if promote.IsInput(err) && len(errs) == len(ts) {
+			r.Outcome = promote.OutcomeBadInput
+		}
+		return r, err
+	}
+	return r, nil
+}
+
+// write prints the report in the configured format, and hands it to
+// GitHub Actions when running there.
+func (a *app) write(r *promote.Report) error {
+	var err error
+	switch a.cfg.Output {
+	case "json":
+		err = report.JSON(a.stdout, r, a.scrub)
+	default:
+		err = report.Text(a.stdout, r, a.scrub)
+	}
+	if a.gh != nil {
+		err = errors.Join(err, a.gh.write(r, a.scrub))
+	}
+	return err
+}

@@ -1,0 +1,119 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// Ref names one container of one Deployment in one kubeconfig context.
+type Ref struct {
+	// Address is how the user wrote it; it names the Deployment in logs
+	// and errors.
+	Address   string
+	Context   string // "" = the kubeconfig's current context
+	Namespace string
+	Name      string
+	Container string // "" = the only container
+}
+
+func (r Ref) String() string { return r.Address }
+
+// getDeployment reads the Deployment and picks the container r names.
+func getDeployment(ctx context.Context, cs kubernetes.Interface, r Ref) (*appsv1.Deployment, int, error) {
+	d, err := cs.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, 0, promote.Input(fmt.Errorf("deployment %s/%s not found in context %s", r.Namespace, r.Name, contextName(r.Context)))
+		}
+		return nil, 0, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	i, err := containerIndex(d, r.Container)
+	if err != nil {
+		return nil, 0, err
+	}
+	return d, i, nil
+}
+
+func contextName(c string) string {
+	if c == "" {
+		return "(current)"
+	}
+	return fmt.Sprintf("%q", c)
+}
+
+func containerIndex(d *appsv1.Deployment, name string) (int, error) {
+	cs := d.Spec.Template.Spec.Containers
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+		if c.Name == name {
+			return i, nil
+		}
+	}
+	switch {
+	case name == "" && len(cs) == 1:
+		return 0, nil
+	case name == "":
+		return 0, promote.Input(fmt.Errorf("deployment %s/%s has %d containers (%s): add ?container=NAME to the address",
+			d.Namespace, d.Name, len(cs), strings.Join(names, ", ")))
+	default:
+		return 0, promote.Input(fmt.Errorf("deployment %s/%s has no container %q (it has: %s)",
+			d.Namespace, d.Name, name, strings.Join(names, ", ")))
+	}
+}
+
+// replicaSetsOf lists the ReplicaSets d controls.
+func replicaSetsOf(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment selector: %w", err)
+	}
+	list, err := cs.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing replica sets: %w", err)
+	}
+	var out []*appsv1.ReplicaSet
+	for i := range list.Items {
+		if ownedBy(&list.Items[i], d.UID) {
+			out = append(out, &list.Items[i])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return revisionOf(out[i]) < revisionOf(out[j]) })
+	return out, nil
+}
+
+// podsOf lists the pods of rs.
+func podsOf(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment, rs *appsv1.ReplicaSet) ([]corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment selector: %w", err)
+	}
+	list, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	hash := rs.Labels[podTemplateHashLabel]
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.Labels[podTemplateHashLabel] == hash && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func revisionOf(o metav1.Object) int64 {
+	var n int64
+	_, _ = fmt.Sscan(o.GetAnnotations()[revisionAnnotation], &n)
+	return n
+}

@@ -1,0 +1,20 @@
+// Package kube reads and changes Kubernetes Deployments for ferry.
+//
+// A [Source] resolves the image a Deployment's container runs to a digest:
+// from the spec when it is pinned, else from what the current ReplicaSet's
+// pods report in status.containerStatuses[].imageID (a kubelet with
+// containerd reports "repo@sha256:<manifest digest>"), else, when the user
+// allows it, from the registry.
+//
+// A [Target] snapshots a Deployment (revision, generation, whole pod
+// template), releases by pointing one container at "repo@sha256:..." with a
+// JSON patch that first tests the generation it snapshotted, verifies with
+// informers (watches that resume after API server restarts) and [Evaluate],
+// and restores by putting the snapshotted pod template back — which works
+// with revisionHistoryLimit: 0, where `kubectl rollout undo` has nothing to
+// go back to.
+//
+// Clients are built from kubeconfig files (KUBECONFIG path lists), from
+// kubeconfig bytes held in memory (FERRY_KUBECONFIG_DATA), or from the
+// in-cluster service account.
+package kube

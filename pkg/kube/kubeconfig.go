@@ -1,0 +1,224 @@
+package kube
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// Kubeconfig says where cluster credentials come from. Data wins over
+// Paths; with neither, the default loading rules apply (KUBECONFIG as read
+// by the caller, then ~/.kube/config), and inside a pod with no kubeconfig
+// the in-cluster service account is used.
+type Kubeconfig struct {
+	// Paths is a KUBECONFIG-style path list.
+	Paths string
+	// Data is a kubeconfig, base64-encoded or raw YAML. It stays in
+	// memory: it is never written to disk.
+	Data string
+	// UserAgent is set on every client.
+	UserAgent string
+}
+
+// Clients builds and caches one client per kubeconfig context.
+type Clients struct {
+	cfg  Kubeconfig
+	once sync.Once
+	raw  *clientcmdapi.Config // nil when in-cluster
+	err  error
+
+	mu      sync.Mutex
+	clients map[string]kubernetes.Interface
+}
+
+// NewClients returns a client cache for cfg. Nothing is loaded until first
+// use.
+func NewClients(cfg Kubeconfig) *Clients {
+	return &Clients{cfg: cfg, clients: map[string]kubernetes.Interface{}}
+}
+
+// load reads the kubeconfig once.
+func (c *Clients) load() (*clientcmdapi.Config, error) {
+	c.once.Do(func() { c.raw, c.err = c.cfg.load() })
+	return c.raw, c.err
+}
+
+func (k Kubeconfig) load() (*clientcmdapi.Config, error) {
+	if strings.TrimSpace(k.Data) != "" {
+		b, err := decodeData(k.Data)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := clientcmd.Load(b)
+		if err != nil {
+			// clientcmd's errors quote the YAML, which holds credentials.
+			return nil, promote.Input(errors.New("FERRY_KUBECONFIG_DATA: not a valid kubeconfig (base64 or YAML); check that the whole file was copied into the secret"))
+		}
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if k.Paths != "" {
+		rules.Precedence = filepath.SplitList(k.Paths)
+	}
+	cfg, err := rules.Load()
+	if err != nil {
+		return nil, promote.Input(fmt.Errorf("loading kubeconfig: %w", err))
+	}
+	if len(cfg.Contexts) == 0 && k.Paths == "" && inCluster() {
+		return nil, nil // in-cluster
+	}
+	if len(cfg.Contexts) == 0 {
+		where := k.Paths
+		if where == "" {
+			where = clientcmd.RecommendedHomeFile
+		}
+		return nil, promote.Input(fmt.Errorf("no kubeconfig contexts found in %s: set KUBECONFIG to a kubeconfig file or FERRY_KUBECONFIG_DATA to its contents (base64)", where))
+	}
+	return cfg, nil
+}
+
+func inCluster() bool {
+	return os.Getenv("KUBERNETES_SERVICE_HOST") != "" && os.Getenv("KUBERNETES_SERVICE_PORT") != ""
+}
+
+// decodeData accepts raw YAML/JSON or base64 (standard or URL alphabet,
+// with or without padding and line breaks).
+func decodeData(s string) ([]byte, error) {
+	t := strings.TrimSpace(s)
+	if strings.Contains(t, "apiVersion") || strings.Contains(t, "clusters:") || strings.HasPrefix(t, "{") {
+		return []byte(t), nil
+	}
+	compact := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, t)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(compact); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return b, nil
+		}
+	}
+	return nil, promote.Input(errors.New("FERRY_KUBECONFIG_DATA: neither base64 nor YAML; set it to the output of `base64 -w0 ~/.kube/config`"))
+}
+
+// Contexts lists the contexts the kubeconfig defines, sorted.
+func (c *Clients) Contexts() ([]string, error) {
+	raw, err := c.load()
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(raw.Contexts))
+	for n := range raw.Contexts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// CheckContext returns an input error when context is not defined (""
+// means the current context, which must then be set).
+func (c *Clients) CheckContext(context string) error {
+	raw, err := c.load()
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		if context != "" {
+			return promote.Input(fmt.Errorf("context %q: running in-cluster without a kubeconfig, so no contexts exist; drop ?context= or provide a kubeconfig", context))
+		}
+		return nil
+	}
+	if context == "" {
+		if raw.CurrentContext == "" {
+			return promote.Input(errors.New("the kubeconfig has no current context: add ?context=NAME to the address"))
+		}
+		context = raw.CurrentContext
+	}
+	if _, ok := raw.Contexts[context]; !ok {
+		names, _ := c.Contexts()
+		return promote.Input(fmt.Errorf("context %q is not in the kubeconfig (it has: %s)", context, strings.Join(names, ", ")))
+	}
+	return nil
+}
+
+// RESTConfig returns the client configuration for context ("" = current).
+func (c *Clients) RESTConfig(context string) (*rest.Config, error) {
+	if err := c.CheckContext(context); err != nil {
+		return nil, err
+	}
+	raw, _ := c.load()
+	var rc *rest.Config
+	var err error
+	if raw == nil {
+		rc, err = rest.InClusterConfig()
+	} else {
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
+		rc, err = clientcmd.NewNonInteractiveClientConfig(*raw, context, overrides, nil).ClientConfig()
+	}
+	if err != nil {
+		return nil, promote.Input(fmt.Errorf("kubeconfig context %q: %w", context, err))
+	}
+	if c.cfg.UserAgent != "" {
+		rc.UserAgent = c.cfg.UserAgent
+	}
+	rc.QPS, rc.Burst = 50, 100
+	return rc, nil
+}
+
+// Client returns the (cached) clientset for context.
+func (c *Clients) Client(context string) (kubernetes.Interface, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cs, ok := c.clients[context]; ok {
+		return cs, nil
+	}
+	rc, err := c.RESTConfig(context)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig context %q: %w", context, err)
+	}
+	c.clients[context] = cs
+	return cs, nil
+}
+
+// Secrets returns the credential values found in the kubeconfig (tokens,
+// passwords, client keys), so callers can mask them.
+func (c *Clients) Secrets() []string {
+	raw, err := c.load()
+	if err != nil || raw == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range raw.AuthInfos {
+		for _, s := range []string{a.Token, a.Password, string(a.ClientKeyData)} {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Set replaces the client for context (tests use fake clientsets).
+func (c *Clients) Set(context string, cs kubernetes.Interface) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clients[context] = cs
+}

@@ -1,0 +1,146 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// Resolver pins a tag through its registry.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string) (image.Image, error)
+}
+
+// Source is a Deployment container whose image is promoted.
+type Source struct {
+	ref     Ref
+	clients *Clients
+	// registry, when set, resolves a tag the pods cannot settle.
+	registry Resolver
+}
+
+// NewSource returns the source for r. When registry is non-nil, a tag that
+// the running pods cannot pin (none run, or they disagree) is resolved in
+// the registry instead of failing.
+func NewSource(clients *Clients, r Ref, registry Resolver) *Source {
+	return &Source{ref: r, clients: clients, registry: registry}
+}
+
+func (s *Source) String() string { return s.ref.Address }
+
+// Resolve returns the image the Deployment's container runs, pinned.
+func (s *Source) Resolve(ctx context.Context) (image.Image, error) {
+	img, err := s.resolve(ctx)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("resolving %s: %w", s.ref, err)
+	}
+	return img, nil
+}
+
+func (s *Source) resolve(ctx context.Context) (image.Image, error) {
+	cs, err := s.clients.Client(s.ref.Context)
+	if err != nil {
+		return image.Image{}, err
+	}
+	d, i, err := getDeployment(ctx, cs, s.ref)
+	if err != nil {
+		return image.Image{}, err
+	}
+	spec := d.Spec.Template.Spec.Containers[i]
+	if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
+		return img, err
+	}
+	repo, err := image.Repository(spec.Image)
+	if err != nil {
+		return image.Image{}, err
+	}
+	tag := strings.TrimPrefix(spec.Image, repo)
+	tag = strings.TrimPrefix(tag, ":")
+
+	digest, why := s.digestFromPods(ctx, d, spec.Name)
+	if why == nil {
+		return image.Image{Repository: repo, Digest: digest, Tag: tag}, nil
+	}
+	if s.registry == nil {
+		return image.Image{}, promote.Input(fmt.Errorf("container %q runs tag %s and %v; "+
+			"set FERRY_RESOLVE_TAGS=true to resolve the tag in the registry instead (it may have moved since the pods started)",
+			spec.Name, spec.Image, why))
+	}
+	img, err := s.registry.Resolve(ctx, spec.Image)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("%v, and %w", why, err)
+	}
+	return img, nil
+}
+
+// digestFromPods returns the manifest digest every ready pod of the current
+// ReplicaSet reports for container, or why it cannot.
+func (s *Source) digestFromPods(ctx context.Context, d *appsv1.Deployment, container string) (v1.Hash, error) {
+	cs, err := s.clients.Client(s.ref.Context)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	rss, err := replicaSetsOf(ctx, cs, d)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	rs := currentReplicaSet(d, rss)
+	if rs == nil {
+		return v1.Hash{}, errors.New("the deployment has no current replica set yet")
+	}
+	pods, err := podsOf(ctx, cs, d, rs)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return digestFromStatuses(pods, container)
+}
+
+// digestFromStatuses reads the manifest digest from the imageID the
+// kubelet reports for container in each running pod. A kubelet with
+// containerd reports "repo@sha256:..."; docker-shim prefixed it with
+// "docker-pullable://"; a bare "sha256:..." is the config digest, which
+// cannot be pulled by and is ignored.
+func digestFromStatuses(pods []corev1.Pod, container string) (v1.Hash, error) {
+	seen := map[v1.Hash][]string{}
+	for _, p := range pods {
+		for _, st := range p.Status.ContainerStatuses {
+			if st.Name != container || st.State.Running == nil {
+				continue
+			}
+			id := strings.TrimPrefix(st.ImageID, "docker-pullable://")
+			at := strings.LastIndex(id, "@")
+			if at < 0 {
+				continue
+			}
+			h, err := v1.NewHash(id[at+1:])
+			if err != nil {
+				continue
+			}
+			seen[h] = append(seen[h], p.Name)
+		}
+	}
+	switch len(seen) {
+	case 0:
+		return v1.Hash{}, errors.New("no running pod reports a pullable image digest for it")
+	case 1:
+		for h := range seen {
+			return h, nil
+		}
+	}
+	var parts []string
+	for h, ps := range seen {
+		sort.Strings(ps)
+		parts = append(parts, fmt.Sprintf("%s on %s", h, strings.Join(ps, ", ")))
+	}
+	sort.Strings(parts)
+	return v1.Hash{}, fmt.Errorf("its pods run different digests (%s)", strings.Join(parts, "; "))
+}

@@ -1,0 +1,383 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+)
+
+// Status is what happened to one target.
+type Status string
+
+// Target statuses in a Report.
+const (
+	StatusPlanned       Status = "would-promote" // plan: would change
+	StatusUnchanged     Status = "unchanged"     // already ran the image
+	StatusPromoted      Status = "promoted"
+	StatusFailed        Status = "failed"         // failed before changing anything
+	StatusRestored      Status = "restored"       // changed, then put back
+	StatusRestoreFailed Status = "restore-failed" // changed, and could not be put back
+	StatusSkipped       Status = "skipped"        // not attempted because another target failed first
+)
+
+// Outcome is the result of a whole run; it maps onto ferry's exit codes.
+type Outcome string
+
+// Outcomes of a run.
+const (
+	OutcomePromoted      Outcome = "promoted"       // exit 0
+	OutcomeUnchanged     Outcome = "unchanged"      // exit 0: every target already ran the image
+	OutcomePlanned       Outcome = "planned"        // exit 0
+	OutcomeFailed        Outcome = "failed"         // exit 1: failed, every changed target restored
+	OutcomeBadInput      Outcome = "bad-input"      // exit 2: nothing changed
+	OutcomeRestoreFailed Outcome = "restore-failed" // exit 3: a human is needed
+)
+
+// TargetReport is one target's part of a Report.
+type TargetReport struct {
+	Target    string        `json:"target"`
+	Status    Status        `json:"status"`
+	Before    *Snapshot     `json:"before,omitempty"`
+	After     *Snapshot     `json:"after,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	Restore   string        `json:"restore_error,omitempty"`
+	Durations StepDurations `json:"durations"`
+}
+
+// StepDurations are how long each step took for a target.
+type StepDurations struct {
+	Snapshot Duration `json:"snapshot"`
+	Release  Duration `json:"release,omitzero"`
+	Verify   Duration `json:"verify,omitzero"`
+	Restore  Duration `json:"restore,omitzero"`
+}
+
+// Duration marshals as fractional seconds.
+type Duration time.Duration
+
+// MarshalJSON writes seconds with millisecond precision.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "%.3f", time.Duration(d).Seconds()), nil
+}
+
+// Report is the result of a run.
+type Report struct {
+	Command  string         `json:"command"`
+	Source   string         `json:"source,omitempty"`
+	Image    string         `json:"image,omitempty"`
+	Digest   string         `json:"digest,omitempty"`
+	Outcome  Outcome        `json:"result"`
+	Error    string         `json:"error,omitempty"`
+	Targets  []TargetReport `json:"targets"`
+	Duration Duration       `json:"duration"`
+}
+
+// RolledBack lists the targets that were restored.
+func (r *Report) RolledBack() []string {
+	var out []string
+	for _, t := range r.Targets {
+		if t.Status == StatusRestored {
+			out = append(out, t.Target)
+		}
+	}
+	return out
+}
+
+// Options tune a run.
+type Options struct {
+	// Parallelism bounds how many targets are worked on at once.
+	Parallelism int
+	// RestoreTimeout bounds the restore of all targets. The restore runs
+	// on a context that survives the caller's cancellation (SIGTERM), so
+	// that a cancelled CI job still leaves production as it was.
+	RestoreTimeout time.Duration
+	// Logger receives progress lines.
+	Logger Logger
+}
+
+func (o *Options) defaults() {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.RestoreTimeout <= 0 {
+		o.RestoreTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = Discard
+	}
+}
+
+// Plan resolves the source and snapshots every target; it changes nothing.
+func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
+	o.defaults()
+	r := &Report{Command: "plan", Source: src.String(), Targets: newTargetReports(targets)}
+	start := time.Now()
+	defer func() { r.Duration = Duration(time.Since(start)) }()
+	img, err := resolve(ctx, src, r, o)
+	if err != nil {
+		return r, err
+	}
+	if err := snapshotAll(ctx, img, targets, r, o); err != nil {
+		return r, err
+	}
+	r.Outcome = OutcomeUnchanged
+	for i := range r.Targets {
+		if !r.Targets[i].Before.UpToDate {
+			r.Targets[i].Status = StatusPlanned
+			r.Outcome = OutcomePlanned
+			o.Logger.Logf(targets[i].String(), "would change %s → %s", r.Targets[i].Before.Image, img.Ref())
+		} else {
+			o.Logger.Logf(targets[i].String(), "unchanged: already runs %s", img.Ref())
+		}
+	}
+	return r, nil
+}
+
+// Inspect snapshots every target (the status command); it changes nothing.
+func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) {
+	o.defaults()
+	r := &Report{Command: "status", Targets: newTargetReports(targets)}
+	start := time.Now()
+	defer func() { r.Duration = Duration(time.Since(start)) }()
+	if err := snapshotAll(ctx, image.Image{}, targets, r, o); err != nil {
+		return r, err
+	}
+	for i := range r.Targets {
+		r.Targets[i].Status = StatusUnchanged
+		o.Logger.Logf(targets[i].String(), "runs %s (revision %s)", r.Targets[i].Before.Image, r.Targets[i].Before.Revision)
+	}
+	r.Outcome = OutcomeUnchanged
+	return r, nil
+}
+
+// Run promotes: resolve → snapshot all → release and verify (in parallel,
+// bounded) → on any failure, restore every target that was changed, in
+// reverse order. The returned error is nil when every target runs the image
+// and is healthy; Report.Outcome says what happened in every case.
+func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
+	o.defaults()
+	r := &Report{Command: "promote", Source: src.String(), Targets: newTargetReports(targets)}
+	start := time.Now()
+	defer func() { r.Duration = Duration(time.Since(start)) }()
+
+	img, err := resolve(ctx, src, r, o)
+	if err != nil {
+		return r, err
+	}
+	if err := snapshotAll(ctx, img, targets, r, o); err != nil {
+		return r, err
+	}
+
+	// Release and verify. The first failure cancels the others: they are
+	// restored anyway.
+	work, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	changed := make([]bool, len(targets))
+	var mu sync.Mutex
+	var firstErr error
+	forEach(len(targets), o.Parallelism, func(i int) {
+		t, tr := targets[i], &r.Targets[i]
+		if tr.Before.UpToDate {
+			tr.Status = StatusUnchanged
+			o.Logger.Logf(t.String(), "unchanged: already runs %s", img.Ref())
+			return
+		}
+		if work.Err() != nil {
+			tr.Status = StatusSkipped
+			return
+		}
+		err := step(&tr.Durations.Release, func() error {
+			o.Logger.Logf(t.String(), "release: %s → %s", tr.Before.Image, img.Ref())
+			return t.Release(work, img)
+		})
+		mu.Lock()
+		changed[i] = true // a failed release may still have changed something
+		mu.Unlock()
+		if err == nil {
+			err = step(&tr.Durations.Verify, func() error {
+				o.Logger.Logf(t.String(), "verify: watching the rollout")
+				return t.Verify(work)
+			})
+		}
+		if err != nil {
+			if cause := context.Cause(work); cause != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				err = fmt.Errorf("stopped: %w", cause)
+			}
+			tr.Status, tr.Error = StatusFailed, err.Error()
+			o.Logger.Logf(t.String(), "failed: %v", err)
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %w", t, err)
+			}
+			mu.Unlock()
+			cancel(fmt.Errorf("%s failed", t))
+			return
+		}
+		tr.Status = StatusPromoted
+		o.Logger.Logf(t.String(), "promoted in %s", time.Duration(tr.Durations.Release+tr.Durations.Verify).Round(time.Millisecond))
+	})
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	if firstErr == nil {
+		r.Outcome = OutcomePromoted
+		if allUnchanged(r) {
+			r.Outcome = OutcomeUnchanged
+		}
+		for i, t := range targets {
+			if r.Targets[i].Status == StatusPromoted {
+				if s, err := t.Snapshot(ctx, img); err == nil {
+					r.Targets[i].After = &s
+				}
+			}
+		}
+		return r, nil
+	}
+
+	// Restore every target that changed, newest first, on a context that
+	// the caller's cancellation does not reach.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), o.RestoreTimeout)
+	defer rcancel()
+	o.Logger.Logf("", "restoring every changed target (timeout %s)", o.RestoreTimeout)
+	r.Outcome = OutcomeFailed
+	var restoreErrs []error
+	for i := len(targets) - 1; i >= 0; i-- {
+		if !changed[i] {
+			continue
+		}
+		t, tr := targets[i], &r.Targets[i]
+		if tr.Error == "" {
+			tr.Error = "restored because another target failed: " + firstErr.Error()
+		}
+		err := step(&tr.Durations.Restore, func() error { return t.Restore(rctx, *tr.Before) })
+		if err != nil {
+			tr.Status, tr.Restore = StatusRestoreFailed, err.Error()
+			o.Logger.Logf(t.String(), "RESTORE FAILED: %v", err)
+			restoreErrs = append(restoreErrs, fmt.Errorf("%s: %w", t, err))
+			continue
+		}
+		tr.Status = StatusRestored
+		o.Logger.Logf(t.String(), "restored to %s (revision %s)", tr.Before.Image, tr.Before.Revision)
+		if s, err := t.Snapshot(rctx, image.Image{}); err == nil {
+			tr.After = &s
+		}
+	}
+	if len(restoreErrs) > 0 {
+		r.Outcome = OutcomeRestoreFailed
+		err := &RestoreError{Cause: firstErr, Failed: restoreErrs}
+		r.Error = err.Error()
+		return r, err
+	}
+	r.Error = firstErr.Error()
+	return r, firstErr
+}
+
+// RestoreError is a failed promotion whose restore failed too: production
+// needs a human.
+type RestoreError struct {
+	Cause  error
+	Failed []error
+}
+
+func (e *RestoreError) Error() string {
+	msg := fmt.Sprintf("promotion failed (%v) and %d target(s) could not be restored:", e.Cause, len(e.Failed))
+	for _, f := range e.Failed {
+		msg += "\n  " + f.Error()
+	}
+	return msg
+}
+
+func (e *RestoreError) Unwrap() []error { return append([]error{e.Cause}, e.Failed...) }
+
+func newTargetReports(targets []Target) []TargetReport {
+	out := make([]TargetReport, len(targets))
+	for i, t := range targets {
+		out[i] = TargetReport{Target: t.String()}
+	}
+	return out
+}
+
+func resolve(ctx context.Context, src Source, r *Report, o Options) (image.Image, error) {
+	img, err := src.Resolve(ctx)
+	if err != nil {
+		r.Outcome, r.Error = OutcomeFailed, err.Error()
+		if IsInput(err) {
+			r.Outcome = OutcomeBadInput
+		}
+		return img, err
+	}
+	r.Image, r.Digest = img.Ref(), img.Digest.String()
+	o.Logger.Logf("", "source %s runs %s", src, img)
+	return img, nil
+}
+
+// snapshotAll snapshots every target; any failure stops the run before
+// anything changed.
+func snapshotAll(ctx context.Context, img image.Image, targets []Target, r *Report, o Options) error {
+	errs := make([]error, len(targets))
+	forEach(len(targets), o.Parallelism, func(i int) {
+		t, tr := targets[i], &r.Targets[i]
+		var s Snapshot
+		errs[i] = step(&tr.Durations.Snapshot, func() (err error) {
+			s, err = t.Snapshot(ctx, img)
+			return err
+		})
+		if errs[i] != nil {
+			tr.Status, tr.Error = StatusFailed, errs[i].Error()
+			errs[i] = fmt.Errorf("%s: %w", t, errs[i])
+			return
+		}
+		tr.Before = &s
+		o.Logger.Logf(t.String(), "snapshot: runs %s (revision %s)", s.Image, s.Revision)
+	})
+	err := errors.Join(errs...)
+	if err == nil {
+		return nil
+	}
+	r.Outcome, r.Error = OutcomeFailed, err.Error()
+	if IsInput(err) {
+		r.Outcome = OutcomeBadInput
+	}
+	for i := range r.Targets {
+		if r.Targets[i].Status == "" {
+			r.Targets[i].Status = StatusSkipped
+		}
+	}
+	return err
+}
+
+func allUnchanged(r *Report) bool {
+	for _, t := range r.Targets {
+		if t.Status != StatusUnchanged {
+			return false
+		}
+	}
+	return true
+}
+
+func step(d *Duration, f func() error) error {
+	start := time.Now()
+	err := f()
+	*d = Duration(time.Since(start))
+	return err
+}
+
+// forEach runs f(0..n-1) with at most limit at once and waits for all.
+func forEach(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,98 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// GitHub writes to a GitHub Actions step: masks, outputs, the step summary
+// and annotations, through the runner's files and workflow commands.
+type GitHub struct {
+	a     *githubactions.Action
+	scrub Scrubber
+}
+
+// NewGitHub returns a GitHub writer. getenv reads the step's environment
+// (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY); workflow commands go to w.
+func NewGitHub(getenv func(string) string, w io.Writer, scrub Scrubber) *GitHub {
+	return &GitHub{a: githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)), scrub: scrub}
+}
+
+// Mask tells the runner to hide every secret in the job's log. Call it
+// before anything else is printed.
+func (g *GitHub) Mask(secrets []string) {
+	for _, s := range secrets {
+		for _, line := range strings.Split(s, "\n") {
+			if line = strings.TrimSpace(line); len(line) >= 4 {
+				g.a.AddMask(line)
+			}
+		}
+	}
+}
+
+// Write sets the step's outputs (digest, source-image, result,
+// rolled-back, report), appends the summary, and annotates the outcome.
+func (g *GitHub) Write(r *promote.Report) error {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	g.a.SetOutput("digest", r.Digest)
+	g.a.SetOutput("source-image", r.Image)
+	g.a.SetOutput("result", string(r.Outcome))
+	g.a.SetOutput("rolled-back", strings.Join(r.RolledBack(), " "))
+	g.a.SetOutput("report", g.scrub.String(string(js)))
+	g.a.AddStepSummary(g.scrub.String(Summary(r)))
+	switch r.Outcome {
+	case promote.OutcomePromoted:
+		g.a.Noticef("promoted %s", r.Image)
+	case promote.OutcomeFailed, promote.OutcomeBadInput, promote.OutcomeRestoreFailed:
+		g.a.Errorf("%s", g.scrub.String(fmt.Sprintf("ferry %s: %s: %s", r.Command, r.Outcome, r.Error)))
+	}
+	return nil
+}
+
+// Summary renders r as Markdown for the step summary.
+func Summary(r *promote.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### ferry %s: %s\n\n", r.Command, r.Outcome)
+	if r.Image != "" {
+		fmt.Fprintf(&b, "Source `%s` runs `%s`.\n\n", r.Source, r.Image)
+	}
+	if len(r.Targets) > 0 {
+		b.WriteString("| target | status | before | after | time |\n|---|---|---|---|---|\n")
+		for _, t := range r.Targets {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", t.Target, t.Status, mdSnap(t.Before), mdSnap(t.After), total(t.Durations))
+		}
+		b.WriteString("\n")
+	}
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			fmt.Fprintf(&b, "- `%s`: %s\n", t.Target, mdEscape(t.Error))
+		}
+		if t.Restore != "" {
+			fmt.Fprintf(&b, "- `%s`: **restore failed, needs a human**: %s\n", t.Target, mdEscape(t.Restore))
+		}
+	}
+	return b.String()
+}
+
+func mdSnap(s *promote.Snapshot) string {
+	if s == nil {
+		return "–"
+	}
+	if s.Revision == "" {
+		return "`" + s.Image + "`"
+	}
+	return fmt.Sprintf("`%s` (rev %s)", s.Image, s.Revision)
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}

@@ -1,0 +1,90 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// LineLogger writes one line per event: "TARGET: message", or
+// "ferry: message" for the run as a whole. It is safe for concurrent use.
+type LineLogger struct {
+	mu    sync.Mutex
+	w     io.Writer
+	scrub Scrubber
+	// Timestamps prefixes each line with the time (for terminals; CI
+	// systems stamp lines themselves).
+	Timestamps bool
+}
+
+// NewLineLogger returns a LineLogger writing to w.
+func NewLineLogger(w io.Writer, scrub Scrubber) *LineLogger {
+	return &LineLogger{w: w, scrub: scrub}
+}
+
+// Logf implements promote.Logger.
+func (l *LineLogger) Logf(target, format string, args ...any) {
+	msg := l.scrub.String(fmt.Sprintf(format, args...))
+	if target == "" {
+		target = "ferry"
+	}
+	// One event, one line: indent continuation lines.
+	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n    ")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.Timestamps {
+		fmt.Fprintf(l.w, "%s ", time.Now().Format("15:04:05"))
+	}
+	fmt.Fprintf(l.w, "%s: %s\n", l.scrub.String(target), msg)
+}
+
+// Text writes a human summary of r.
+func Text(w io.Writer, r *promote.Report, scrub Scrubber) error {
+	var b strings.Builder
+	switch {
+	case r.Image != "":
+		fmt.Fprintf(&b, "%s %s: %s from %s\n", r.Command, r.Outcome, r.Image, r.Source)
+	default:
+		fmt.Fprintf(&b, "%s %s\n", r.Command, r.Outcome)
+	}
+	if len(r.Targets) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TARGET\tSTATUS\tBEFORE\tAFTER\tTIME")
+		for _, t := range r.Targets {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Target, t.Status, describe(t.Before), describe(t.After), total(t.Durations))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			fmt.Fprintf(&b, "%s: %s\n", t.Target, t.Error)
+		}
+		if t.Restore != "" {
+			fmt.Fprintf(&b, "%s: RESTORE FAILED, needs a human: %s\n", t.Target, t.Restore)
+		}
+	}
+	_, err := io.WriteString(w, scrub.String(b.String()))
+	return err
+}
+
+func describe(s *promote.Snapshot) string {
+	if s == nil {
+		return "-"
+	}
+	if s.Revision == "" {
+		return s.Image
+	}
+	return fmt.Sprintf("%s (rev %s)", s.Image, s.Revision)
+}
+
+func total(d promote.StepDurations) string {
+	t := time.Duration(d.Snapshot + d.Release + d.Verify + d.Restore)
+	return t.Round(100 * time.Millisecond).String()
+}
