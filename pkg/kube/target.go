@@ -211,7 +211,7 @@ func (t *Target) patch(ctx context.Context, cs kubernetes.Interface, ops []patch
 	}
 	d, err := cs.AppsV1().Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
 	if err != nil {
-		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") {
+		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)
 		}
 		return nil, err

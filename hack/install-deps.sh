@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# install-deps.sh: check and install what `make test` needs beyond Go, make
+# and git. Everything else (control planes, linters) is built from the Go
+# module proxy by the Makefile.
+set -euo pipefail
+command -v go >/dev/null || { echo "install-deps: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+need=()
+for cmd in git; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+if ((${#need[@]})); then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    echo "install-deps: please install: ${need[*]}" >&2; exit 1
+  fi
+fi

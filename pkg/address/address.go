@@ -1,0 +1,412 @@
+package address
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Kind says which platform an address names.
+type Kind string
+
+// The kinds of address.
+const (
+	KindImage  Kind = "image"
+	KindKube   Kind = "k8s"
+	KindHeroku Kind = "heroku"
+)
+
+// DefaultProcess is the Heroku process type of an address that names none.
+const DefaultProcess = "web"
+
+// Examples of good addresses, used in error messages.
+const (
+	ExampleKube   = "k8s:shop/web?context=production"
+	ExampleHeroku = "heroku:shop-production/web"
+	ExampleImage  = "ghcr.io/acme/shop:1.4.2"
+)
+
+// Address is a parsed source or target address.
+type Address struct {
+	Kind Kind
+
+	// Kubernetes (KindKube): the Deployment, the kubeconfig context (empty:
+	// the current context) and the container to change (empty: the only
+	// one).
+	Namespace, Deployment, Context, Container string
+
+	// Heroku (KindHeroku): the app and its process types, never empty in
+	// an address that Parse returned ([DefaultProcess] when none is given).
+	App       string
+	Processes []string
+
+	// Ref is an image reference (KindImage) exactly as given.
+	Ref string
+
+	// Health is the HTTP health check of a target: an absolute path
+	// ("/healthz", resolved against the app's URL) or an http(s) URL.
+	Health string
+}
+
+// Error is an address that does not parse.
+type Error struct {
+	// Input is the address as given (with any password in a health URL
+	// replaced by "xxxxx").
+	Input string
+	// Msg says what is wrong; it quotes the input.
+	Msg string
+	// Example is a good address of the kind Input looks like; it may be
+	// empty when Msg already shows what to write.
+	Example string
+}
+
+func (e *Error) Error() string {
+	if e.Example == "" {
+		return e.Msg
+	}
+	return e.Msg + "; for example " + e.Example
+}
+
+func errorf(input, example, format string, args ...any) *Error {
+	return &Error{Input: input, Msg: fmt.Sprintf(format, args...), Example: example}
+}
+
+const (
+	kubePrefix   = "k8s:"
+	herokuPrefix = "heroku:"
+	useForms     = "use k8s:NAMESPACE/DEPLOYMENT, heroku:APP/PROCESS or an image reference"
+)
+
+var (
+	kubeOptions   = []string{"context", "container", "health"}
+	herokuOptions = []string{"health"}
+
+	herokuApp   = regexp.MustCompile(`^[a-z][a-z0-9-]{1,28}[a-z0-9]$`)
+	processType = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	schemeWord  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+-]*$`)
+	portThen    = regexp.MustCompile(`^[0-9]+(/|$)`)
+)
+
+// Parse parses one address. Surrounding whitespace is ignored; whitespace
+// inside an address is an error (write it as %20 in an option value).
+func Parse(s string) (Address, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Address{}, errorf(s, "", "empty address: %s", useForms)
+	}
+	if !utf8.ValidString(s) {
+		return Address{}, errorf(s, "", "address %q is not valid UTF-8", s)
+	}
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return Address{}, errorf(s, "",
+			"address %q contains whitespace: separate addresses with spaces or newlines, and write a space inside an option value as %%20", s)
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		return Address{}, errorf(s, "", "address %q contains a control character", s)
+	}
+	switch {
+	case strings.HasPrefix(s, kubePrefix):
+		return parseKube(s)
+	case strings.HasPrefix(s, herokuPrefix):
+		return parseHeroku(s)
+	}
+	if err := checkScheme(s); err != nil {
+		return Address{}, err
+	}
+	return parseImage(s)
+}
+
+// ParseList parses addresses separated by whitespace (spaces, tabs,
+// newlines). It reports every bad address: the error is an [errors.Join] of
+// one [*Error] per bad address. An empty list is an error.
+func ParseList(s string) ([]Address, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return nil, errorf(s, ExampleKube+" "+ExampleHeroku,
+			"no addresses given: separate addresses with spaces or newlines")
+	}
+	var (
+		out  []Address
+		errs []error
+	)
+	for _, f := range fields {
+		a, err := Parse(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// String returns the canonical form of a. Heroku addresses always name
+// their process types; option values are escaped only where Parse or a
+// whitespace-separated list would misread them.
+func (a Address) String() string {
+	switch a.Kind {
+	case KindKube:
+		var b strings.Builder
+		b.WriteString(kubePrefix + a.Namespace + "/" + a.Deployment)
+		writeOptions(&b, "context", a.Context, "container", a.Container, "health", a.Health)
+		return b.String()
+	case KindHeroku:
+		var b strings.Builder
+		procs := a.Processes
+		if len(procs) == 0 {
+			procs = []string{DefaultProcess}
+		}
+		b.WriteString(herokuPrefix + a.App + "/" + strings.Join(procs, ","))
+		writeOptions(&b, "health", a.Health)
+		return b.String()
+	case KindImage:
+		return a.Ref
+	}
+	return ""
+}
+
+// Identity names what a releases to, without options: two addresses with
+// the same identity change the same Deployment (in the same context), the
+// same Heroku app, or the same image reference.
+func (a Address) Identity() string {
+	switch a.Kind {
+	case KindKube:
+		return Address{Kind: KindKube, Namespace: a.Namespace, Deployment: a.Deployment, Context: a.Context}.String()
+	case KindHeroku:
+		return herokuPrefix + a.App
+	}
+	return a.String()
+}
+
+func writeOptions(b *strings.Builder, kv ...string) {
+	sep := "?"
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			continue
+		}
+		b.WriteString(sep + kv[i] + "=" + escape(kv[i+1]))
+		sep = "&"
+	}
+}
+
+// escape percent-encodes the bytes of the runes that Parse or
+// strings.Fields would misread, and nothing else.
+func escape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == '%' || r == '&' || r == '=' || r == '#' || unicode.IsSpace(r) || unicode.IsControl(r) ||
+			(r == utf8.RuneError && size == 1) {
+			for _, c := range []byte(v[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(v[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func parseKube(s string) (Address, error) {
+	path, query, hasQuery := strings.Cut(s[len(kubePrefix):], "?")
+	ns, dep, ok := strings.Cut(path, "/")
+	if !ok || ns == "" || dep == "" || strings.Contains(dep, "/") {
+		return Address{}, errorf(s, ExampleKube, "k8s address %q is not k8s:NAMESPACE/DEPLOYMENT", s)
+	}
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		return Address{}, errorf(s, ExampleKube,
+			"namespace %q in %q is not a valid namespace name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", ns, s)
+	}
+	if len(validation.IsDNS1123Subdomain(dep)) > 0 {
+		return Address{}, errorf(s, ExampleKube,
+			"deployment name %q in %q is not valid: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", dep, s)
+	}
+	opts, err := parseOptions(s, query, hasQuery, "k8s", kubeOptions, ExampleKube)
+	if err != nil {
+		return Address{}, err
+	}
+	a := Address{Kind: KindKube, Namespace: ns, Deployment: dep,
+		Context: opts["context"], Container: opts["container"], Health: opts["health"]}
+	if a.Container != "" && len(validation.IsDNS1123Label(a.Container)) > 0 {
+		return Address{}, errorf(s, ExampleKube+"&container=app",
+			"container name %q in %q is not valid: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", a.Container, s)
+	}
+	return a, checkHealth(s, a, ExampleKube+"&health=https://shop.example.com/healthz")
+}
+
+func parseHeroku(s string) (Address, error) {
+	path, query, hasQuery := strings.Cut(s[len(herokuPrefix):], "?")
+	app, procs, hasProcs := strings.Cut(path, "/")
+	if app == "" {
+		return Address{}, errorf(s, ExampleHeroku, "heroku address %q names no app: want heroku:APP or heroku:APP/PROCESS", s)
+	}
+	if !herokuApp.MatchString(app) {
+		return Address{}, errorf(s, ExampleHeroku,
+			"heroku app name %q in %q is not valid: use 3 to 30 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit", app, s)
+	}
+	a := Address{Kind: KindHeroku, App: app, Processes: []string{DefaultProcess}}
+	if hasProcs {
+		a.Processes = nil
+		for p := range strings.SplitSeq(procs, ",") {
+			switch {
+			case p == "":
+				return Address{}, errorf(s, ExampleHeroku+",worker",
+					"heroku address %q has an empty process type: list process types separated by commas", s)
+			case !processType.MatchString(p):
+				return Address{}, errorf(s, ExampleHeroku+",worker",
+					"process type %q in %q is not valid: use letters, digits, '_' and '-'", p, s)
+			case slices.Contains(a.Processes, p):
+				return Address{}, errorf(s, ExampleHeroku+",worker", "process type %q appears twice in %q", p, s)
+			}
+			a.Processes = append(a.Processes, p)
+		}
+	}
+	opts, err := parseOptions(s, query, hasQuery, "heroku", herokuOptions, ExampleHeroku)
+	if err != nil {
+		return Address{}, err
+	}
+	a.Health = opts["health"]
+	return a, checkHealth(s, a, ExampleHeroku+"?health=/healthz")
+}
+
+// parseOptions reads the query of input: pairs split on "&" and the first
+// "=", values percent-decoded with "+" left alone.
+func parseOptions(input, query string, hasQuery bool, kind string, allowed []string, example string) (map[string]string, error) {
+	if !hasQuery {
+		return nil, nil
+	}
+	take := kind + " addresses take " + list(allowed)
+	if query == "" {
+		return nil, errorf(input, example, "%s address %q ends in an empty \"?\": remove it or add options (%s)", kind, input, take)
+	}
+	opts := make(map[string]string, len(allowed))
+	for pair := range strings.SplitSeq(query, "&") {
+		if pair == "" {
+			return nil, errorf(input, example, "%s address %q has an empty option (a stray \"&\")", kind, input)
+		}
+		key, raw, hasValue := strings.Cut(pair, "=")
+		if !slices.Contains(allowed, key) {
+			return nil, errorf(input, example, "unknown option %q in %q: %s", key, input, take)
+		}
+		if _, dup := opts[key]; dup {
+			return nil, errorf(input, example, "option %q appears twice in %q: give it once", key, input)
+		}
+		if !hasValue || raw == "" {
+			return nil, errorf(input, example, "option %q in %q has no value: write %s=VALUE or leave it out", key, input, key)
+		}
+		v, err := url.PathUnescape(raw)
+		if err != nil {
+			return nil, errorf(input, example, "option %q in %q has a bad %%-escape: write a literal %% as %%25", key, input)
+		}
+		if !utf8.ValidString(v) {
+			return nil, errorf(input, example, "option %q in %q is not valid UTF-8 once %%-decoded", key, input)
+		}
+		if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+			return nil, errorf(input, example, "option %q in %q contains a control character once %%-decoded", key, input)
+		}
+		opts[key] = v
+	}
+	return opts, nil
+}
+
+func list(words []string) string {
+	switch len(words) {
+	case 1:
+		return "only " + words[0]
+	case 2:
+		return words[0] + " and " + words[1]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// checkHealth accepts an absolute path or an http(s) URL without
+// credentials (which would end up in logs).
+func checkHealth(input string, a Address, example string) error {
+	h := a.Health
+	if h == "" {
+		return nil
+	}
+	bad := func() error {
+		return errorf(input, example,
+			"health check %q in %q is neither a path (\"/healthz\") nor an http(s) URL (\"https://shop.example.com/healthz\")", h, input)
+	}
+	if strings.HasPrefix(h, "/") && !strings.HasPrefix(h, "//") {
+		if _, err := url.Parse(h); err != nil {
+			return bad()
+		}
+		return nil
+	}
+	u, err := url.Parse(h)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad()
+	}
+	if u.User != nil {
+		a.Health = u.Redacted()
+		redacted := a.String()
+		return errorf(redacted, example,
+			"health URL in %q carries a user name or password, which would show in logs: use a URL without credentials", redacted)
+	}
+	return nil
+}
+
+func parseImage(s string) (Address, error) {
+	if strings.Contains(s, "?") {
+		return Address{}, errorf(s, ExampleImage,
+			"image reference %q takes no options: only k8s: and heroku: addresses have a \"?\" query", s)
+	}
+	if _, err := name.ParseReference(s, name.WeakValidation); err != nil {
+		return Address{}, errorf(s, ExampleImage, "image reference %q is not valid: %v", s, err)
+	}
+	return Address{Kind: KindImage, Ref: s}, nil
+}
+
+// checkScheme rejects "word:rest" that is neither a registry host with a
+// port ("localhost:5000/shop") nor a repository with a tag ("nginx:1.25"):
+// a URL-like "docker://nginx", a misspelt "k8:shop/web" or "kube:shop/web".
+func checkScheme(s string) error {
+	word, rest, ok := strings.Cut(s, ":")
+	if !ok || !schemeWord.MatchString(word) {
+		return nil
+	}
+	lower := strings.ToLower(word)
+	kubeish := lower == "k8s" || lower == "k8" || lower == "kube" || lower == "kubernetes" || lower == "kubectl"
+	herokuish := lower == "heroku"
+	switch {
+	case strings.HasPrefix(rest, "//"):
+	case portThen.MatchString(rest):
+		return nil
+	case strings.Contains(rest, "/"), kubeish, herokuish:
+	default:
+		return nil
+	}
+	msg := fmt.Sprintf("unknown address scheme %q in %q: %s", word, s, useForms)
+	switch {
+	case strings.HasPrefix(rest, "//") && validImage(rest[2:]):
+		msg += fmt.Sprintf(" (without %q: %s)", word+"://", rest[2:])
+	case kubeish:
+		msg += fmt.Sprintf(" (did you mean %s?)", kubePrefix+rest)
+	case herokuish:
+		msg += fmt.Sprintf(" (did you mean %s?)", herokuPrefix+rest)
+	}
+	return errorf(s, "", "%s", msg)
+}
+
+func validImage(s string) bool {
+	if s == "" || strings.Contains(s, "?") {
+		return false
+	}
+	_, err := name.ParseReference(s, name.WeakValidation)
+	return err == nil
+}

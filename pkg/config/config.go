@@ -1,0 +1,246 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/ferry-dev/ferry/pkg/address"
+)
+
+// Prefix starts the name of every ferry variable.
+const Prefix = "FERRY_"
+
+// Mode is where ferry runs; it decides which variables are read and how
+// problems name them.
+type Mode string
+
+// The modes. ModeGitHub reads the step's INPUT_* variables.
+const (
+	ModeGitHub   Mode = "github"
+	ModeCircleCI Mode = "circleci"
+	ModeLocal    Mode = "local"
+)
+
+// Config is every setting of a ferry run. Fields with an env tag come from
+// the environment (see [Load]); the rest are filled in by
+// [Config.Validate].
+type Config struct {
+	Source string `env:"SOURCE" desc:"Where the image comes from: a k8s Deployment (the digest its pods run), a Heroku app's process type (the image its current release runs), or an image reference." example:"k8s:shop/web?context=staging"`
+
+	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines. Add ?health=URL to check a target over HTTP after its release." example:"k8s:shop/web?context=production"`
+
+	Kubeconfig string `env:"KUBECONFIG" alias:"KUBECONFIG" desc:"Kubeconfig files, separated like PATH; default ~/.kube/config. The contexts named by k8s: addresses are looked up here." example:"/home/ci/.kube/config"`
+
+	KubeconfigData string `env:"KUBECONFIG_DATA" secret:"true" desc:"A whole kubeconfig, as YAML or base64, for CI secrets; when set it is used instead of FERRY_KUBECONFIG."`
+
+	HerokuAPIKey string `env:"HEROKU_API_KEY" alias:"HEROKU_API_KEY" secret:"true" desc:"Heroku API key (from heroku authorizations:create); needed when any address is heroku:."`
+
+	HerokuAPIURL string `env:"HEROKU_API_URL" envDefault:"https://api.heroku.com" desc:"Heroku Platform API base URL." example:"https://api.heroku.com"`
+
+	HerokuRegistry string `env:"HEROKU_REGISTRY" envDefault:"registry.heroku.com" desc:"Heroku container registry host that images are copied to." example:"registry.heroku.com"`
+
+	Platform string `env:"PLATFORM" envDefault:"linux/amd64" desc:"Platform (os/arch[/variant]) picked from a multi-platform image for Heroku, which runs single-platform images only." example:"linux/amd64"`
+
+	Output string `env:"OUTPUT" envDefault:"text" desc:"Report format on standard output: text or json." example:"json"`
+
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"5m" desc:"How long each target may take to roll out and pass its checks after its release; more than 0, at most 6h." example:"5m"`
+
+	RestoreTimeout time.Duration `env:"RESTORE_TIMEOUT" envDefault:"5m" desc:"How long restoring the changed targets may take after a failure, even when the CI job is being cancelled; more than 0, at most 6h." example:"5m"`
+
+	Parallelism int `env:"PARALLELISM" envDefault:"4" desc:"How many targets are released and verified at the same time, 1 to 64." example:"4"`
+
+	ResolveTags bool `env:"RESOLVE_TAGS" envDefault:"false" desc:"Let a k8s source whose spec names a tag be resolved in the registry when its pods do not tell the digest (the tag may have moved since the pods started)." example:"true"`
+
+	OnPaused string `env:"ON_PAUSED" envDefault:"refuse" desc:"What to do with a paused target Deployment: refuse (change nothing) or resume it." example:"resume"`
+
+	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
+
+	ChangeCause string `env:"CHANGE_CAUSE" desc:"Why the release happens, recorded as the Deployment's kubernetes.io/change-cause and the Heroku release description; default names ferry, the image and the CI run." example:"release 1.4.2"`
+
+	HealthTimeout time.Duration `env:"HEALTH_TIMEOUT" envDefault:"2m" desc:"How long a target's HTTP health check may take to pass; more than 0, at most 6h." example:"2m"`
+
+	HealthInterval time.Duration `env:"HEALTH_INTERVAL" envDefault:"2s" desc:"Time between two HTTP health checks; more than 0 and at most FERRY_HEALTH_TIMEOUT." example:"2s"`
+
+	HealthThreshold int `env:"HEALTH_THRESHOLD" envDefault:"3" desc:"Consecutive failed HTTP health checks after which a target counts as unhealthy, 1 to 100." example:"3"`
+
+	HealthSoak time.Duration `env:"HEALTH_SOAK" envDefault:"0s" desc:"How long the HTTP health check must keep passing after it first passed; 0 to 6h." example:"1m"`
+
+	HealthStatus string `env:"HEALTH_STATUS" envDefault:"200-299" desc:"HTTP status codes that count as healthy: codes and ranges separated by commas." example:"200-299,304"`
+
+	HealthBody string `env:"HEALTH_BODY" desc:"A regular expression (RE2) the health response body must match; empty: any body." example:"\"status\":\\s*\"ok\""`
+
+	// SourceAddr is Source, parsed (promote and plan only).
+	SourceAddr address.Address `env:"-"`
+	// TargetAddrs is Targets, parsed.
+	TargetAddrs []address.Address `env:"-"`
+	// HealthStatusRanges is HealthStatus, parsed.
+	HealthStatusRanges []StatusRange `env:"-"`
+	// HealthBodyRegexp is HealthBody, compiled; nil when HealthBody is empty.
+	HealthBodyRegexp *regexp.Regexp `env:"-"`
+	// Mode is where ferry runs: from GITHUB_ACTIONS=true or CIRCLECI=true,
+	// overridden by FERRY_MODE=github|circleci|local.
+	Mode Mode `env:"-"`
+
+	// from maps a field's key ("TARGETS") to the variable its value came
+	// from ("INPUT_TARGETS"), for naming problems.
+	from map[string]string
+	// loadProblems are the values Load could not convert.
+	loadProblems []Problem
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Min, Max int }
+
+// Contains reports whether code is in r.
+func (r StatusRange) Contains(code int) bool { return r.Min <= code && code <= r.Max }
+
+// Load reads the configuration from environ, given as os.Environ returns it
+// (the first of repeated names wins). It never fails because of a value:
+// values that do not convert (FERRY_TIMEOUT=abc) are kept as problems that
+// Validate reports together with every other one, and the field keeps its
+// zero value. The error is for faults in ferry itself.
+func Load(environ []string) (Config, error) {
+	all := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if _, seen := all[k]; !seen {
+			all[k] = v
+		}
+	}
+
+	var c Config
+	c.Mode, c.loadProblems = detectMode(all)
+	c.from = map[string]string{}
+	values := map[string]string{}
+	for _, f := range fields {
+		for _, name := range f.sources(c.Mode) {
+			if v := strings.TrimSpace(all[name]); v != "" {
+				values[Prefix+f.key] = v
+				c.from[f.key] = name
+			}
+		}
+	}
+
+	err := env.ParseWithOptions(&c, env.Options{Environment: values, Prefix: Prefix})
+	if err == nil {
+		return c, nil
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return Config{}, fmt.Errorf("reading settings: %w", err)
+	}
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			return Config{}, fmt.Errorf("reading settings: %w", e)
+		}
+		f, ok := fieldNamed(pe.Name)
+		if !ok {
+			return Config{}, fmt.Errorf("reading settings: no variable for field %s", pe.Name)
+		}
+		example := f.example
+		if example == "" {
+			example = f.def
+		}
+		c.loadProblems = append(c.loadProblems, c.problem(f, typeMessage(f, values[Prefix+f.key]), example))
+	}
+	return c, nil
+}
+
+func detectMode(all map[string]string) (Mode, []Problem) {
+	m := ModeLocal
+	if all["CIRCLECI"] == "true" {
+		m = ModeCircleCI
+	}
+	if all["GITHUB_ACTIONS"] == "true" {
+		m = ModeGitHub
+	}
+	v := strings.TrimSpace(all[Prefix+"MODE"])
+	switch Mode(v) {
+	case "":
+		return m, nil
+	case ModeGitHub, ModeCircleCI, ModeLocal:
+		return Mode(v), nil
+	}
+	return m, []Problem{{
+		Var:     Prefix + "MODE",
+		Message: fmt.Sprintf("%q is not a mode: use github, circleci or local", v),
+		Example: string(ModeLocal),
+		lhs:     Prefix + "MODE",
+		order:   -1,
+	}}
+}
+
+// typeMessage says why value did not convert to f's type. It never shows a
+// secret.
+func typeMessage(f field, value string) string {
+	shown := fmt.Sprintf("%q ", value)
+	if f.secret {
+		shown = "the value "
+	}
+	switch {
+	case f.typ == reflect.TypeFor[time.Duration]():
+		return shown + "is not a duration: write a number with a unit (90s, 5m, 1h30m)"
+	case f.typ.Kind() == reflect.Int:
+		return shown + "is not a whole number"
+	case f.typ.Kind() == reflect.Bool:
+		return shown + "is not true or false"
+	}
+	return shown + "is not valid"
+}
+
+// Secrets returns every non-empty secret value, for masking in logs. A
+// base64 FERRY_KUBECONFIG_DATA is returned decoded as well; which parts of
+// a kubeconfig are credentials is pkg/kube's business.
+func (c Config) Secrets() []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	for _, f := range fields {
+		if !f.secret {
+			continue
+		}
+		v := reflect.ValueOf(c).Field(f.index).String()
+		add(v)
+		if f.key == "KUBECONFIG_DATA" {
+			if b, ok := decodeBase64(v); ok {
+				add(strings.TrimSpace(string(b)))
+			}
+		}
+	}
+	return out
+}
+
+// decodeBase64 decodes s, ignoring whitespace (base64 wraps lines), with or
+// without padding.
+func decodeBase64(s string) ([]byte, bool) {
+	compact := strings.Join(strings.Fields(s), "")
+	if compact == "" {
+		return nil, false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(compact); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,339 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// good is an environment that validates for every command.
+var good = []string{
+	"FERRY_SOURCE=k8s:shop/web?context=staging",
+	"FERRY_TARGETS=k8s:shop/web?context=production&health=https://shop.example.com/healthz heroku:shop-production/web?health=/healthz",
+	"FERRY_HEROKU_API_KEY=0123-key",
+}
+
+// with returns good with the variables in over set (replacing good's own)
+// and the names in over given as "NAME" removed.
+func with(over ...string) []string {
+	env := map[string]string{}
+	var order []string
+	for _, kv := range append(append([]string{}, good...), over...) {
+		k, v, ok := strings.Cut(kv, "=")
+		if _, seen := env[k]; !seen {
+			order = append(order, k)
+		}
+		if !ok {
+			delete(env, k)
+			continue
+		}
+		env[k] = v
+	}
+	var out []string
+	for _, k := range order {
+		if v, ok := env[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func validate(t *testing.T, command string, environ []string) (*Config, error) {
+	t.Helper()
+	c, err := Load(environ)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return &c, c.Validate(command)
+}
+
+func TestValidateGood(t *testing.T) {
+	for _, cmd := range []string{CommandPromote, CommandPlan, CommandStatus, CommandRollback} {
+		c, err := validate(t, cmd, good)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if len(c.TargetAddrs) != 2 || c.TargetAddrs[0].Context != "production" || c.TargetAddrs[1].App != "shop-production" {
+			t.Errorf("%s: TargetAddrs = %+v", cmd, c.TargetAddrs)
+		}
+		if len(c.HealthStatusRanges) != 1 || c.HealthStatusRanges[0] != (StatusRange{200, 299}) {
+			t.Errorf("%s: HealthStatusRanges = %v", cmd, c.HealthStatusRanges)
+		}
+		wantSource := cmd == CommandPromote || cmd == CommandPlan
+		if got := c.SourceAddr.Context == "staging"; got != wantSource {
+			t.Errorf("%s: SourceAddr = %+v", cmd, c.SourceAddr)
+		}
+	}
+
+	// status and rollback need no source, and ignore a broken one.
+	for _, cmd := range []string{CommandStatus, CommandRollback} {
+		if _, err := validate(t, cmd, with("FERRY_SOURCE=k8:oops")); err != nil {
+			t.Errorf("%s with a bad source: %v", cmd, err)
+		}
+	}
+
+	c, err := validate(t, CommandPromote, with("FERRY_HEALTH_STATUS=200, 204,300-399", `FERRY_HEALTH_BODY="ok":\s*true`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []StatusRange{{200, 200}, {204, 204}, {300, 399}}; len(c.HealthStatusRanges) != 3 ||
+		c.HealthStatusRanges[2] != want[2] || !c.HealthStatusRanges[1].Contains(204) || c.HealthStatusRanges[1].Contains(205) {
+		t.Errorf("HealthStatusRanges = %v, want %v", c.HealthStatusRanges, want)
+	}
+	if c.HealthBodyRegexp == nil || !c.HealthBodyRegexp.MatchString(`{"ok": true}`) {
+		t.Errorf("HealthBodyRegexp = %v", c.HealthBodyRegexp)
+	}
+
+	// A heroku source may feed another process type of the same app, and
+	// a k8s source another container of the same Deployment.
+	if _, err := validate(t, CommandPromote, with("FERRY_SOURCE=heroku:shop-production/web", "FERRY_TARGETS=heroku:shop-production/worker")); err != nil {
+		t.Errorf("same app, other process: %v", err)
+	}
+	if _, err := validate(t, CommandPromote, with("FERRY_SOURCE=k8s:shop/web?container=a", "FERRY_TARGETS=k8s:shop/web?container=b")); err != nil {
+		t.Errorf("same deployment, other container: %v", err)
+	}
+}
+
+func TestValidateUnknownCommand(t *testing.T) {
+	_, err := validate(t, "promte", good)
+	var ve *ValidationError
+	if err == nil || errors.As(err, &ve) || !strings.Contains(err.Error(), `unknown command "promte"`) {
+		t.Errorf("error = %v, want a plain unknown-command error", err)
+	}
+}
+
+func TestValidateProblems(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name    string
+		command string
+		environ []string
+		want    string // the one problem, as printed
+	}{
+		{"source required", "promote", with("FERRY_SOURCE"),
+			`FERRY_SOURCE: required for "promote"; for example FERRY_SOURCE='k8s:shop/web?context=staging'`},
+		{"source required for plan", "plan", with("FERRY_SOURCE"),
+			`FERRY_SOURCE: required for "plan"; for example FERRY_SOURCE='k8s:shop/web?context=staging'`},
+		{"targets required", "rollback", with("FERRY_TARGETS"),
+			`FERRY_TARGETS: required for "rollback"; for example FERRY_TARGETS='k8s:shop/web?context=production'`},
+		{"targets required, as an input", "status", with("GITHUB_ACTIONS=true", "FERRY_TARGETS"),
+			`INPUT_TARGETS (input "targets"): required for "status"; for example targets: k8s:shop/web?context=production`},
+		{"targets blank", "status", with("FERRY_TARGETS= \n "),
+			`FERRY_TARGETS: required for "status"; for example FERRY_TARGETS='k8s:shop/web?context=production'`},
+		{"unknown scheme", "promote", with("FERRY_SOURCE=k8:shop/web"),
+			`FERRY_SOURCE: unknown address scheme "k8" in "k8:shop/web": use k8s:NAMESPACE/DEPLOYMENT, heroku:APP/PROCESS or an image reference (did you mean k8s:shop/web?)`},
+		{"bad source address", "promote", with("FERRY_SOURCE=k8s:Shop/web"),
+			`FERRY_SOURCE: namespace "Shop" in "k8s:Shop/web" is not a valid namespace name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit; for example FERRY_SOURCE='k8s:shop/web?context=production'`},
+		{"source with health", "promote", with("FERRY_SOURCE=heroku:shop-staging/web?health=/up"),
+			`FERRY_SOURCE: source "heroku:shop-staging/web?health=/up" has a health option: health checks apply to targets only; for example FERRY_SOURCE=heroku:shop-staging/web`},
+		{"bad target in a list", "promote", with("FERRY_TARGETS=heroku:shop-production k8s:shop/web?cluster=prod"),
+			`FERRY_TARGETS: unknown option "cluster" in "k8s:shop/web?cluster=prod": k8s addresses take context, container and health; for example k8s:shop/web?context=production`},
+		{"bad target as an input", "promote", with("GITHUB_ACTIONS=true", "FERRY_TARGETS", "INPUT_TARGETS=heroku:Shop"),
+			`INPUT_TARGETS (input "targets"): heroku app name "Shop" in "heroku:Shop" is not valid: use 3 to 30 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit; for example heroku:shop-production/web`},
+		{"image target", "promote", with("FERRY_TARGETS=ghcr.io/acme/shop:1"),
+			`FERRY_TARGETS: "ghcr.io/acme/shop:1" is an image reference: a target is a k8s Deployment or a Heroku app; for example k8s:shop/web?context=production`},
+		{"image target that meant heroku", "promote", with("FERRY_TARGETS=heroku/shop-production"),
+			`FERRY_TARGETS: "heroku/shop-production" is an image reference: a target is a k8s Deployment or a Heroku app; for example heroku:shop-production/web`},
+		{"two sources", "promote", with("FERRY_SOURCE=nginx:1 nginx:2"),
+			`FERRY_SOURCE: takes one address, not 2; for example FERRY_SOURCE='k8s:shop/web?context=staging'`},
+		{"relative health on k8s", "promote", with("FERRY_TARGETS=k8s:shop/web?context=prod&health=/healthz"),
+			`FERRY_TARGETS: k8s target "k8s:shop/web?context=prod&health=/healthz" has a health path but no host to resolve it against: give a whole http(s) URL; for example k8s:shop/web?context=prod&health=https://shop.example.com/healthz`},
+		{"duplicate deployment", "promote", with("FERRY_TARGETS=k8s:shop/web k8s:shop/web?container=app"),
+			`FERRY_TARGETS: "k8s:shop/web" and "k8s:shop/web?container=app" name the same Deployment`},
+		{"duplicate heroku app", "promote", with("FERRY_TARGETS=heroku:shop/web,clock heroku:shop/worker,web"),
+			`FERRY_TARGETS: "heroku:shop/web,clock" and "heroku:shop/worker,web" name the same Heroku app: list its process types in one address; for example heroku:shop/web,clock,worker`},
+		{"target is the source", "promote", with("FERRY_SOURCE=k8s:shop/web?context=prod", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app"),
+			`FERRY_TARGETS: "k8s:shop/web?context=prod&container=app" is also the source (FERRY_SOURCE)`},
+		{"heroku target is the source", "plan", with("FERRY_SOURCE=heroku:shop/web", "FERRY_TARGETS=heroku:shop/worker,web"),
+			`FERRY_TARGETS: "heroku:shop/worker,web" is also the source (FERRY_SOURCE)`},
+		{"heroku without key", "promote", with("FERRY_HEROKU_API_KEY"),
+			`FERRY_HEROKU_API_KEY: required for heroku: addresses (heroku:shop-production/web?health=/healthz in FERRY_TARGETS); create a key with "heroku authorizations:create" (HEROKU_API_KEY works too)`},
+		{"heroku source without key", "promote", with("FERRY_HEROKU_API_KEY", "FERRY_SOURCE=heroku:shop-staging", "FERRY_TARGETS=k8s:shop/web"),
+			`FERRY_HEROKU_API_KEY: required for heroku: addresses (heroku:shop-staging/web in FERRY_SOURCE); create a key with "heroku authorizations:create" (HEROKU_API_KEY works too)`},
+		{"heroku without key, as an input", "status", with("GITHUB_ACTIONS=true", "FERRY_HEROKU_API_KEY"),
+			`INPUT_HEROKU-API-KEY (input "heroku-api-key"): required for heroku: addresses (heroku:shop-production/web?health=/healthz in FERRY_TARGETS); create a key with "heroku authorizations:create"; for example heroku-api-key: ${{ secrets.HEROKU_API_KEY }}`},
+		{"output", "promote", with("FERRY_OUTPUT=xml"),
+			`FERRY_OUTPUT: "xml" is not one of text, json; for example FERRY_OUTPUT=json`},
+		{"on paused", "promote", with("FERRY_ON_PAUSED=ignore"),
+			`FERRY_ON_PAUSED: "ignore" is not one of refuse, resume; for example FERRY_ON_PAUSED=resume`},
+		{"on progressing", "promote", with("FERRY_ON_PROGRESSING=Wait"),
+			`FERRY_ON_PROGRESSING: "Wait" is not one of refuse, wait; for example FERRY_ON_PROGRESSING=wait`},
+		{"not a duration", "promote", with("FERRY_TIMEOUT=abc"),
+			`FERRY_TIMEOUT: "abc" is not a duration: write a number with a unit (90s, 5m, 1h30m); for example FERRY_TIMEOUT=5m`},
+		{"not a duration, as an input", "promote", with("GITHUB_ACTIONS=true", "INPUT_RESTORE-TIMEOUT=5"),
+			`INPUT_RESTORE-TIMEOUT (input "restore-timeout"): "5" is not a duration: write a number with a unit (90s, 5m, 1h30m); for example restore-timeout: 5m`},
+		{"FERRY_ name used in Actions", "promote", with("GITHUB_ACTIONS=true", "FERRY_TIMEOUT=abc"),
+			`FERRY_TIMEOUT: "abc" is not a duration: write a number with a unit (90s, 5m, 1h30m); for example FERRY_TIMEOUT=5m`},
+		{"zero timeout", "promote", with("FERRY_TIMEOUT=0s"),
+			`FERRY_TIMEOUT: 0s is out of range: use more than 0 and at most 6h; for example FERRY_TIMEOUT=5m`},
+		{"long timeout", "promote", with("FERRY_TIMEOUT=6h0m1s"),
+			`FERRY_TIMEOUT: 6h0m1s is out of range: use more than 0 and at most 6h; for example FERRY_TIMEOUT=5m`},
+		{"negative restore timeout", "rollback", with("FERRY_RESTORE_TIMEOUT=-1m"),
+			`FERRY_RESTORE_TIMEOUT: -1m0s is out of range: use more than 0 and at most 6h; for example FERRY_RESTORE_TIMEOUT=5m`},
+		{"health timeout", "promote", with("FERRY_HEALTH_TIMEOUT=7h"),
+			`FERRY_HEALTH_TIMEOUT: 7h0m0s is out of range: use more than 0 and at most 6h; for example FERRY_HEALTH_TIMEOUT=2m`},
+		{"not a number", "promote", with("FERRY_PARALLELISM=four"),
+			`FERRY_PARALLELISM: "four" is not a whole number; for example FERRY_PARALLELISM=4`},
+		{"parallelism low", "promote", with("FERRY_PARALLELISM=0"),
+			`FERRY_PARALLELISM: 0 is out of range: use 1 to 64; for example FERRY_PARALLELISM=4`},
+		{"parallelism high", "promote", with("FERRY_PARALLELISM=65"),
+			`FERRY_PARALLELISM: 65 is out of range: use 1 to 64; for example FERRY_PARALLELISM=4`},
+		{"not a bool", "promote", with("FERRY_RESOLVE_TAGS=yes"),
+			`FERRY_RESOLVE_TAGS: "yes" is not true or false; for example FERRY_RESOLVE_TAGS=true`},
+		{"interval over timeout", "promote", with("FERRY_HEALTH_INTERVAL=5m", "FERRY_HEALTH_TIMEOUT=1m"),
+			`FERRY_HEALTH_INTERVAL: 5m0s is longer than the health timeout (1m0s); for example FERRY_HEALTH_INTERVAL=2s`},
+		{"zero interval", "promote", with("FERRY_HEALTH_INTERVAL=0s"),
+			`FERRY_HEALTH_INTERVAL: 0s is out of range: use more than 0; for example FERRY_HEALTH_INTERVAL=2s`},
+		{"threshold", "promote", with("FERRY_HEALTH_THRESHOLD=0"),
+			`FERRY_HEALTH_THRESHOLD: 0 is out of range: use 1 to 100; for example FERRY_HEALTH_THRESHOLD=3`},
+		{"soak", "promote", with("FERRY_HEALTH_SOAK=-1s"),
+			`FERRY_HEALTH_SOAK: -1s is out of range: use 0 to 6h; for example FERRY_HEALTH_SOAK=1m`},
+		{"status codes", "promote", with("FERRY_HEALTH_STATUS=300-200"),
+			`FERRY_HEALTH_STATUS: "300-200" is not a list of HTTP status codes: write codes (100 to 599) and ranges like 200-299 separated by commas; for example FERRY_HEALTH_STATUS=200-299,304`},
+		{"status code out of range", "promote", with("FERRY_HEALTH_STATUS=200,99"),
+			`FERRY_HEALTH_STATUS: "200,99" is not a list of HTTP status codes: write codes (100 to 599) and ranges like 200-299 separated by commas; for example FERRY_HEALTH_STATUS=200-299,304`},
+		{"body regexp", "promote", with("FERRY_HEALTH_BODY=ok("),
+			"FERRY_HEALTH_BODY: \"ok(\" is not a regular expression: error parsing regexp: missing closing ): `ok(`; for example FERRY_HEALTH_BODY='\"status\":\\s*\"ok\"'"},
+		{"kubeconfig data garbage", "promote", with("FERRY_KUBECONFIG_DATA=not a kubeconfig!"),
+			`FERRY_KUBECONFIG_DATA: the value is neither base64 nor a kubeconfig in YAML or JSON; give the file's content or base64 -w0 ~/.kube/config`},
+		{"kubeconfig data base64 of garbage", "promote", with("FERRY_KUBECONFIG_DATA=" + b64("\x00\x01binary")),
+			`FERRY_KUBECONFIG_DATA: the value decodes from base64, but not to a kubeconfig (YAML or JSON); encode the whole file, e.g. base64 -w0 ~/.kube/config`},
+		{"kubeconfig data as an input", "promote", with("GITHUB_ACTIONS=true", "INPUT_KUBECONFIG-DATA=%%%"),
+			`INPUT_KUBECONFIG-DATA (input "kubeconfig-data"): the value is neither base64 nor a kubeconfig in YAML or JSON; give the file's content or base64 -w0 ~/.kube/config; for example kubeconfig-data: ${{ secrets.KUBECONFIG_DATA }}`},
+		{"heroku api url", "promote", with("FERRY_HEROKU_API_URL=api.heroku.com"),
+			`FERRY_HEROKU_API_URL: "api.heroku.com" is not an http(s) URL without credentials or query; for example FERRY_HEROKU_API_URL=https://api.heroku.com`},
+		{"heroku api url with password", "promote", with("FERRY_HEROKU_API_URL=https://me:hunter2@api.heroku.com"),
+			`FERRY_HEROKU_API_URL: "https://me:xxxxx@api.heroku.com" is not an http(s) URL without credentials or query; for example FERRY_HEROKU_API_URL=https://api.heroku.com`},
+		{"heroku registry", "promote", with("FERRY_HEROKU_REGISTRY=https://registry.heroku.com"),
+			`FERRY_HEROKU_REGISTRY: "https://registry.heroku.com" is not a registry host (HOST or HOST:PORT, no scheme or path); for example FERRY_HEROKU_REGISTRY=registry.heroku.com`},
+		{"platform", "promote", with("FERRY_PLATFORM=amd64"),
+			`FERRY_PLATFORM: "amd64" is not a platform: write OS/ARCH or OS/ARCH/VARIANT in lower case; for example FERRY_PLATFORM=linux/amd64`},
+		{"mode", "promote", with("FERRY_MODE=gitlab"),
+			`FERRY_MODE: "gitlab" is not a mode: use github, circleci or local; for example FERRY_MODE=local`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := validate(t, tt.command, tt.environ)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error = %v, want a *ValidationError", err)
+			}
+			if len(ve.Problems) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%v", len(ve.Problems), err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// manyProblems breaks nearly everything at once.
+var manyProblems = []string{
+	"FERRY_SOURCE=kube:shop/web",
+	"FERRY_TARGETS=k8s:shop/web?context=prod k8s:shop/web?context=prod&container=app\nheroku:Shop ghcr.io/acme/shop:1 heroku:shop-production/web",
+	"FERRY_KUBECONFIG_DATA=s3cr3t-kubeconfig!",
+	"FERRY_OUTPUT=yaml",
+	"FERRY_TIMEOUT=abc",
+	"FERRY_RESTORE_TIMEOUT=0s",
+	"FERRY_PARALLELISM=100",
+	"FERRY_RESOLVE_TAGS=maybe",
+	"FERRY_ON_PAUSED=skip",
+	"FERRY_ON_PROGRESSING=push",
+	"FERRY_HEALTH_INTERVAL=1h",
+	"FERRY_HEALTH_THRESHOLD=x",
+	"FERRY_HEALTH_STATUS=ok",
+	"FERRY_HEALTH_BODY=[",
+	"FERRY_PLATFORM=linux",
+	"FERRY_MODE=jenkins",
+}
+
+func TestValidateManyProblems(t *testing.T) {
+	tests := []struct {
+		golden  string
+		environ []string
+	}{
+		{"problems.golden", manyProblems},
+		{"problems_github.golden", asInputs(manyProblems)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			_, err := validate(t, CommandPromote, tt.environ)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error = %v, want a *ValidationError", err)
+			}
+			// One problem per broken variable (FERRY_TARGETS has three,
+			// FERRY_HEROKU_API_KEY is missing).
+			if got, want := len(ve.Problems), len(manyProblems)-1+3+1; got != want {
+				t.Errorf("got %d problems, want %d:\n%v", got, want, err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error shows a secret:\n%v", err)
+			}
+			for i, p := range ve.Problems {
+				if p.Var == "" || p.Message == "" || strings.Contains(p.String(), "\n") {
+					t.Errorf("problem %d is malformed: %#v", i, p)
+				}
+			}
+			golden(t, tt.golden, err.Error()+"\n")
+		})
+	}
+}
+
+// asInputs turns FERRY_X=v into INPUT_X=v the way the Actions runner
+// passes inputs (FERRY_MODE stays, it is no input).
+func asInputs(environ []string) []string {
+	out := []string{"GITHUB_ACTIONS=true"}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "FERRY_MODE" {
+			k = "INPUT_" + strings.ReplaceAll(strings.TrimPrefix(k, "FERRY_"), "_", "-")
+		}
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestErrorsNeverShowSecrets(t *testing.T) {
+	const key = "HRKU-s3cr3t-api-key-value"
+	b64 := base64.StdEncoding.EncodeToString([]byte("s3cr3t binary \x00\x01"))
+	for _, environ := range [][]string{
+		{"FERRY_HEROKU_API_KEY=" + key, "FERRY_KUBECONFIG_DATA=s3cr3t!!", "FERRY_TARGETS=heroku:Shop", "FERRY_TIMEOUT=x"},
+		{"HEROKU_API_KEY=" + key, "FERRY_KUBECONFIG_DATA=" + b64},
+		{"GITHUB_ACTIONS=true", "INPUT_HEROKU-API-KEY=" + key, "INPUT_KUBECONFIG-DATA=s3cr3t: [unclosed"},
+	} {
+		for _, cmd := range []string{CommandPromote, CommandStatus} {
+			_, err := validate(t, cmd, environ)
+			if err == nil {
+				t.Fatalf("%q: want problems", environ)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error shows a secret:\n%v", err)
+			}
+		}
+	}
+}
