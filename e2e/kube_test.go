@@ -110,7 +110,10 @@ func TestPromoteTagToTwoProductionDeployments(t *testing.T) {
 
 func TestCrashRestoresEveryTarget(t *testing.T) {
 	t.Parallel()
-	sns, _ := stagingApp(t, "registry.test/shop-crash", "v3")
+	// Staging is healthy in real life and production crashes (its
+	// environment differs); kwok crashes by image, so the source here is
+	// the crashing image's reference, pinned.
+	src := "registry.test/shop-crash@" + fakeDigest(t.Name())
 	pns := namespace(t, production)
 	before := map[string]*appsv1.Deployment{}
 	for _, n := range []string{"web-a", "web-b"} {
@@ -121,7 +124,7 @@ func TestCrashRestoresEveryTarget(t *testing.T) {
 		rsBefore[n] = activeReplicaSet(t, production.Admin, d).Name
 	}
 	e := baseEnv().with(
-		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_SOURCE", src,
 		"FERRY_TARGETS", target(pns, "web-a", "production")+" "+target(pns, "web-b", "production"),
 	)
 	start := time.Now()
@@ -198,13 +201,12 @@ func TestOnlyTheNamedContainerChanges(t *testing.T) {
 
 func TestRestoreWithoutRevisionHistory(t *testing.T) {
 	t.Parallel()
-	sns, _ := stagingApp(t, "registry.test/shop-crash", "v3")
 	pns := namespace(t, production)
 	zero := int32(0)
 	before := create(t, production, pns, deploy{name: "web", history: &zero, containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
 	rs := activeReplicaSet(t, production.Admin, before).Name
 	r := ferry(t, baseEnv().with(
-		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_SOURCE", "registry.test/shop-crash@"+fakeDigest(t.Name()),
 		"FERRY_TARGETS", target(pns, "web", "production"),
 	), "promote")
 	if r.code != 1 || r.report(t).Targets[0].Status != promote.StatusRestored {

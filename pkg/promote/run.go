@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -56,12 +57,22 @@ type StepDurations struct {
 	Restore  Duration `json:"restore,omitzero"`
 }
 
-// Duration marshals as fractional seconds.
+// Duration marshals as fractional seconds, and reads them back.
 type Duration time.Duration
 
 // MarshalJSON writes seconds with millisecond precision.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%.3f", time.Duration(d).Seconds()), nil
+}
+
+// UnmarshalJSON reads seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
 }
 
 // Report is the result of a run.
@@ -131,6 +142,7 @@ func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report
 			r.Outcome = OutcomePlanned
 			o.Logger.Logf(targets[i].String(), "would change %s → %s", r.Targets[i].Before.Image, img.Ref())
 		} else {
+			r.Targets[i].Status = StatusUnchanged
 			o.Logger.Logf(targets[i].String(), "unchanged: already runs %s", img.Ref())
 		}
 	}
@@ -204,8 +216,11 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 			})
 		}
 		if err != nil {
-			if cause := context.Cause(work); cause != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
-				err = fmt.Errorf("stopped: %w", cause)
+			switch {
+			case ctx.Err() != nil:
+				err = fmt.Errorf("interrupted (%v): %w", context.Cause(ctx), err)
+			case errors.Is(err, context.Canceled) && context.Cause(work) != nil:
+				err = fmt.Errorf("stopped because %v: %w", context.Cause(work), err)
 			}
 			tr.Status, tr.Error = StatusFailed, err.Error()
 			o.Logger.Logf(t.String(), "failed: %v", err)

@@ -1,0 +1,252 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+)
+
+var img = image.Image{Repository: "ghcr.io/acme/shop", Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}
+
+type fakeSource struct{ err error }
+
+func (fakeSource) String() string { return "k8s:shop/web?context=staging" }
+func (s fakeSource) Resolve(context.Context) (image.Image, error) {
+	return img, s.err
+}
+
+// fakeTarget records calls; its errors are set per step.
+type fakeTarget struct {
+	name                                       string
+	upToDate                                   bool
+	snapErr, releaseErr, verifyErr, restoreErr error
+	verifyBlocks                               bool // Verify waits for ctx
+
+	mu    sync.Mutex
+	calls []string
+	order *[]string
+}
+
+func (f *fakeTarget) String() string { return f.name }
+func (f *fakeTarget) record(c string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+	if f.order != nil && c == "restore" {
+		*f.order = append(*f.order, f.name)
+	}
+}
+func (f *fakeTarget) Snapshot(context.Context, image.Image) (Snapshot, error) {
+	f.record("snapshot")
+	return Snapshot{Image: f.name + ":v1", Revision: "1", UpToDate: f.upToDate}, f.snapErr
+}
+func (f *fakeTarget) Release(context.Context, image.Image) error {
+	f.record("release")
+	return f.releaseErr
+}
+func (f *fakeTarget) Verify(ctx context.Context) error {
+	f.record("verify")
+	if f.verifyErr != nil {
+		time.Sleep(20 * time.Millisecond) // let the other targets release first
+	}
+	if f.verifyBlocks {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return f.verifyErr
+}
+func (f *fakeTarget) Restore(ctx context.Context, s Snapshot) error {
+	f.record("restore")
+	if ctx.Err() != nil {
+		return fmt.Errorf("restore ran on a cancelled context: %w", ctx.Err())
+	}
+	return f.restoreErr
+}
+func (f *fakeTarget) did(c string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.calls {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRun(t *testing.T) {
+	boom := errors.New("boom")
+	cases := []struct {
+		name     string
+		src      Source
+		targets  []*fakeTarget
+		outcome  Outcome
+		statuses []Status
+		restored []bool
+		released []bool
+	}{
+		{
+			name:     "all promoted",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a"}, {name: "b"}},
+			outcome:  OutcomePromoted,
+			statuses: []Status{StatusPromoted, StatusPromoted},
+			restored: []bool{false, false}, released: []bool{true, true},
+		},
+		{
+			name:     "all unchanged",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a", upToDate: true}, {name: "b", upToDate: true}},
+			outcome:  OutcomeUnchanged,
+			statuses: []Status{StatusUnchanged, StatusUnchanged},
+			restored: []bool{false, false}, released: []bool{false, false},
+		},
+		{
+			name:     "one fails verify: every changed target restored",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a"}, {name: "b", verifyErr: boom}, {name: "c", upToDate: true}},
+			outcome:  OutcomeFailed,
+			statuses: []Status{StatusRestored, StatusRestored, StatusUnchanged},
+			restored: []bool{true, true, false}, released: []bool{true, true, false},
+		},
+		{
+			name:     "failed release is restored too (it may have half-landed)",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a", releaseErr: boom}},
+			outcome:  OutcomeFailed,
+			statuses: []Status{StatusRestored},
+			restored: []bool{true}, released: []bool{true},
+		},
+		{
+			name:     "restore fails",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a", verifyErr: boom, restoreErr: errors.New("api down")}, {name: "b"}},
+			outcome:  OutcomeRestoreFailed,
+			statuses: []Status{StatusRestoreFailed, StatusRestored},
+			restored: []bool{true, true}, released: []bool{true, true},
+		},
+		{
+			name:     "snapshot input error: nothing released",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a"}, {name: "b", snapErr: Input(errors.New("paused"))}},
+			outcome:  OutcomeBadInput,
+			statuses: []Status{"", StatusFailed},
+			restored: []bool{false, false}, released: []bool{false, false},
+		},
+		{
+			name:     "snapshot API error: nothing released, failed",
+			src:      fakeSource{},
+			targets:  []*fakeTarget{{name: "a", snapErr: boom}},
+			outcome:  OutcomeFailed,
+			statuses: []Status{StatusFailed},
+			restored: []bool{false}, released: []bool{false},
+		},
+		{
+			name:     "source input error",
+			src:      fakeSource{err: Input(errors.New("no digest"))},
+			targets:  []*fakeTarget{{name: "a"}},
+			outcome:  OutcomeBadInput,
+			statuses: []Status{""},
+			restored: []bool{false}, released: []bool{false},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := make([]Target, len(c.targets))
+			for i, f := range c.targets {
+				ts[i] = f
+			}
+			r, err := Run(context.Background(), c.src, ts, Options{Parallelism: 2})
+			if r.Outcome != c.outcome {
+				t.Fatalf("outcome %q, want %q (err %v)", r.Outcome, c.outcome, err)
+			}
+			if (err == nil) != (c.outcome == OutcomePromoted || c.outcome == OutcomeUnchanged) {
+				t.Errorf("err = %v for outcome %s", err, r.Outcome)
+			}
+			var re *RestoreError
+			if errors.As(err, &re) != (c.outcome == OutcomeRestoreFailed) {
+				t.Errorf("RestoreError = %v for outcome %s", err, r.Outcome)
+			}
+			for i, f := range c.targets {
+				if got := r.Targets[i].Status; got != c.statuses[i] && !(c.statuses[i] == "" && got == StatusSkipped) {
+					t.Errorf("%s: status %q, want %q", f.name, got, c.statuses[i])
+				}
+				if f.did("restore") != c.restored[i] {
+					t.Errorf("%s: restored = %v, want %v", f.name, f.did("restore"), c.restored[i])
+				}
+				if f.did("release") != c.released[i] {
+					t.Errorf("%s: released = %v, want %v", f.name, f.did("release"), c.released[i])
+				}
+			}
+		})
+	}
+}
+
+// A cancelled run (SIGTERM in CI) still restores, on a context of its own,
+// in reverse order.
+func TestRunCancelledRestoresInReverseOrder(t *testing.T) {
+	var order []string
+	a := &fakeTarget{name: "a", verifyBlocks: true, order: &order}
+	b := &fakeTarget{name: "b", verifyBlocks: true, order: &order}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		cancel(errors.New("received terminated"))
+	}()
+	r, err := Run(ctx, fakeSource{}, []Target{a, b}, Options{Parallelism: 2})
+	if r.Outcome != OutcomeFailed || err == nil || !strings.Contains(err.Error(), "received terminated") {
+		t.Fatalf("outcome %s err %v", r.Outcome, err)
+	}
+	if strings.Join(order, ",") != "b,a" {
+		t.Fatalf("restore order %v, want b,a", order)
+	}
+	for _, tr := range r.Targets {
+		if tr.Status != StatusRestored {
+			t.Errorf("%s: %s", tr.Target, tr.Status)
+		}
+	}
+}
+
+func TestPlanTouchesNothing(t *testing.T) {
+	a, b := &fakeTarget{name: "a"}, &fakeTarget{name: "b", upToDate: true}
+	r, err := Plan(context.Background(), fakeSource{}, []Target{a, b}, Options{})
+	if err != nil || r.Outcome != OutcomePlanned {
+		t.Fatalf("%v %v", r.Outcome, err)
+	}
+	if r.Targets[0].Status != StatusPlanned || r.Targets[1].Status != StatusUnchanged {
+		t.Errorf("statuses %v %v", r.Targets[0].Status, r.Targets[1].Status)
+	}
+	for _, f := range []*fakeTarget{a, b} {
+		if f.did("release") || f.did("restore") {
+			t.Errorf("%s: plan changed something: %v", f.name, f.calls)
+		}
+	}
+}
+
+func TestParallelismIsBounded(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	n := 10
+	forEach(n, 3, func(int) {
+		mu.Lock()
+		running++
+		if running > peak {
+			peak = running
+		}
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+	})
+	if peak > 3 || peak < 2 {
+		t.Fatalf("peak concurrency %d, want at most 3", peak)
+	}
+}
