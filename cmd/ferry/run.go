@@ -60,7 +60,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitBadInput
 	}
 	if cmd == "" {
-		cmd = lookup(environ, "INPUT_COMMAND")
+		cmd = cfg.Command
 	}
 	switch cmd {
 	case "", "help", "-h", "--help":
@@ -74,6 +74,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	case "env":
+		if len(args) > 0 && args[0] == "--markdown" {
+			fmt.Fprint(stdout, varsMarkdown())
+			return exitOK
+		}
 		printVars(stdout)
 		return exitOK
 	case "promote", "plan", "status", "rollback":
@@ -82,8 +86,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitBadInput
 	}
 
-	toRevision := lookup(environ, config.Prefix+"TO_REVISION")
-	fs := flags(cmd, &cfg, &toRevision)
+	fs := flags(cmd, &cfg, &cfg.ToRevision)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return exitBadInput
@@ -113,7 +116,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "status":
 		r, err = app.status(ctx)
 	case "rollback":
-		r, err = app.rollback(ctx, toRevision)
+		r, err = app.rollback(ctx, cfg.ToRevision)
 	}
 	if r == nil {
 		r = &promote.Report{Command: cmd, Outcome: promote.OutcomeFailed}
@@ -178,6 +181,32 @@ func lookup(environ []string, name string) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}
+
+// varsMarkdown is the README's table of settings.
+func varsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| variable | action input | default | description |\n|---|---|---|---|\n")
+	for _, v := range config.Vars() {
+		name := "`" + v.Name + "`"
+		if v.Alias != "" {
+			name += " (or `" + v.Alias + "`)"
+		}
+		input := "–"
+		if v.Input != "" {
+			input = "`" + v.Input + "`"
+		}
+		def := "–"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		desc := v.Description
+		if v.Secret {
+			desc = "**Secret.** " + desc
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, input, def, strings.ReplaceAll(desc, "|", "\\|"))
+	}
+	return b.String()
 }
 
 func printVars(w io.Writer) {

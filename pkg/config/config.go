@@ -62,6 +62,10 @@ type Config struct {
 
 	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
 
+	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status or rollback." example:"plan"`
+
+	ToRevision string `env:"TO_REVISION" desc:"rollback: the Deployment revision (7) or Heroku release version (v42) to go back to; empty: the one before the current one." example:"7"`
+
 	ChangeCause string `env:"CHANGE_CAUSE" desc:"Why the release happens, recorded as the Deployment's kubernetes.io/change-cause and the Heroku release description; default names ferry, the image and the CI run." example:"release 1.4.2"`
 
 	HealthTimeout time.Duration `env:"HEALTH_TIMEOUT" envDefault:"2m" desc:"How long a target's HTTP health check may take to pass; more than 0, at most 6h." example:"2m"`

@@ -1,0 +1,476 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// CopyOptions configures [Copy]. The zero value copies anonymously, four
+// blobs at a time, for linux/amd64.
+type CopyOptions struct {
+	// Platform picks the image out of an index in Heroku mode (and names
+	// the image whose config digest CopyResult.Config reports when a whole
+	// index is copied). Zero means linux/amd64.
+	Platform v1.Platform
+	// DockerV2S2 is Heroku mode: the destination takes exactly one Docker
+	// v2 schema 2 manifest, so an index is narrowed to Platform and OCI
+	// media types are converted (see [ConvertForHeroku]).
+	DockerV2S2 bool
+	// Keychain supplies credentials for source and destination; nil means
+	// anonymous.
+	Keychain authn.Keychain
+	// DestAuth, when set, is used for the destination registry instead of
+	// the keychain (registry.heroku.com: user "_", password the API key).
+	DestAuth authn.Authenticator
+	// Jobs is the number of blobs transferred in parallel; 0 means 4.
+	Jobs int
+	// Progress, when set, receives progress at most about five times a
+	// second, plus once at the end. It may be called from any goroutine,
+	// never concurrently, and should return quickly.
+	Progress func(Progress)
+	// Transport is the base HTTP transport; nil means remote's default.
+	Transport http.RoundTripper
+	// Retry bounds retries of failed requests.
+	Retry Retry
+}
+
+// Retry bounds how requests are retried. Network errors and answers 408,
+// 429, 500, 502, 503 and 504 are retried with exponential backoff; a
+// Retry-After on 429 or 503 is honoured up to MaxRetryAfter. With the
+// defaults one request waits at most about 10s in total before giving up.
+type Retry struct {
+	// Attempts is the number of tries per request, the first included;
+	// 0 means 5.
+	Attempts int
+	// Backoff is the wait after the first failure, doubled after each
+	// further one (with 10% jitter); 0 means 200ms.
+	Backoff time.Duration
+	// MaxRetryAfter caps the wait a registry asks for with Retry-After;
+	// 0 means 1.5s.
+	MaxRetryAfter time.Duration
+}
+
+// Progress is a snapshot of a copy. Bytes of blobs that the destination
+// already had or mounted count as complete.
+type Progress struct {
+	Complete, Total    int64
+	LayersDone, Layers int
+}
+
+// CopyResult says what a copy wrote and how.
+type CopyResult struct {
+	// Manifest is the digest of the manifest (or index) at the destination.
+	Manifest v1.Hash
+	// Config is the image's config digest, which Heroku calls the image
+	// id. When a whole index is copied it is the config of the image for
+	// CopyOptions.Platform, or zero when the index has none.
+	Config v1.Hash
+	// Uploaded is the number of blob bytes (layers and config) sent to the
+	// destination; 0 when every blob was already there or mounted.
+	Uploaded int64
+	// Skipped counts blobs the destination already had; Mounted counts
+	// blobs mounted from another repository of the same registry. Both
+	// include config blobs.
+	Skipped, Mounted int
+}
+
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+func (o CopyOptions) withDefaults() CopyOptions {
+	if o.Platform.OS == "" && o.Platform.Architecture == "" {
+		o.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 4
+	}
+	if o.Transport == nil {
+		o.Transport = remote.DefaultTransport
+	}
+	if o.Retry.Attempts <= 0 {
+		o.Retry.Attempts = 5
+	}
+	if o.Retry.Backoff <= 0 {
+		o.Retry.Backoff = 200 * time.Millisecond
+	}
+	if o.Retry.MaxRetryAfter <= 0 {
+		o.Retry.MaxRetryAfter = 1500 * time.Millisecond
+	}
+	return o
+}
+
+// Copy copies src to dst, blob by blob, streaming: memory use does not
+// grow with the image. Blobs the destination has are skipped (HEAD), blobs
+// in another repository of the same registry are mounted, and failed
+// requests are retried as opt.Retry says.
+//
+// Without opt.DockerV2S2 the source is copied unchanged, index and all, so
+// the destination digest equals src.Digest. With it, one image is written
+// in Docker v2 schema 2 form (see [ConvertForHeroku]); its config digest is
+// the source's, which Copy checks by reading the destination back.
+//
+// Errors read "copying SRC to DST: ..." and never contain credentials.
+func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res CopyResult, err error) {
+	defer func() {
+		if err != nil {
+			err = &scrubbedError{msg: scrub(fmt.Sprintf("copying %s to %s: %v", src.Ref(), dst.String(), err)), err: err}
+		}
+	}()
+	if src.Repository == "" || src.Digest == (v1.Hash{}) {
+		return CopyResult{}, errors.New("source is not pinned to a digest")
+	}
+	srcRef, err := name.NewDigest(src.Ref())
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("parsing source: %w", err)
+	}
+	opt = opt.withDefaults()
+
+	dstRepo := dst.Context()
+	obs := newObserver(opt.Transport, dstRepo.RegistryStr(), dstRepo.RepositoryStr())
+	common := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(&retryAfter{next: obs, max: opt.Retry.MaxRetryAfter}),
+		remote.WithJobs(opt.Jobs),
+		remote.WithRetryBackoff(remote.Backoff{Duration: opt.Retry.Backoff, Factor: 2, Jitter: 0.1, Steps: opt.Retry.Attempts}),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+		remote.WithUserAgent("ferry"),
+	}
+	var srcAuth, dstAuth []remote.Option
+	if opt.Keychain != nil {
+		srcAuth = []remote.Option{remote.WithAuthFromKeychain(opt.Keychain)}
+		dstAuth = srcAuth
+	}
+	if opt.DestAuth != nil {
+		dstAuth = []remote.Option{remote.WithAuth(opt.DestAuth)}
+	}
+	srcOpts := slices.Concat(common, srcAuth, []remote.Option{remote.WithPlatform(opt.Platform)})
+	dstOpts := slices.Concat(common, dstAuth)
+
+	desc, err := remote.Get(srcRef, srcOpts...)
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("reading source: %w", err)
+	}
+	if desc.Digest != src.Digest {
+		return CopyResult{}, fmt.Errorf("source registry served %s for %s", desc.Digest, src.Digest)
+	}
+
+	var (
+		img  v1.Image      // what is written, when it is one image
+		idx  v1.ImageIndex // what is written, when it is an index
+		plan = newPlan()
+	)
+	switch {
+	case desc.MediaType.IsIndex():
+		srcIdx, err := desc.ImageIndex()
+		if err != nil {
+			return CopyResult{}, fmt.Errorf("reading source index: %w", err)
+		}
+		if opt.DockerV2S2 {
+			if img, err = selectPlatform(srcIdx, opt.Platform); err != nil {
+				return CopyResult{}, err
+			}
+			break
+		}
+		idx = srcIdx
+		if one, err := selectPlatform(idx, opt.Platform); err == nil {
+			if res.Config, err = one.ConfigName(); err != nil {
+				return CopyResult{}, fmt.Errorf("reading config digest: %w", err)
+			}
+		}
+	case desc.MediaType.IsImage():
+		if img, err = desc.Image(); err != nil {
+			return CopyResult{}, fmt.Errorf("reading source image: %w", err)
+		}
+	default:
+		return CopyResult{}, fmt.Errorf("source has media type %s, which is neither an image nor an index", desc.MediaType)
+	}
+
+	if img != nil {
+		srcConfig, err := img.ConfigName()
+		if err != nil {
+			return CopyResult{}, fmt.Errorf("reading config digest: %w", err)
+		}
+		if opt.DockerV2S2 {
+			if img, err = ConvertForHeroku(img); err != nil {
+				return CopyResult{}, err
+			}
+			if err := checkPlatform(img, opt.Platform); err != nil {
+				return CopyResult{}, err
+			}
+			if c, err := img.ConfigName(); err != nil || c != srcConfig {
+				return CopyResult{}, fmt.Errorf("conversion changed the config digest from %s to %s", srcConfig, c)
+			}
+		}
+		res.Config = srcConfig
+		if res.Manifest, err = img.Digest(); err != nil {
+			return CopyResult{}, fmt.Errorf("computing manifest digest: %w", err)
+		}
+		err = plan.addImage(img)
+	} else {
+		res.Manifest = src.Digest
+		err = plan.addIndex(idx, 0)
+	}
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
+	}
+
+	writeOpts := dstOpts
+	if opt.Progress != nil {
+		tr := newTracker(opt.Progress, plan, obs)
+		updates := make(chan v1.Update, 64)
+		stop := tr.consume(updates)
+		writeOpts = slices.Concat(dstOpts, []remote.Option{remote.WithProgress(updates)})
+		defer func() { stop(); tr.emit(true, err == nil) }()
+	}
+
+	if img != nil {
+		err = remote.Write(dst, img, writeOpts...)
+	} else {
+		err = remote.WriteIndex(dst, idx, writeOpts...)
+	}
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("writing destination: %w", err)
+	}
+
+	mounted, pushed, _ := obs.counts(plan.sizes, nil)
+	res.Mounted = mounted
+	res.Skipped = max(0, len(plan.sizes)-mounted-pushed)
+	res.Uploaded = obs.uploaded.Load()
+
+	if err := verify(dst, res, opt.DockerV2S2, dstOpts); err != nil {
+		return CopyResult{}, err
+	}
+	return res, nil
+}
+
+// verify reads the destination back: the tag must name the manifest that
+// was written and, for an image, its config digest must be the source's.
+func verify(dst name.Tag, res CopyResult, heroku bool, opts []remote.Option) error {
+	got, err := remote.Get(dst, opts...)
+	if err != nil {
+		return fmt.Errorf("reading destination back: %w", err)
+	}
+	if got.Digest != res.Manifest {
+		return fmt.Errorf("destination tag names %s after the copy, want %s", got.Digest, res.Manifest)
+	}
+	if heroku && got.MediaType != types.DockerManifestSchema2 {
+		return fmt.Errorf("destination manifest has media type %s, want %s", got.MediaType, types.DockerManifestSchema2)
+	}
+	if !got.MediaType.IsImage() {
+		return nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(got.Manifest))
+	if err != nil {
+		return fmt.Errorf("parsing destination manifest: %w", err)
+	}
+	if m.Config.Digest != res.Config {
+		return fmt.Errorf("destination config digest is %s, source config digest is %s", m.Config.Digest, res.Config)
+	}
+	return nil
+}
+
+// selectPlatform returns the index's image for want: an exact match, or
+// else the first entry that satisfies it.
+func selectPlatform(idx v1.ImageIndex, want v1.Platform) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading source index: %w", err)
+	}
+	var (
+		have []string
+		pick *v1.Descriptor
+	)
+	for i := range im.Manifests {
+		d := &im.Manifests[i]
+		if d.Platform == nil || !d.MediaType.IsImage() || d.Platform.OS == "unknown" {
+			continue // attestations, nested indexes
+		}
+		have = append(have, d.Platform.String())
+		if d.Platform.Equals(want) {
+			pick = d
+			break
+		}
+		if pick == nil && d.Platform.Satisfies(want) {
+			pick = d
+		}
+	}
+	if pick == nil {
+		return nil, &PlatformError{Want: want, Have: have}
+	}
+	img, err := idx.Image(pick.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s image %s: %w", pick.Platform.String(), pick.Digest, err)
+	}
+	return img, nil
+}
+
+// checkPlatform refuses an image whose config names another platform.
+func checkPlatform(img v1.Image, want v1.Platform) error {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	p := cfg.Platform()
+	if p == nil || p.Satisfies(want) {
+		return nil
+	}
+	return &PlatformError{Want: want, Have: []string{p.String()}}
+}
+
+// plan lists the blobs a copy involves.
+type plan struct {
+	sizes     map[v1.Hash]int64 // every distributable blob, configs included
+	layers    map[v1.Hash]bool
+	manifests int64
+}
+
+func newPlan() *plan { return &plan{sizes: map[v1.Hash]int64{}, layers: map[v1.Hash]bool{}} }
+
+func (p *plan) total() int64 {
+	t := p.manifests
+	for _, s := range p.sizes {
+		t += s
+	}
+	return t
+}
+
+func (p *plan) addImage(img v1.Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	size, err := img.Size()
+	if err != nil {
+		return err
+	}
+	p.manifests += size
+	p.sizes[m.Config.Digest] = m.Config.Size
+	for _, l := range m.Layers {
+		if !l.MediaType.IsDistributable() {
+			continue // remote.Write does not push these either
+		}
+		p.sizes[l.Digest] = l.Size
+		p.layers[l.Digest] = true
+	}
+	return nil
+}
+
+func (p *plan) addIndex(idx v1.ImageIndex, depth int) error {
+	if depth > 4 {
+		return errors.New("indexes nested too deeply")
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	size, err := idx.Size()
+	if err != nil {
+		return err
+	}
+	p.manifests += size
+	for _, d := range im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return err
+			}
+			if err := p.addIndex(child, depth+1); err != nil {
+				return err
+			}
+		case d.MediaType.IsImage():
+			child, err := idx.Image(d.Digest)
+			if err != nil {
+				return err
+			}
+			if err := p.addImage(child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tracker turns remote's byte updates and the observer's blob events into
+// throttled Progress calls.
+type tracker struct {
+	fn       func(Progress)
+	total    int64
+	layers   map[v1.Hash]bool
+	obs      *observer
+	complete atomic.Int64
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+const progressInterval = 200 * time.Millisecond
+
+func newTracker(fn func(Progress), p *plan, obs *observer) *tracker {
+	return &tracker{fn: fn, total: p.total(), layers: p.layers, obs: obs}
+}
+
+// consume reads updates until the channel is closed or stop is called.
+func (t *tracker) consume(updates <-chan v1.Update) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				if u.Error == nil {
+					t.complete.Store(u.Complete)
+					t.emit(false, false)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-exited
+	}
+}
+
+// emit calls fn unless it was called less than progressInterval ago; final
+// calls always go through, and a successful one reports everything done.
+func (t *tracker) emit(final, success bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if !final && now.Sub(t.last) < progressInterval {
+		return
+	}
+	t.last = now
+	_, _, done := t.obs.counts(nil, t.layers)
+	p := Progress{Complete: min(t.complete.Load(), t.total), Total: t.total, LayersDone: done, Layers: len(t.layers)}
+	if success {
+		p.Complete, p.LayersDone = p.Total, p.Layers
+	}
+	t.fn(p)
+}

@@ -1,0 +1,205 @@
+package image
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// observer watches the requests remote makes to the destination repository
+// and records what happened to each blob: found (HEAD 200), mounted (POST
+// ?mount= answered 201) or pushed (upload committed with 201), plus the
+// bytes sent in upload bodies. It changes nothing.
+type observer struct {
+	next   http.RoundTripper
+	host   string // destination registry, as in request URLs
+	prefix string // "/v2/<repository>/"
+
+	uploaded atomic.Int64
+
+	mu      sync.Mutex
+	present map[v1.Hash]bool
+	mounted map[v1.Hash]bool
+	pushed  map[v1.Hash]bool
+}
+
+func newObserver(next http.RoundTripper, host, repo string) *observer {
+	return &observer{
+		next:    next,
+		host:    host,
+		prefix:  "/v2/" + repo + "/",
+		present: map[v1.Hash]bool{},
+		mounted: map[v1.Hash]bool{},
+		pushed:  map[v1.Hash]bool{},
+	}
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != o.host || !strings.HasPrefix(req.URL.Path, o.prefix) {
+		return o.next.RoundTrip(req)
+	}
+	rest := strings.TrimPrefix(req.URL.Path, o.prefix)
+	upload := strings.HasPrefix(rest, "blobs/uploads")
+	if upload && req.Body != nil && req.Body != http.NoBody {
+		counted := *req // RoundTrippers must not modify the caller's request
+		counted.Body = &countingBody{ReadCloser: req.Body, n: &o.uploaded}
+		req = &counted
+	}
+	resp, err := o.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	q := req.URL.Query()
+	switch {
+	case req.Method == http.MethodHead && !upload && strings.HasPrefix(rest, "blobs/") && resp.StatusCode == http.StatusOK:
+		o.record(o.present, strings.TrimPrefix(rest, "blobs/"))
+	case req.Method == http.MethodPost && upload && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
+		o.record(o.mounted, q.Get("mount"))
+	case upload && q.Get("digest") != "" && resp.StatusCode == http.StatusCreated:
+		o.record(o.pushed, q.Get("digest"))
+	}
+	return resp, nil
+}
+
+func (o *observer) record(set map[v1.Hash]bool, digest string) {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return
+	}
+	o.mu.Lock()
+	set[h] = true
+	o.mu.Unlock()
+}
+
+// counts returns how many of the blobs in want were mounted and pushed, and
+// how many of the layers in layers are done in any way.
+func (o *observer) counts(want map[v1.Hash]int64, layers map[v1.Hash]bool) (mounted, pushed, layersDone int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for h := range want {
+		switch {
+		case o.pushed[h]:
+			pushed++
+		case o.mounted[h]:
+			mounted++
+		}
+	}
+	for h := range layers {
+		if o.pushed[h] || o.mounted[h] || o.present[h] {
+			layersDone++
+		}
+	}
+	return mounted, pushed, layersDone
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// retryAfter honours Retry-After on 429 and 503 answers: it holds the
+// answer back for the time the registry asked (at most max) before handing
+// it to remote's retry logic, which then tries again after its own short
+// backoff. A cancelled context ends the wait at once.
+type retryAfter struct {
+	next http.RoundTripper
+	max  time.Duration
+}
+
+func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return resp, err
+	}
+	d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if !ok || d <= 0 {
+		return resp, nil
+	}
+	d = min(d, t.max)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return resp, nil
+	case <-req.Context().Done():
+		resp.Body.Close()
+		return nil, req.Context().Err()
+	}
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t.Sub(now), true
+	}
+	return 0, false
+}
+
+var urlPattern = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
+
+// queryAllowlist are the query keys of the registry protocol itself; any
+// other value (a signed redirect, an upload state token) is redacted.
+var queryAllowlist = map[string]bool{"scope": true, "service": true, "mount": true, "from": true, "digest": true, "n": true, "last": true}
+
+// scrub removes user info and unexpected query values from URLs in an
+// error message, so that no credential reaches a log.
+func scrub(msg string) string {
+	return urlPattern.ReplaceAllStringFunc(msg, func(s string) string {
+		// Punctuation after a URL belongs to the sentence.
+		trimmed := strings.TrimRight(s, ".,:;)")
+		tail := s[len(trimmed):]
+		u, err := url.Parse(trimmed)
+		if err != nil {
+			return "[redacted url]" + tail
+		}
+		if u.User != nil {
+			u.User = url.User("REDACTED")
+		}
+		if u.RawQuery != "" {
+			q := u.Query()
+			for k, vs := range q {
+				if !queryAllowlist[k] {
+					for i := range vs {
+						vs[i] = "REDACTED"
+					}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+		return u.String() + tail
+	})
+}
+
+// scrubbedError carries a scrubbed message and keeps the original error
+// for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
