@@ -56,6 +56,7 @@ type Target struct {
 	mu       sync.Mutex
 	snap     *state                  // the last snapshot; Release starts from it
 	released *corev1.PodTemplateSpec // the template ferry's release left
+	attempt  *corev1.PodTemplateSpec // the template ferry's release asked for
 }
 
 // NewTarget returns the target for r.
@@ -190,6 +191,11 @@ func (t *Target) Release(ctx context.Context, img image.Image) error {
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
+	attempt := st.Template.DeepCopy()
+	attempt.Spec.Containers[st.Container].Image = img.Ref()
+	t.mu.Lock()
+	t.attempt, t.released = attempt, nil
+	t.mu.Unlock()
 	d, err := t.patch(ctx, cs, ops)
 	if err != nil {
 		return fmt.Errorf("releasing %s: %w", t.ref, err)
@@ -263,14 +269,26 @@ func (t *Target) restore(ctx context.Context, s promote.Snapshot) error {
 		return fmt.Errorf("the deployment was deleted and re-created since the snapshot (uid %s, was %s); not touching it", d.UID, st.UID)
 	}
 	t.mu.Lock()
-	released := t.released
+	released, attempt := t.released, t.attempt
 	t.mu.Unlock()
+	ours := released
+	if ours == nil && attempt != nil && equality.Semantic.DeepEqual(d.Spec.Template, *attempt) {
+		// The release call failed (a timeout, say) but its change landed.
+		ours = attempt
+	}
 	switch {
 	case d.Generation == st.Generation:
 		// The release never landed: nothing to put back.
 		t.logf("restore: unchanged since the snapshot (generation %d)", d.Generation)
 		return nil
-	case released != nil && !equality.Semantic.DeepEqual(d.Spec.Template, *released) && !equality.Semantic.DeepEqual(d.Spec.Template, st.Template):
+	case equality.Semantic.DeepEqual(d.Spec.Template, st.Template):
+		// Already as in the snapshot; still wait for it to roll out below.
+	case ours == nil:
+		// ferry's release did not land, and someone else changed the
+		// Deployment: their rollout, not ferry's to undo.
+		t.logf("restore: ferry's release did not land and the deployment was changed by someone else since the snapshot; leaving it as it is (it runs %s)", describeImages(d))
+		return nil
+	case !equality.Semantic.DeepEqual(d.Spec.Template, *ours):
 		// Scaling (an HPA) is fine; a different template is someone
 		// else's rollout, which ferry must not overwrite.
 		return fmt.Errorf("its pod template changed after ferry's release; not overwriting someone else's change — it runs %s",

@@ -201,3 +201,36 @@ func TestRestoreWhenTheReleaseNeverLanded(t *testing.T) {
 		}
 	}
 }
+
+// Two ferry runs at once: the second one's release fails its generation
+// test, and its restore must not put back its (stale) snapshot over the
+// first run's release.
+func TestRestoreAfterAReleaseThatLostTheRace(t *testing.T) {
+	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"})
+	tg, cs := newFakeTarget(t, d, "", TargetOptions{})
+	ctx := context.Background()
+	snap, err := tg.Snapshot(ctx, promoted(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := d.DeepCopy()
+	first.Generation = 5
+	first.Spec.Template.Spec.Containers[0].Image = "ghcr.io/acme/shop@" + digestA
+	if _, err := cs.AppsV1().Deployments("shop").Update(ctx, first, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other := promoted(t)
+	other.Digest.Hex = strings.Repeat("b", 64)
+	if err := tg.Release(ctx, other); err == nil {
+		t.Fatal("release over a changed deployment succeeded")
+	}
+	n := len(cs.Actions())
+	if err := tg.Restore(ctx, snap); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	for _, a := range cs.Actions()[n:] {
+		if a.GetVerb() == "patch" || a.GetVerb() == "update" {
+			t.Errorf("restore overwrote the other run's release: %v", a)
+		}
+	}
+}
