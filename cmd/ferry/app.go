@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/config"
+	"github.com/ferry-dev/ferry/pkg/heroku"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -26,6 +27,7 @@ type app struct {
 	scrub   report.Scrubber
 	log     promote.Logger
 	kube    *kube.Clients
+	heroku  *heroku.Client
 	gh      *github
 	closers []func()
 }
@@ -104,7 +106,7 @@ func (a *app) resolver() image.Resolver {
 	return image.Resolver{Keychain: authn.DefaultKeychain}
 }
 
-func (a *app) source() (promote.Source, error) {
+func (a *app) source(ctx context.Context) (promote.Source, error) {
 	ad := a.cfg.SourceAddr
 	switch ad.Kind {
 	case address.KindKube:
@@ -116,12 +118,12 @@ func (a *app) source() (promote.Source, error) {
 	case address.KindImage:
 		return image.RefSource{Ref: ad.Ref, Resolver: a.resolver()}, nil
 	case address.KindHeroku:
-		return a.herokuSource(ad)
+		return a.herokuSource(ctx, ad)
 	}
 	return nil, fmt.Errorf("source %s: unsupported kind %q", ad, ad.Kind)
 }
 
-func (a *app) targets() ([]promote.Target, error) {
+func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 	var out []promote.Target
 	for _, ad := range a.cfg.TargetAddrs {
 		var t promote.Target
@@ -138,7 +140,7 @@ func (a *app) targets() ([]promote.Target, error) {
 				t = a.withHealth(t, ad.Health)
 			}
 		case address.KindHeroku:
-			ht, err := a.herokuTarget(ad)
+			ht, err := a.herokuTarget(ctx, ad)
 			if err != nil {
 				return nil, err
 			}
@@ -160,7 +162,13 @@ func (a *app) changeCause(img image.Image) string {
 	if a.cfg.ChangeCause != "" {
 		return a.cfg.ChangeCause
 	}
-	parts := []string{fmt.Sprintf("ferry %s: promoted %s from %s", buildVersion(), img.Ref(), a.cfg.SourceAddr)}
+	return fmt.Sprintf("ferry %s: promoted %s %s", buildVersion(), img.Ref(), a.provenance())
+}
+
+// provenance says where a promotion comes from: the source address, the CI
+// commit and the run URL, when known.
+func (a *app) provenance() string {
+	parts := []string{"from " + a.cfg.SourceAddr.String()}
 	if sha := firstOf(a.environ, "GITHUB_SHA", "CIRCLE_SHA1"); sha != "" {
 		parts = append(parts, "commit "+sha)
 	}
@@ -191,11 +199,11 @@ func firstOf(environ []string, names ...string) string {
 }
 
 func (a *app) promote(ctx context.Context) (*promote.Report, error) {
-	src, err := a.source()
+	src, err := a.source(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := a.targets()
+	ts, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -203,11 +211,11 @@ func (a *app) promote(ctx context.Context) (*promote.Report, error) {
 }
 
 func (a *app) plan(ctx context.Context) (*promote.Report, error) {
-	src, err := a.source()
+	src, err := a.source(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := a.targets()
+	ts, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +223,7 @@ func (a *app) plan(ctx context.Context) (*promote.Report, error) {
 }
 
 func (a *app) status(ctx context.Context) (*promote.Report, error) {
-	ts, err := a.targets()
+	ts, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +236,7 @@ type rollbacker interface {
 }
 
 func (a *app) rollback(ctx context.Context, to string) (*promote.Report, error) {
-	ts, err := a.targets()
+	ts, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}

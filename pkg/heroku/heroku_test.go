@@ -1,0 +1,622 @@
+package heroku
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
+	"github.com/ferry-dev/ferry/internal/testenv/images"
+	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/health"
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// apiKey is distinctive so that a leak is easy to find.
+const apiKey = "hk-SECRET-5f0c1d9e-never-print-me"
+
+// logs captures Logger lines.
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) Logf(target, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, "["+target+"] "+fmt.Sprintf(format, args...))
+}
+
+func (l *logs) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+type env struct {
+	t    *testing.T
+	emu  *herokuemu.Emulator
+	c    *Client
+	logs *logs
+	src  string // a plain source registry host
+	errs []error
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	emu, err := herokuemu.New(herokuemu.Options{
+		ReleasePhase: 150 * time.Millisecond, StreamDelay: 30 * time.Millisecond, BootTime: 30 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	for _, a := range []struct{ name, stack string }{{"shop-prod", "container"}, {"shop-staging", "container"}, {"legacy", "heroku-24"}, {"secret-app", "container"}} {
+		if _, err := emu.CreateApp(a.name, a.stack); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emu.AddKey(apiKey, "shop-prod", "shop-staging", "legacy")
+	host, stop, err := images.StartRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	e := &env{t: t, emu: emu, logs: &logs{}, src: host}
+	e.c = e.client(apiKey)
+	t.Cleanup(e.checkNoLeak)
+	return e
+}
+
+func (e *env) client(k string) *Client {
+	e.t.Helper()
+	c, err := NewClient(Options{
+		APIKey: k, APIURL: e.emu.APIURL(), Registry: e.emu.RegistryHost(), Logger: e.logs,
+		PollInterval: 10 * time.Millisecond, BootTimeout: 3 * time.Second, ReleaseTimeout: 5 * time.Second,
+		Retry:       Retry{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
+		Health:      health.Check{Interval: 10 * time.Millisecond, Timeout: 2 * time.Second, Threshold: 2, Soak: 30 * time.Millisecond},
+		Description: "promoted ghcr.io/acme/shop from heroku:shop-staging (abc123, https://ci.example/run/1)",
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// note records an error so the leak check sees it.
+func (e *env) note(err error) error {
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
+	return err
+}
+
+func (e *env) checkNoLeak() {
+	if strings.Contains(e.logs.text(), apiKey) {
+		e.t.Errorf("the API key appears in the log:\n%s", e.logs.text())
+	}
+	for _, err := range e.errs {
+		if strings.Contains(err.Error(), apiKey) || strings.Contains(fmt.Sprintf("%+v", err), apiKey) {
+			e.t.Errorf("the API key appears in an error: %v", err)
+		}
+	}
+}
+
+// seed pushes an image built from spec to APP/PROC for each process with
+// the emulator's seed key, and returns the image id.
+func (e *env) seedPush(app string, spec images.Spec, procs ...string) string {
+	e.t.Helper()
+	img, err := images.Build(spec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range procs {
+		if _, err := images.Push(context.Background(), e.emu.RegistryHost()+"/"+app+"/"+p+":latest", img,
+			remote.WithAuth(&authn.Basic{Username: "_", Password: e.emu.SeedKey()})); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	id, _ := img.ConfigName()
+	return id.String()
+}
+
+// seedRelease pushes and deploys spec to APP for procs and waits.
+func (e *env) seedRelease(app string, spec images.Spec, procs ...string) string {
+	e.t.Helper()
+	id := e.seedPush(app, spec, procs...)
+	m := map[string]string{}
+	for _, p := range procs {
+		m[p] = id
+	}
+	if _, err := e.emu.Deploy(app, m); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.emu.WaitIdle(context.Background(), app); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// source pushes spec to the plain source registry and returns it pinned.
+func (e *env) source(spec images.Spec) (image.Image, string) {
+	e.t.Helper()
+	img, err := images.Build(spec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	repo := e.src + "/acme/shop"
+	d, err := images.Push(context.Background(), repo+":1.0", img)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id, _ := img.ConfigName()
+	return image.Image{Repository: repo, Digest: d, Tag: "1.0"}, id.String()
+}
+
+func (e *env) target(addr string) *Target {
+	e.t.Helper()
+	a, err := address.Parse(addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tgt, err := NewTarget(e.c, a)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tgt
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestPromoteBothProcessTypesInOneRelease(t *testing.T) {
+	e := newEnv(t)
+	old := e.seedRelease("shop-prod", images.Spec{Seed: 1}, "web", "worker")
+	if err := e.emu.Scale("shop-prod", "worker", 1); err != nil {
+		t.Fatal(err)
+	}
+	img, id := e.source(images.Spec{Seed: 2, Layers: 2})
+	tgt := e.target("heroku:shop-prod/web,worker?health=/healthz")
+
+	s, err := tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil {
+		t.Fatal(err)
+	}
+	st := s.State.(*State)
+	if s.UpToDate || s.Revision != "v1" || st.Images["web"] != old[7:19] || st.Images["worker"] != old[7:19] {
+		t.Fatalf("snapshot %+v %+v", s, st)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v\n%s", err, e.logs.text())
+	}
+	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+		t.Fatalf("Verify: %v\n%s", err, e.logs.text())
+	}
+	rels := e.emu.Releases("shop-prod")
+	if len(rels) != 2 {
+		t.Fatalf("%d releases, want 2", len(rels))
+	}
+	r := rels[1]
+	if !r.Current || r.Status != herokuemu.StatusSucceeded || r.Images["web"] != id || r.Images["worker"] != id {
+		t.Fatalf("release %+v, want both process types on %s", r, id)
+	}
+	if n := e.emu.FormationPatches("shop-prod"); n != 1 {
+		t.Errorf("%d formation PATCHes, want 1", n)
+	}
+	for _, p := range []string{"web", "worker"} {
+		if got := e.emu.Pushed("shop-prod", p); len(got) != 2 || got[1] != id {
+			t.Errorf("pushed to %s: %v", p, got)
+		}
+	}
+	text := e.logs.text()
+	for _, want := range []string{"worker:latest: image " + id[7:19] + ", 0 bytes uploaded", "mounted", "promoted ghcr.io/acme/shop", "health: ", "passed"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("log lacks %q:\n%s", want, text)
+		}
+	}
+	// A second snapshot sees the image in place.
+	s, err = tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil || !s.UpToDate || s.Revision != "v2" {
+		t.Fatalf("second snapshot %+v %v", s, err)
+	}
+}
+
+func TestCrashRestoresTheRecordedRelease(t *testing.T) {
+	e := newEnv(t)
+	old := e.seedRelease("shop-prod", images.Spec{Seed: 10}, "web")
+	img, _ := e.source(images.Spec{Seed: 11, Labels: map[string]string{herokuemu.LabelDyno: "crash"}})
+	tgt := e.target("heroku:shop-prod")
+	s, err := tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	err = e.note(tgt.Verify(ctx(t)))
+	if err == nil || !strings.Contains(err.Error(), "crashed: web.1") {
+		t.Fatalf("Verify: %v, want a crash", err)
+	}
+	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, e.logs.text())
+	}
+	rels := e.emu.Releases("shop-prod")
+	if len(rels) != 3 {
+		t.Fatalf("%d releases, want 3", len(rels))
+	}
+	rb := rels[2]
+	if !rb.Current || rb.Description != "Rollback to v1" || rb.Images["web"] != old || rb.RollbackOf != 1 {
+		t.Fatalf("rollback release %+v", rb)
+	}
+	if d := e.emu.Dynos("shop-prod"); len(d) != 1 || d[0].State != herokuemu.DynoUp || d[0].ReleaseVersion != 3 {
+		t.Errorf("dynos after restore: %+v", d)
+	}
+}
+
+func TestReleasePhaseFailureLeavesTheOldReleaseCurrent(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 20}, "web", "release")
+	img, _ := e.source(images.Spec{Seed: 21, Labels: map[string]string{herokuemu.LabelRelease: "fail"}})
+	tgt := e.target("heroku:shop-prod/web,release")
+	s, err := tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil {
+		t.Fatal(err)
+	}
+	err = e.note(tgt.Release(ctx(t), img))
+	if err == nil || !strings.Contains(err.Error(), "release v2 failed in its release phase; v1 stays current") {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	rels := e.emu.Releases("shop-prod")
+	if len(rels) != 2 || !rels[0].Current || rels[1].Status != herokuemu.StatusFailed {
+		t.Fatalf("releases %+v", rels)
+	}
+	for _, m := range e.emu.Mutations() {
+		if m.Method == "POST" && strings.HasSuffix(m.Path, "/releases") {
+			t.Errorf("a rollback was sent: %+v", m)
+		}
+	}
+	text := e.logs.text()
+	for _, want := range []string{"release phase: Running release command", "release phase: release command exited with status 1", "never ran; v1 is still current: nothing to restore"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("log lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestReleasePhaseSuccessStreamsOutput(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 25}, "web", "release")
+	img, id := e.source(images.Spec{Seed: 26})
+	tgt := e.target("heroku:shop-prod/web,release")
+	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	text := e.logs.text()
+	if n := strings.Count(text, "release phase: "); n != 5 {
+		t.Errorf("%d release-phase lines, want 5 (each once):\n%s", n, text)
+	}
+	if r := e.emu.Releases("shop-prod")[1]; !r.Current || r.Images["release"] != id {
+		t.Errorf("release %+v", r)
+	}
+}
+
+func TestWrongKeyChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 30}, "web")
+	bad := e.client("hk-SECRET-wrong-key-never-print")
+	err := e.note(bad.CheckAuth(ctx(t)))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "HEROKU_API_KEY") || strings.Contains(err.Error(), "wrong-key") {
+		t.Fatalf("CheckAuth: %v", err)
+	}
+	img, _ := e.source(images.Spec{Seed: 31})
+	a, _ := address.Parse("heroku:shop-prod")
+	tgt, err := NewTarget(bad, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.note2(tgt.Snapshot(ctx(t), img))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "HEROKU_API_KEY") {
+		t.Fatalf("Snapshot with a wrong key: %v", err)
+	}
+	// A good key without access to the app.
+	tgt = e.target("heroku:secret-app")
+	_, err = e.note2(tgt.Snapshot(ctx(t), img))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "no access") {
+		t.Fatalf("Snapshot without access: %v", err)
+	}
+	tgt = e.target("heroku:nosuch-app")
+	_, err = e.note2(tgt.Snapshot(ctx(t), img))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "no such app") {
+		t.Fatalf("Snapshot of an unknown app: %v", err)
+	}
+	if m := e.emu.Mutations(); len(m) != 0 {
+		t.Fatalf("mutations: %+v", m)
+	}
+	if strings.Contains(e.logs.text(), "wrong-key") {
+		t.Errorf("the wrong key was logged")
+	}
+}
+
+func (e *env) note2(s promote.Snapshot, err error) (promote.Snapshot, error) {
+	return s, e.note(err)
+}
+
+func TestRefusesAppsOffTheContainerStack(t *testing.T) {
+	e := newEnv(t)
+	img, _ := e.source(images.Spec{Seed: 40})
+	_, err := e.note2(e.target("heroku:legacy").Snapshot(ctx(t), img))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "heroku-24 stack, not container") {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if m := e.emu.Mutations(); len(m) != 0 {
+		t.Fatalf("mutations: %+v", m)
+	}
+}
+
+func TestOCIIndexSourceBecomesV2S2(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 50}, "web")
+	amd := images.Spec{Seed: 51, OCI: true}
+	idx, err := images.Index(map[string]images.Spec{
+		"linux/amd64": amd,
+		"linux/arm64": {Seed: 52, OCI: true, Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := e.src + "/acme/multi"
+	d, err := images.PushIndex(context.Background(), repo+":2.0", idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amdImg, err := images.Build(amd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := amdImg.ConfigName()
+	img := image.Image{Repository: repo, Digest: d}
+	tgt := e.target("heroku:shop-prod")
+	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v\n%s", err, e.logs.text())
+	}
+	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.emu.Pushed("shop-prod", "web"); got[len(got)-1] != want.String() {
+		t.Fatalf("pushed %v, want image id %s (the amd64 config digest)", got, want)
+	}
+	if r := e.emu.Releases("shop-prod")[1]; r.Images["web"] != want.String() {
+		t.Fatalf("release runs %s, want %s", r.Images["web"], want)
+	}
+	// The registry holds a v2s2 manifest under latest.
+	desc, err := remote.Get(mustRef(t, e.emu.RegistryHost()+"/shop-prod/web:latest"), remote.WithAuth(&authn.Basic{Username: "_", Password: apiKey}))
+	if err != nil || desc.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+		t.Fatalf("latest: %v %v", desc, err)
+	}
+}
+
+func TestSourceResolvesTheReleasedImage(t *testing.T) {
+	e := newEnv(t)
+	id := e.seedRelease("shop-staging", images.Spec{Seed: 60}, "web", "worker")
+	// A config-var style release on top does not change images.
+	a, _ := address.Parse("heroku:shop-staging/web,worker")
+	src := NewSource(e.c, a)
+	img, err := src.Resolve(ctx(t))
+	if e.note(err) != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if img.Repository != e.emu.RegistryHost()+"/shop-staging/web" || img.Tag != "latest" {
+		t.Fatalf("resolved %+v", img)
+	}
+	got, err := e.c.imageID(ctx(t), img)
+	if err != nil || got.String() != id {
+		t.Fatalf("resolved image id %v %v, want %s", got, err, id)
+	}
+
+	// Promote staging to prod: heroku to heroku.
+	e.seedRelease("shop-prod", images.Spec{Seed: 61}, "web")
+	tgt := e.target("heroku:shop-prod")
+	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if r := e.emu.Releases("shop-prod")[1]; r.Images["web"] != id {
+		t.Fatalf("prod runs %s, want %s", r.Images["web"], id)
+	}
+
+	// An image pushed to latest but never released is refused.
+	e.seedPush("shop-staging", images.Spec{Seed: 62}, "web")
+	_, err = src.Resolve(ctx(t))
+	if e.note(err); !promote.IsInput(err) || !strings.Contains(err.Error(), "pushed and not released") {
+		t.Fatalf("Resolve after an unreleased push: %v", err)
+	}
+	// Process types on different images are refused too.
+	e.seedRelease("shop-staging", images.Spec{Seed: 63}, "web")
+	_, err = src.Resolve(ctx(t))
+	if e.note(err); !promote.IsInput(err) {
+		t.Fatalf("Resolve with web and worker on different images: %v", err)
+	}
+}
+
+func TestLostPatchResponseIsNotRetriedBlindly(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 70}, "web")
+	img, id := e.source(images.Spec{Seed: 71})
+	tgt := e.target("heroku:shop-prod")
+	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatal(err)
+	}
+	e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 500, Apply: true})
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if n := e.emu.FormationPatches("shop-prod"); n != 1 {
+		t.Errorf("%d PATCHes, want 1: the first one took effect", n)
+	}
+	if rels := e.emu.Releases("shop-prod"); len(rels) != 2 || rels[1].Images["web"] != id {
+		t.Errorf("releases %+v", rels)
+	}
+	if !strings.Contains(e.logs.text(), "the formation update took effect: release v2") {
+		t.Errorf("log:\n%s", e.logs.text())
+	}
+}
+
+func TestFailedPatchIsSentOnceMore(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 75}, "web")
+	img, _ := e.source(images.Spec{Seed: 76})
+	tgt := e.target("heroku:shop-prod")
+	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatal(err)
+	}
+	e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 503})
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if n := e.emu.FormationPatches("shop-prod"); n != 2 {
+		t.Errorf("%d PATCHes, want 2", n)
+	}
+	if rels := e.emu.Releases("shop-prod"); len(rels) != 2 {
+		t.Errorf("%d releases, want 2", len(rels))
+	}
+	// A refusal (4xx) is not resent.
+	e2 := newEnv(t)
+	e2.seedRelease("shop-prod", images.Spec{Seed: 77}, "web")
+	img2, _ := e2.source(images.Spec{Seed: 78})
+	tgt2 := e2.target("heroku:shop-prod")
+	if _, err := tgt2.Snapshot(ctx(t), img2); e2.note(err) != nil {
+		t.Fatal(err)
+	}
+	e2.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 422})
+	err := e2.note(tgt2.Release(ctx(t), img2))
+	if err == nil || StatusOf(err) != 422 {
+		t.Fatalf("Release after a 422: %v", err)
+	}
+	if n := e2.emu.FormationPatches("shop-prod"); n != 1 {
+		t.Errorf("%d PATCHes after a 422, want 1", n)
+	}
+}
+
+func TestRateLimitedReadsAreRetried(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 80}, "web")
+	img, _ := e.source(images.Spec{Seed: 81})
+	e.emu.Inject(herokuemu.Fault{Method: "GET", Path: "/apps/shop-prod", Status: 429, Times: 2, RetryAfter: time.Second})
+	e.emu.Inject(herokuemu.Fault{Method: "GET", Path: "/apps/shop-prod/releases", Status: 503, Times: 1})
+	if _, err := e.target("heroku:shop-prod").Snapshot(ctx(t), img); e.note(err) != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if n := strings.Count(e.logs.text(), "retrying in"); n != 3 {
+		t.Errorf("%d retries logged, want 3:\n%s", n, e.logs.text())
+	}
+}
+
+func TestHealthFailure(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
+	img, _ := e.source(images.Spec{Seed: 91, Labels: map[string]string{herokuemu.LabelHealth: "fail"}})
+	tgt := e.target("heroku:shop-prod?health=/healthz")
+	s, err := tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+		t.Fatal(err)
+	}
+	err = e.note(tgt.Verify(ctx(t)))
+	if !errors.Is(err, health.ErrFailed) || !strings.Contains(err.Error(), "status 503") {
+		t.Fatalf("Verify: %v", err)
+	}
+	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.emu.Releases("shop-prod"); len(r) != 3 || !r[2].Current || r[2].Description != "Rollback to v1" {
+		t.Fatalf("releases after restore: %+v", r)
+	}
+}
+
+func TestManualRollback(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
+	e.seedRelease("shop-prod", images.Spec{Seed: 101}, "web")
+	// A failed release in between is skipped by "".
+	e.seedPush("shop-prod", images.Spec{Seed: 102, Labels: map[string]string{herokuemu.LabelRelease: "fail"}}, "release")
+	tgt := e.target("heroku:shop-prod")
+	relID := e.emu.Pushed("shop-prod", "release")[0]
+	if _, err := e.emu.Deploy("shop-prod", map[string]string{"release": relID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.emu.WaitIdle(context.Background(), "shop-prod"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tgt.Rollback(ctx(t), "")
+	if e.note(err) != nil {
+		t.Fatalf("Rollback: %v\n%s", err, e.logs.text())
+	}
+	rels := e.emu.Releases("shop-prod")
+	last := rels[len(rels)-1]
+	if last.Description != "Rollback to v1" || !last.Current || last.Images["web"] != v1 || s.Revision != revision(last.Version) {
+		t.Fatalf("rolled back to %+v, snapshot %+v; releases %+v", last, s, rels)
+	}
+	for _, bad := range []string{"v99", "nope", "v3"} {
+		_, err := tgt.Rollback(ctx(t), bad)
+		if e.note(err); !promote.IsInput(err) {
+			t.Errorf("Rollback(%q): %v, want an input error", bad, err)
+		}
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSnapshotRefusesAReleaseInProgress(t *testing.T) {
+	e := newEnv(t)
+	id := e.seedPush("shop-prod", images.Spec{Seed: 110}, "web", "release")
+	if _, err := e.emu.Deploy("shop-prod", map[string]string{"web": id, "release": id}); err != nil {
+		t.Fatal(err)
+	}
+	img, _ := e.source(images.Spec{Seed: 111})
+	_, err := e.note2(e.target("heroku:shop-prod").Snapshot(ctx(t), img))
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "release v1 is in progress") {
+		t.Fatalf("Snapshot during a release phase: %v", err)
+	}
+	if err := e.emu.WaitIdle(context.Background(), "shop-prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.note2(e.target("heroku:shop-prod").Snapshot(ctx(t), img)); err != nil {
+		t.Fatalf("Snapshot after the release phase: %v", err)
+	}
+}
