@@ -34,8 +34,9 @@
 // slowready.testenv.ferry.dev/delay (a Go duration) sets the "slowready"
 // delay; pod-ready.stage.kwok.x-k8s.io/delay delays readiness of ordinary
 // pods (which stay Pending without statuses until then). The two keys are
-// apart so that one pod template can make only "slowready" images slow. Pods owned by a Job complete once Ready. Deleted
-// pods vanish at once (no graceful termination).
+// apart so that one pod template can make only "slowready" images slow.
+// Pods owned by a Job complete once Ready. Deleted pods vanish at once (no
+// graceful termination).
 //
 // containerStatuses[].imageID, which a real kubelet with containerd fills
 // with REPO@sha256:<manifest digest>, is simulated too, for every container
