@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
+	"github.com/ferry-dev/ferry/internal/testenv/images"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -27,6 +32,17 @@ var (
 	// style ARN naming production again.
 	kubeconfigPath string
 	kubeconfigData []byte
+
+	// registryHost is a real registry (go-containerregistry's, on
+	// loopback) holding the images promoted from plain references and
+	// copied to Heroku.
+	registryHost string
+	// emu is the Heroku emulator (Platform API and registry).
+	emu *herokuemu.Emulator
+	// herokuKey is the API key ferry uses against emu.
+	herokuKey = "hk-" + rand.Text()
+	// secrets must never appear in anything ferry prints.
+	secrets []string
 )
 
 // prodARN is a context name with ':' '/' and '@'-free EKS shape; gkeName
@@ -77,6 +93,31 @@ func testMain(m *testing.M) int {
 	if err := os.WriteFile(kubeconfigPath, kubeconfigData, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+
+	var stopRegistry func()
+	registryHost, stopRegistry, err = images.StartRegistry()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: starting the registry: %v\n", err)
+		return 1
+	}
+	defer stopRegistry()
+	emu, err = herokuemu.New(herokuemu.Options{ReleasePhase: 500 * time.Millisecond, BootTime: 300 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: starting the Heroku emulator: %v\n", err)
+		return 1
+	}
+	defer emu.Close()
+	emu.AddKey(herokuKey)
+
+	cfg, err := clientcmd.Load(kubeconfigData)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	secrets = []string{herokuKey, b64(kubeconfigData)}
+	for _, a := range cfg.AuthInfos {
+		secrets = append(secrets, a.Token)
 	}
 
 	code := m.Run()
@@ -183,6 +224,11 @@ func wait(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, errb *syncBuffer) resu
 		t.Fatalf("running ferry: %v", err)
 	}
 	t.Logf("ferry %s: %s", strings.Join(cmd.Args[1:], " "), r)
+	for _, s := range secrets {
+		if s != "" && strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
+		}
+	}
 	return r
 }
 

@@ -211,7 +211,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 		mu.Unlock()
 		if err == nil {
 			err = step(&tr.Durations.Verify, func() error {
-				o.Logger.Logf(t.String(), "verify: watching the rollout")
+				o.Logger.Logf(t.String(), "verify: waiting until it is healthy")
 				return t.Verify(work)
 			})
 		}
