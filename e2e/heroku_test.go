@@ -72,7 +72,7 @@ func TestHerokuStagingToHerokuProduction(t *testing.T) {
 	t.Parallel()
 	stg, prod := herokuApp(t, "shop-stg"), herokuApp(t, "shop-prod")
 	id := seedHeroku(t, stg, map[string]string{"version": "2"}, "web")
-	seedHeroku(t, prod, map[string]string{"version": "1"}, "web")
+	old := seedHeroku(t, prod, map[string]string{"version": "1"}, "web")
 	r := ferry(t, herokuEnv().with("FERRY_SOURCE", "heroku:"+stg+"/web", "FERRY_TARGETS", "heroku:"+prod+"/web"), "promote")
 	if r.code != 0 {
 		t.Fatalf("want exit 0\n%s", r)
@@ -88,6 +88,18 @@ func TestHerokuStagingToHerokuProduction(t *testing.T) {
 	if n := mutationsOf(prod) - before; n != 0 {
 		t.Errorf("second run made %d changes", n)
 	}
+
+	// status shows what it runs; rollback goes back to the release before.
+	onlyTargets := herokuEnv().with("FERRY_TARGETS", "heroku:"+prod+"/web")
+	r = ferry(t, onlyTargets, "status")
+	if r.code != 0 || r.report(t).Targets[0].Before == nil || r.report(t).Targets[0].Before.Revision != "v2" {
+		t.Fatalf("status: want exit 0 and release v2\n%s", r)
+	}
+	r = ferry(t, onlyTargets, "rollback")
+	if r.code != 0 {
+		t.Fatalf("rollback: want exit 0\n%s", r)
+	}
+	assertRuns(t, prod, old, "web")
 }
 
 func TestImageReferenceToHeroku(t *testing.T) {

@@ -281,12 +281,12 @@ func TestCluster(t *testing.T) {
 		t.Run("configerr image reaches CreateContainerConfigError", func(t *testing.T) {
 			t.Parallel()
 			createPod(t, c, "configerr", nil, "registry.test/acme/shop:4-configerr")
-			pod := waitPod(t, c, "configerr", time.Minute, func(p *corev1.Pod) bool {
+			waitPod(t, c, "configerr", time.Minute, func(p *corev1.Pod) bool {
 				return waitingReason(p, "c0") == "CreateContainerConfigError"
 			})
 			// It must stay that way.
 			time.Sleep(2 * time.Second)
-			pod = waitPod(t, c, "configerr", time.Second, func(*corev1.Pod) bool { return true })
+			pod := waitPod(t, c, "configerr", time.Second, func(*corev1.Pod) bool { return true })
 			if r := waitingReason(pod, "c0"); r != "CreateContainerConfigError" || podReady(pod) || pod.Status.Phase != corev1.PodPending {
 				t.Errorf("after 2s: reason %q ready %v phase %s", r, podReady(pod), pod.Status.Phase)
 			}

@@ -16,6 +16,7 @@ import (
 	hk "github.com/heroku/heroku-go/v5"
 
 	"github.com/ferry-dev/ferry/pkg/health"
+	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -386,14 +387,16 @@ func (k herokuKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	return k.next.Resolve(r)
 }
 
+// remoteOpts are the options of ferry's own registry reads: the copy's
+// retry policy, so that a burst of 429s or 503s is ridden out (and
+// logged) here too.
 func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
-	return []remote.Option{
+	return append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(c.keychain()),
-		remote.WithTransport(c.base),
 		remote.WithPlatform(c.opts.Platform),
 		remote.WithUserAgent(c.opts.UserAgent),
-	}
+	}, image.RetryOptions(image.Retry{}, c.base, func(f string, a ...any) { c.logf("", f, a...) })...)
 }
 
 // repo is the Heroku registry repository of APP/PROCESS.

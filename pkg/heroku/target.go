@@ -85,6 +85,10 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
+	if want.IsZero() {
+		// status and rollback: what runs now, no image to compare.
+		return s, nil
+	}
 	wantID, err := t.c.imageID(ctx, want)
 	if err != nil {
 		return promote.Snapshot{}, fmt.Errorf("snapshot of %s: %w", t, err)
@@ -242,6 +246,7 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 		Keychain:   t.c.keychain(),
 		DestAuth:   authn.Authenticator(t.c.registryAuth()),
 		Transport:  t.c.base,
+		Logf:       t.logf,
 	}
 	src := img
 	var first image.CopyResult

@@ -45,6 +45,8 @@ type CopyOptions struct {
 	Transport http.RoundTripper
 	// Retry bounds retries of failed requests.
 	Retry Retry
+	// Logf, when set, is told about every answer that is retried.
+	Logf func(format string, args ...any)
 }
 
 // Retry bounds how requests are retried. Network errors and answers 408,
@@ -61,6 +63,37 @@ type Retry struct {
 	// MaxRetryAfter caps the wait a registry asks for with Retry-After;
 	// 0 means 1.5s.
 	MaxRetryAfter time.Duration
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 5
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = 200 * time.Millisecond
+	}
+	if r.MaxRetryAfter <= 0 {
+		r.MaxRetryAfter = 1500 * time.Millisecond
+	}
+	return r
+}
+
+// RetryOptions are the remote options that make go-containerregistry
+// retry as r says on top of base (nil: remote's default transport),
+// honouring Retry-After and telling logf (when set) about each answer
+// that is retried. Copy uses them; callers that read from registries
+// themselves should too, so that every registry request rides out the
+// same bursts.
+func RetryOptions(r Retry, base http.RoundTripper, logf func(format string, args ...any)) []remote.Option {
+	r = r.withDefaults()
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	return []remote.Option{
+		remote.WithTransport(&retryAfter{next: base, max: r.MaxRetryAfter, attempts: r.Attempts, logf: logf}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: r.Backoff, Factor: 2, Jitter: 0.1, Steps: r.Attempts}),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+	}
 }
 
 // Progress is a snapshot of a copy. Bytes of blobs that the destination
@@ -106,15 +139,7 @@ func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
-	if o.Retry.Attempts <= 0 {
-		o.Retry.Attempts = 5
-	}
-	if o.Retry.Backoff <= 0 {
-		o.Retry.Backoff = 200 * time.Millisecond
-	}
-	if o.Retry.MaxRetryAfter <= 0 {
-		o.Retry.MaxRetryAfter = 1500 * time.Millisecond
-	}
+	o.Retry = o.Retry.withDefaults()
 	return o
 }
 
@@ -146,14 +171,11 @@ func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res Co
 
 	dstRepo := dst.Context()
 	obs := newObserver(opt.Transport, dstRepo.RegistryStr(), dstRepo.RepositoryStr())
-	common := []remote.Option{
+	common := slices.Concat([]remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(&retryAfter{next: obs, max: opt.Retry.MaxRetryAfter}),
 		remote.WithJobs(opt.Jobs),
-		remote.WithRetryBackoff(remote.Backoff{Duration: opt.Retry.Backoff, Factor: 2, Jitter: 0.1, Steps: opt.Retry.Attempts}),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
 		remote.WithUserAgent("ferry"),
-	}
+	}, RetryOptions(opt.Retry, obs, opt.Logf))
 	var srcAuth, dstAuth []remote.Option
 	if opt.Keychain != nil {
 		srcAuth = []remote.Option{remote.WithAuthFromKeychain(opt.Keychain)}
@@ -224,13 +246,14 @@ func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res Co
 		if res.Manifest, err = img.Digest(); err != nil {
 			return CopyResult{}, fmt.Errorf("computing manifest digest: %w", err)
 		}
-		err = plan.addImage(img)
+		if err := plan.addImage(img); err != nil {
+			return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
+		}
 	} else {
 		res.Manifest = src.Digest
-		err = plan.addIndex(idx, 0)
-	}
-	if err != nil {
-		return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
+		if err := plan.addIndex(idx, 0); err != nil {
+			return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
+		}
 	}
 
 	writeOpts := dstOpts

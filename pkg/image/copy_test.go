@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -408,12 +410,30 @@ func TestCopyRetries(t *testing.T) {
 			img := build(t, images.Spec{Layers: 2, Seed: 5})
 			src := push(t, srcHost+"/src/app", img)
 
+			var mu sync.Mutex
+			var logged []string
+			logf := func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				logged = append(logged, fmt.Sprintf(format, args...))
+			}
 			start := time.Now()
-			res, err := image.Copy(context.Background(), src, tag(t, dstHost+"/prod/app:v1"), image.CopyOptions{Retry: fast})
+			res, err := image.Copy(context.Background(), src, tag(t, dstHost+"/prod/app:v1"), image.CopyOptions{Retry: fast, Logf: logf})
 			took := time.Since(start)
 			if tt.fault.Injected() == 0 {
 				t.Fatal("the fault never fired")
 			}
+			// Every failed answer is logged, naming the request and status.
+			mu.Lock()
+			if len(logged) != tt.fault.Injected() {
+				t.Errorf("%d retries logged for %d faults: %q", len(logged), tt.fault.Injected(), logged)
+			}
+			for _, l := range logged {
+				if !strings.Contains(l, dstHost+"/v2/") || !strings.Contains(l, "retrying") {
+					t.Errorf("retry line does not name the request: %q", l)
+				}
+			}
+			mu.Unlock()
 			if took < tt.minDuration || took > tt.maxDuration {
 				t.Errorf("took %v, want between %v and %v", took, tt.minDuration, tt.maxDuration)
 			}
@@ -635,5 +655,49 @@ func TestCopyBadSource(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// RetryOptions give ferry's own registry reads the copy's policy: a burst
+// of 503s longer than go-containerregistry's default three attempts is
+// ridden out, and each retry is logged.
+func TestRetryOptionsOnReads(t *testing.T) {
+	burst := &images.Fault{Match: images.Matching(http.MethodGet, "/blobs/"), Times: 4, Status: http.StatusServiceUnavailable}
+	var armed atomic.Bool
+	host, _ := registry(t, func(next http.Handler) http.Handler {
+		faulty := burst.Wrap(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if armed.Load() {
+				faulty.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	img := build(t, images.Spec{Seed: 9})
+	src := push(t, host+"/src/app", img)
+	armed.Store(true)
+	var mu sync.Mutex
+	var lines []string
+	opts := image.RetryOptions(image.Retry{Backoff: time.Millisecond}, nil, func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(f, a...))
+	})
+	ref, err := name.NewDigest(src.Ref())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Image(ref, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.ConfigFile(); err != nil {
+		t.Fatalf("reading the config through a burst of 4 503s: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if burst.Injected() != 4 || len(lines) != 4 {
+		t.Errorf("%d faults, %d retries logged: %q", burst.Injected(), len(lines), lines)
 	}
 }

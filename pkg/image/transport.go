@@ -1,10 +1,12 @@
 package image
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,22 +116,37 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // retryAfter honours Retry-After on 429 and 503 answers: it holds the
 // answer back for the time the registry asked (at most max) before handing
 // it to remote's retry logic, which then tries again after its own short
-// backoff. A cancelled context ends the wait at once.
+// backoff. A cancelled context ends the wait at once. Every answer with a
+// status remote retries is reported to logf, when set.
 type retryAfter struct {
-	next http.RoundTripper
-	max  time.Duration
+	next     http.RoundTripper
+	max      time.Duration
+	attempts int
+	logf     func(format string, args ...any)
 }
 
 func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
-	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+	if err != nil || !slices.Contains(retryStatusCodes, resp.StatusCode) {
 		return resp, err
 	}
-	d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	if !ok || d <= 0 {
+	var d time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && ra > 0 {
+			d = min(ra, t.max)
+		}
+	}
+	if t.logf != nil {
+		wait := ""
+		if d > 0 {
+			wait = fmt.Sprintf(", after the %s it asked for", d)
+		}
+		t.logf("registry: %s %s%s answered %s; retrying%s (at most %d attempts)",
+			req.Method, req.URL.Host, scrub(req.URL.Path), resp.Status, wait, t.attempts)
+	}
+	if d <= 0 {
 		return resp, nil
 	}
-	d = min(d, t.max)
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {

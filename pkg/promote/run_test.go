@@ -175,7 +175,7 @@ func TestRun(t *testing.T) {
 				t.Errorf("RestoreError = %v for outcome %s", err, r.Outcome)
 			}
 			for i, f := range c.targets {
-				if got := r.Targets[i].Status; got != c.statuses[i] && !(c.statuses[i] == "" && got == StatusSkipped) {
+				if got := r.Targets[i].Status; got != c.statuses[i] && (c.statuses[i] != "" || got != StatusSkipped) {
 					t.Errorf("%s: status %q, want %q", f.name, got, c.statuses[i])
 				}
 				if f.did("restore") != c.restored[i] {

@@ -49,11 +49,10 @@ func StartRegistryWith(opt RegistryOptions) (host string, stop func(), err error
 		logw = io.Discard
 	}
 	blobs := newScopedBlobs()
-	var h http.Handler = registry.New(
+	h := blobs.mounts(registry.New(
 		registry.Logger(log.New(logw, "registry: ", 0)),
 		registry.WithBlobHandler(blobs),
-	)
-	h = blobs.mounts(h)
+	))
 	if opt.Wrap != nil {
 		h = opt.Wrap(h)
 	}
