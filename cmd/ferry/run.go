@@ -222,5 +222,3 @@ func printVars(w io.Writer) {
 		fmt.Fprintf(w, "%s (input %q, default %s)%s\n    %s\n", v.Name, v.Input, def, secret, v.Description)
 	}
 }
-
-

@@ -112,7 +112,7 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 			continue
 		}
 		if c != nil {
-			c.halt()
+			_ = c.halt() // the start error is the one to report
 			return nil, fmt.Errorf("starting cluster %s (logs in %s): %w", name, c.Dir, err)
 		}
 		return nil, fmt.Errorf("starting cluster %s: %w", name, err)
@@ -525,7 +525,7 @@ func (c *Cluster) discard() {
 	if c == nil {
 		return
 	}
-	c.halt()
+	_ = c.halt() // best effort: the caller already failed
 	os.RemoveAll(c.Dir)
 }
 

@@ -488,24 +488,38 @@ func TestLostPatchResponseIsNotRetriedBlindly(t *testing.T) {
 	}
 }
 
-func TestFailedPatchIsSentOnceMore(t *testing.T) {
-	e := newEnv(t)
-	e.seedRelease("shop-prod", images.Spec{Seed: 75}, "web")
-	img, _ := e.source(images.Spec{Seed: 76})
-	tgt := e.target("heroku:shop-prod")
-	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
-		t.Fatal(err)
+// A failed PATCH that made no release is not sent again: one promotion,
+// at most one formation PATCH. The restore then finds nothing to undo.
+func TestFailedPatchIsNotSentTwice(t *testing.T) {
+	for _, status := range []int{503, 429} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			e := newEnv(t)
+			e.seedRelease("shop-prod", images.Spec{Seed: 75}, "web")
+			img, _ := e.source(images.Spec{Seed: 76})
+			tgt := e.target("heroku:shop-prod")
+			s, err := tgt.Snapshot(ctx(t), img)
+			if e.note(err) != nil {
+				t.Fatal(err)
+			}
+			e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: status})
+			err = e.note(tgt.Release(ctx(t), img))
+			if err == nil || StatusOf(err) != status || !strings.Contains(err.Error(), "does not send the update twice") {
+				t.Fatalf("Release: %v", err)
+			}
+			if n := e.emu.FormationPatches("shop-prod"); n != 1 {
+				t.Errorf("%d PATCHes, want 1", n)
+			}
+			if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			if rels := e.emu.Releases("shop-prod"); len(rels) != 1 {
+				t.Errorf("%d releases, want 1: %+v", len(rels), rels)
+			}
+		})
 	}
-	e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 503})
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
-		t.Fatalf("Release: %v", err)
-	}
-	if n := e.emu.FormationPatches("shop-prod"); n != 2 {
-		t.Errorf("%d PATCHes, want 2", n)
-	}
-	if rels := e.emu.Releases("shop-prod"); len(rels) != 2 {
-		t.Errorf("%d releases, want 2", len(rels))
-	}
+}
+
+func TestRefusedPatchIsNotResent(t *testing.T) {
 	// A refusal (4xx) is not resent.
 	e2 := newEnv(t)
 	e2.seedRelease("shop-prod", images.Spec{Seed: 77}, "web")
@@ -618,5 +632,36 @@ func TestSnapshotRefusesAReleaseInProgress(t *testing.T) {
 	}
 	if _, err := e.note2(e.target("heroku:shop-prod").Snapshot(ctx(t), img)); err != nil {
 		t.Fatalf("Snapshot after the release phase: %v", err)
+	}
+}
+
+// A release that stopped before the formation PATCH (here: the copy
+// failed) made no release: Restore has nothing to do and does not even
+// ask the API, which may be what failed.
+func TestRestoreAfterFailedCopyAsksNothing(t *testing.T) {
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
+	img, _ := e.source(images.Spec{Seed: 91})
+	tgt := e.target("heroku:shop-prod")
+	s, err := tgt.Snapshot(ctx(t), img)
+	if e.note(err) != nil {
+		t.Fatal(err)
+	}
+	e.emu.Inject(herokuemu.Fault{Path: "/v2/shop-prod/web/*", Times: 1000, Status: 400})
+	if err := e.note(tgt.Release(ctx(t), img)); err == nil || !strings.Contains(err.Error(), "copying") {
+		t.Fatalf("Release: %v, want the copy to fail", err)
+	}
+	before := len(e.emu.Requests())
+	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if n := len(e.emu.Requests()) - before; n != 0 {
+		t.Errorf("Restore made %d requests", n)
+	}
+	if n := e.emu.FormationPatches("shop-prod"); n != 0 {
+		t.Errorf("%d PATCHes", n)
+	}
+	if !strings.Contains(e.logs.text(), "nothing to restore") {
+		t.Errorf("log:\n%s", e.logs.text())
 	}
 }

@@ -102,7 +102,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if resp != nil {
 			// Drain a little so the connection can be reused.
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // drain to reuse the connection
 			resp.Body.Close()
 		}
 		if t.logf != nil {

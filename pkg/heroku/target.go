@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	hk "github.com/heroku/heroku-go/v5"
@@ -50,6 +49,9 @@ type Target struct {
 	snap      *State
 	wantID    v1.Hash
 	released  *hk.Release
+	// patched is set once Release sends a formation PATCH: before that,
+	// nothing of the app changed, and a restore has nothing to do.
+	patched bool
 }
 
 // NewTarget returns the target heroku:APP/PROCESS[,PROCESS] names. It
@@ -196,6 +198,7 @@ func contains(xs []string, x string) bool {
 func (t *Target) Release(ctx context.Context, img image.Image) error {
 	t.mu.Lock()
 	st, wantID := t.snap, t.wantID
+	t.patched = false
 	t.mu.Unlock()
 	if st == nil {
 		return fmt.Errorf("releasing %s: no snapshot taken", t)
@@ -244,7 +247,7 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 		Platform:   t.c.opts.Platform,
 		DockerV2S2: true,
 		Keychain:   t.c.keychain(),
-		DestAuth:   authn.Authenticator(t.c.registryAuth()),
+		DestAuth:   t.c.registryAuth(),
 		Transport:  t.c.base,
 		Logf:       t.logf,
 	}
@@ -277,43 +280,42 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 // patch sends the formation PATCH and returns the release it created.
 //
 // The PATCH is not idempotent and its answer names no release. So it is
-// never retried blindly: when the outcome is unknown (network error,
-// timeout, 429, 5xx) the releases made since the snapshot are searched for
-// one that deploys exactly these images to exactly these process types,
-// and the PATCH is sent once more only when there is none. The release is
-// identified the same way on success, instead of taking "the newest
-// release" as `heroku container:release` does, which is wrong when someone
-// else releases at the same moment.
+// sent once per promotion, never twice: when the outcome is unknown
+// (network error, timeout, 429, 5xx) the releases made since the snapshot
+// are searched for one that deploys exactly these images to exactly these
+// process types, and when there is none the release fails (a second PATCH
+// could make a second release should the first one land late). The
+// release is identified the same way on success, instead of taking "the
+// newest release" as `heroku container:release` does, which is wrong when
+// someone else releases at the same moment.
 func (t *Target) patch(ctx context.Context, st *State, ups []formationUpdate) (*hk.Release, error) {
-	for attempt := 1; ; attempt++ {
-		err := t.c.patchFormation(ctx, t.addr.App, ups)
-		if err == nil {
-			r, err := t.findRelease(ctx, st, ups, 10)
-			if err != nil {
-				return nil, err
-			}
-			if r == nil {
-				return nil, fmt.Errorf("the formation update was accepted but no release deploying image %s appeared after v%d", shortID(ups[0].DockerImage), st.TopVersion)
-			}
-			return r, nil
+	t.mu.Lock()
+	t.patched = true
+	t.mu.Unlock()
+	err := t.c.patchFormation(ctx, t.addr.App, ups)
+	if err == nil {
+		r, err := t.findRelease(ctx, st, ups, 10)
+		if err != nil {
+			return nil, err
 		}
-		if !unknownOutcome(err) {
-			return nil, fmt.Errorf("updating the formation: %w", err)
+		if r == nil {
+			return nil, fmt.Errorf("the formation update was accepted but no release deploying image %s appeared after v%d", shortID(ups[0].DockerImage), st.TopVersion)
 		}
-		t.logf("formation update: %v; checking whether it took effect", err)
-		r, ferr := t.findRelease(ctx, st, ups, 3)
-		if ferr != nil {
-			return nil, errors.Join(fmt.Errorf("updating the formation: %w", err), ferr)
-		}
-		if r != nil {
-			t.logf("the formation update took effect: release v%d", r.Version)
-			return r, nil
-		}
-		if attempt >= 2 || ctx.Err() != nil {
-			return nil, fmt.Errorf("updating the formation: %w (no release appeared)", err)
-		}
-		t.logf("no release appeared; sending the formation update once more")
+		return r, nil
 	}
+	if !unknownOutcome(err) {
+		return nil, fmt.Errorf("updating the formation: %w", err)
+	}
+	t.logf("formation update: %v; checking whether it took effect", err)
+	r, ferr := t.findRelease(ctx, st, ups, 3)
+	if ferr != nil {
+		return nil, errors.Join(fmt.Errorf("updating the formation: %w", err), ferr)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("updating the formation: %w; no release appeared, and ferry does not send the update twice (it could release twice): run ferry again", err)
+	}
+	t.logf("the formation update took effect: release v%d", r.Version)
+	return r, nil
 }
 
 // unknownOutcome reports whether a failed request may have taken effect.
@@ -482,6 +484,16 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot) error {
 	st, ok := s.State.(*State)
 	if !ok || st == nil {
 		return fmt.Errorf("restoring %s: the snapshot holds no Heroku state", t)
+	}
+	t.mu.Lock()
+	patched := t.patched
+	t.mu.Unlock()
+	if !patched {
+		// The release stopped before the formation PATCH (in the copy,
+		// say): no release was made, so there is nothing to put back,
+		// and no need to reach the API, which may be what failed.
+		t.logf("restore: ferry never updated the formation, so it made no release: nothing to restore (v%d was current at the snapshot)", st.Version)
+		return nil
 	}
 	if err := t.restoreTo(ctx, st); err != nil {
 		return fmt.Errorf("restoring %s: %w", t, err)

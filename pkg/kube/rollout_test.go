@@ -67,7 +67,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "container creating is not a failure", d: deployment(2, 2, 3, appsv1.DeploymentStatus{Replicas: 4, UpdatedReplicas: 1}), rs: rs("b"),
 			pods: []corev1.Pod{pod("web-b-1", "b", waiting("app", "ContainerCreating", 0))}, progress: "1/3 updated"},
 		{name: "several failures are counted", d: deployment(2, 2, 3, appsv1.DeploymentStatus{Replicas: 4, UpdatedReplicas: 2}), rs: rs("b"),
-			pods: []corev1.Pod{pod("web-b-2", "b", waiting("app", "CrashLoopBackOff", 1)), pod("web-b-1", "b", waiting("app", "CrashLoopBackOff", 2))},
+			pods:    []corev1.Pod{pod("web-b-2", "b", waiting("app", "CrashLoopBackOff", 1)), pod("web-b-1", "b", waiting("app", "CrashLoopBackOff", 2))},
 			failure: "pod web-b-1 container app: CrashLoopBackOff (2 restarts): back-off 10s (and 1 more)"},
 		{name: "zero replicas", d: deployment(2, 2, 0, appsv1.DeploymentStatus{}), rs: nil, done: true},
 	}

@@ -270,8 +270,9 @@ func New(opts Options) (*Emulator, error) {
 	e.regHost = e.regLn.Addr().String()
 	e.apiSrv = &http.Server{Handler: http.HandlerFunc(e.serveAPI), ReadHeaderTimeout: 10 * time.Second}
 	e.regSrv = &http.Server{Handler: http.HandlerFunc(e.serveRegistry), ReadHeaderTimeout: 10 * time.Second}
-	go e.apiSrv.Serve(e.apiLn)
-	go e.regSrv.Serve(e.regLn)
+	// Serve returns http.ErrServerClosed once Close shuts the servers down.
+	go func() { _ = e.apiSrv.Serve(e.apiLn) }()
+	go func() { _ = e.regSrv.Serve(e.regLn) }()
 	if e.opts.RateLimit > 0 && e.opts.RateLimitRefill > 0 {
 		e.refill = time.NewTicker(e.opts.RateLimitRefill)
 		go e.refillLoop()
@@ -399,7 +400,7 @@ func (e *Emulator) CreateApp(name, stack string) (App, error) {
 		webURL:    "http://" + ln.Addr().String() + "/",
 	}
 	a.web = &http.Server{Handler: e.webHandler(a), ReadHeaderTimeout: 10 * time.Second}
-	go a.web.Serve(ln)
+	go func() { _ = a.web.Serve(ln) }()
 	e.apps[name] = a
 	e.appsByID[a.id] = a
 	return a.public(), nil
