@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -49,6 +50,9 @@ func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer) (*app
 		a.gh.mask(secrets) // before anything else is printed
 	}
 	ll := report.NewLineLogger(stderr, a.scrub)
+	if cfg.Mode == config.ModeLocal && isTerminal(stderr) {
+		ll.TTY, ll.Timestamps = true, true
+	}
 	a.log = ll
 	if a.gh != nil {
 		a.log = a.gh.logger(ll)
@@ -291,4 +295,14 @@ func (a *app) write(r *promote.Report) error {
 		err = errors.Join(err, a.gh.write(r, a.scrub))
 	}
 	return err
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

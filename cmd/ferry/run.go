@@ -88,7 +88,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	fs := flags(cmd, &cfg, &cfg.ToRevision)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\nFlags:\n", commandHelp[cmd])
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitBadInput
 	}
 	if fs.NArg() > 0 {
@@ -221,4 +228,35 @@ func printVars(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s (input %q, default %s)%s\n    %s\n", v.Name, v.Input, def, secret, v.Description)
 	}
+}
+
+// commandHelp is `ferry COMMAND -h`.
+var commandHelp = map[string]string{
+	"promote": `ferry promote: resolve FERRY_SOURCE to one digest, snapshot every target in
+FERRY_TARGETS, release the digest to those that need it, verify them, and
+restore every changed target when any fails.
+
+Example:
+  FERRY_SOURCE='k8s:shop/web?context=staging' \
+  FERRY_TARGETS='k8s:shop/web?context=prod-eu heroku:shop-prod/web,worker?health=/healthz' \
+  HEROKU_API_KEY=... ferry promote --output json
+`,
+	"plan": `ferry plan: resolve FERRY_SOURCE, snapshot every target and say what promote
+would change. Changes nothing.
+
+Example:
+  FERRY_SOURCE='k8s:shop/web?context=staging' FERRY_TARGETS='k8s:shop/web?context=prod-eu' ferry plan
+`,
+	"status": `ferry status: what every target in FERRY_TARGETS runs now. Changes nothing.
+
+Example:
+  FERRY_TARGETS='k8s:shop/web?context=prod-eu heroku:shop-prod/web' ferry status
+`,
+	"rollback": `ferry rollback: put every target in FERRY_TARGETS back to its previous
+Deployment revision or Heroku release, or to --to-revision (7, or v42 on
+Heroku), and wait until that runs.
+
+Example:
+  FERRY_TARGETS='k8s:shop/web?context=prod-eu' ferry rollback --to-revision 7
+`,
 }

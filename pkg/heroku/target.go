@@ -240,6 +240,12 @@ func (t *Target) Release(ctx context.Context, img image.Image) error {
 	}
 }
 
+// progressLogger is a Logger that can show how far a copy has come (a
+// progress bar on a terminal, a line now and then in CI).
+type progressLogger interface {
+	Progress(target string, p image.Progress)
+}
+
 // copy puts img into every process type's repository and returns the image
 // id.
 func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
@@ -250,6 +256,9 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 		DestAuth:   t.c.registryAuth(),
 		Transport:  t.c.base,
 		Logf:       t.logf,
+	}
+	if pl, ok := t.c.opts.Logger.(progressLogger); ok {
+		opts.Progress = func(p image.Progress) { pl.Progress(t.String(), p) }
 	}
 	src := img
 	var first image.CopyResult

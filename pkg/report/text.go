@@ -20,6 +20,12 @@ type LineLogger struct {
 	// Timestamps prefixes each line with the time (for terminals; CI
 	// systems stamp lines themselves).
 	Timestamps bool
+	// TTY is true when w is a terminal: copy progress is then a bar
+	// redrawn in place instead of a line every few seconds.
+	TTY bool
+
+	progress map[string]*progress
+	bar      bool // a progress bar is on the current line
 }
 
 // NewLineLogger returns a LineLogger writing to w.
@@ -37,6 +43,11 @@ func (l *LineLogger) Logf(target, format string, args ...any) {
 	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n    ")
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.bar {
+		// Finish the bar's line; the next redraw starts a new one.
+		fmt.Fprintln(l.w)
+		l.bar = false
+	}
 	if l.Timestamps {
 		fmt.Fprintf(l.w, "%s ", time.Now().Format("15:04:05"))
 	}
