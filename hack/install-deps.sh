@@ -6,6 +6,9 @@ set -euo pipefail
 command -v go >/dev/null || { echo "install-deps: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 need=()
 for cmd in git; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+# actionlint (make lint) checks workflow scripts with shellcheck when it is
+# there, and silently skips that check when it is not.
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if ((${#need[@]})); then
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -33,22 +33,37 @@ type app struct {
 	closers []func()
 }
 
-func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer) (*app, error) {
-	a := &app{cfg: cfg, environ: environ, stdout: stdout, stderr: stderr}
-	a.kube = kube.NewClients(kube.Kubeconfig{
+// guard is what keeps secrets out of a run's output: the scrubber every
+// printed string passes, and in GitHub Actions the runner's masks.
+type guard struct {
+	kube  *kube.Clients
+	scrub report.Scrubber
+	gh    *github // nil outside GitHub Actions
+}
+
+// newGuard reads the secrets of cfg — the configured ones and the
+// credentials inside the kubeconfig (read from memory or disk, no API
+// call) — and, in GitHub Actions, masks them before anything is printed.
+func newGuard(cfg config.Config, environ []string, stdout io.Writer) guard {
+	g := guard{kube: kube.NewClients(kube.Kubeconfig{
 		Paths:     cfg.Kubeconfig,
 		Data:      cfg.KubeconfigData,
 		UserAgent: "ferry/" + buildVersion(),
-	})
-	secrets := cfg.Secrets()
-	if a.usesKube() {
-		secrets = append(secrets, a.kube.Secrets()...)
-	}
-	a.scrub = report.NewScrubber(secrets...)
+	})}
+	secrets, creds := cfg.Secrets(), g.kube.Secrets()
+	g.scrub = report.NewScrubber(append(secrets, creds...)...)
 	if cfg.Mode == config.ModeGitHub {
-		a.gh = newGitHub(environ, stdout)
-		a.gh.mask(secrets) // before anything else is printed
+		g.gh = newGitHub(environ, stdout)
+		// The runner masks line by line, so a multi-line secret (a
+		// kubeconfig in YAML) is masked through the credentials inside
+		// it, not its every ordinary line.
+		g.gh.mask(append(singleLine(secrets), creds...))
 	}
+	return g
+}
+
+func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer, g guard) (*app, error) {
+	a := &app{cfg: cfg, environ: environ, stdout: stdout, stderr: stderr, kube: g.kube, scrub: g.scrub, gh: g.gh}
 	ll := report.NewLineLogger(stderr, a.scrub)
 	if cfg.Mode == config.ModeLocal && isTerminal(stderr) {
 		ll.TTY, ll.Timestamps = true, true
@@ -249,13 +264,29 @@ func (a *app) rollback(ctx context.Context, to string) (*promote.Report, error) 
 	for _, t := range ts {
 		tr := promote.TargetReport{Target: t.String()}
 		before, err := t.Snapshot(ctx, image.Image{})
+		if promote.IsInput(err) {
+			// Snapshot refuses what a promotion must not start from: a
+			// rollout in progress or failed, a release in its release
+			// phase. Those are what a rollback is for; Rollback makes its
+			// own checks.
+			before, err = promote.Snapshot{Image: "unknown"}, nil
+			if d, ok := unwrapTarget(t).(promote.Describer); ok {
+				if now, derr := d.Describe(ctx); derr == nil {
+					before.Image = now
+				}
+			}
+		}
 		if err == nil {
 			tr.Before = &before
 			rb, ok := unwrapTarget(t).(rollbacker)
 			if !ok {
 				err = promote.Input(fmt.Errorf("%s cannot be rolled back", t))
 			} else {
-				a.log.Logf(t.String(), "rolling back from %s (revision %s)", before.Image, before.Revision)
+				if before.Revision != "" {
+					a.log.Logf(t.String(), "rolling back from %s (revision %s)", before.Image, before.Revision)
+				} else {
+					a.log.Logf(t.String(), "rolling back from %s", before.Image)
+				}
 				var after promote.Snapshot
 				after, err = rb.Rollback(ctx, to)
 				if err == nil {
@@ -305,4 +336,15 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// singleLine keeps the values that fit on one line.
+func singleLine(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if !strings.ContainsAny(strings.TrimSpace(v), "\r\n") {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -59,8 +59,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return exitBadInput
 	}
+	g := newGuard(cfg, environ, stdout) // masks come before any other output
 	if cmd == "" {
 		cmd = cfg.Command
+	}
+	if cmd == "" && cfg.Mode == config.ModeGitHub {
+		cmd = "promote" // the action's default
 	}
 	switch cmd {
 	case "", "help", "-h", "--help":
@@ -103,11 +107,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitBadInput
 	}
 	if err := cfg.Validate(cmd); err != nil {
-		fmt.Fprintf(stderr, "ferry %s: bad configuration, nothing was changed:\n%v\n", cmd, indent(err.Error()))
+		fmt.Fprintf(stderr, "ferry %s: bad configuration, nothing was changed:\n%v\n", cmd, g.scrub.String(indent(err.Error())))
+		if g.gh != nil {
+			// The step still gets its outputs and an annotation.
+			r := &promote.Report{Command: cmd, Outcome: promote.OutcomeBadInput, Error: err.Error()}
+			if werr := g.gh.write(r, g.scrub); werr != nil {
+				fmt.Fprintf(stderr, "ferry: writing the step outputs: %v\n", werr)
+			}
+		}
 		return exitBadInput
 	}
 
-	app, err := newApp(cfg, environ, stdout, stderr)
+	app, err := newApp(cfg, environ, stdout, stderr, g)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry %s: %s\n", cmd, app.scrub.String(err.Error()))
 		return exitBadInput

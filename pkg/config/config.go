@@ -62,7 +62,7 @@ type Config struct {
 
 	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
 
-	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status or rollback." example:"plan"`
+	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status or rollback; in GitHub Actions it defaults to promote." example:"plan"`
 
 	ToRevision string `env:"TO_REVISION" desc:"rollback: the Deployment revision (7) or Heroku release version (v42) to go back to; empty: the one before the current one." example:"7"`
 
@@ -128,10 +128,18 @@ func Load(environ []string) (Config, error) {
 	values := map[string]string{}
 	for _, f := range fields {
 		for _, name := range f.sources(c.Mode) {
-			if v := strings.TrimSpace(all[name]); v != "" {
-				values[Prefix+f.key] = v
-				c.from[f.key] = name
+			v := strings.TrimSpace(all[name])
+			if v == "" {
+				continue
 			}
+			// The runner passes every input's declared default; an input
+			// that only carries its default must not hide a FERRY_
+			// variable the workflow set on purpose.
+			if name == f.inputVar() && v == f.def && values[Prefix+f.key] != "" {
+				continue
+			}
+			values[Prefix+f.key] = v
+			c.from[f.key] = name
 		}
 	}
 

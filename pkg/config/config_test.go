@@ -240,3 +240,19 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 }
+
+// In Actions the runner passes each input's default; a FERRY_ variable set
+// in the step's env still wins over an input that only carries its default,
+// and an input set to anything else wins over FERRY_.
+func TestLoadInputDefaultsDoNotHideFerryVariables(t *testing.T) {
+	c, err := Load([]string{"GITHUB_ACTIONS=true", "INPUT_TIMEOUT=5m", "FERRY_TIMEOUT=12m", "INPUT_PARALLELISM=8", "FERRY_PARALLELISM=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeout.String() != "12m0s" {
+		t.Errorf("Timeout = %s: the input's default hid FERRY_TIMEOUT", c.Timeout)
+	}
+	if c.Parallelism != 8 {
+		t.Errorf("Parallelism = %d: an input set on purpose must win", c.Parallelism)
+	}
+}

@@ -14,14 +14,15 @@ import (
 // GitHub writes to a GitHub Actions step: masks, outputs, the step summary
 // and annotations, through the runner's files and workflow commands.
 type GitHub struct {
-	a     *githubactions.Action
-	scrub Scrubber
+	a      *githubactions.Action
+	getenv func(string) string
+	scrub  Scrubber
 }
 
 // NewGitHub returns a GitHub writer. getenv reads the step's environment
 // (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY); workflow commands go to w.
 func NewGitHub(getenv func(string) string, w io.Writer, scrub Scrubber) *GitHub {
-	return &GitHub{a: githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)), scrub: scrub}
+	return &GitHub{a: githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)), getenv: getenv, scrub: scrub}
 }
 
 // Mask tells the runner to hide every secret in the job's log. Call it
@@ -43,12 +44,18 @@ func (g *GitHub) Write(r *promote.Report) error {
 	if err != nil {
 		return err
 	}
-	g.a.SetOutput("digest", r.Digest)
-	g.a.SetOutput("source-image", r.Image)
-	g.a.SetOutput("result", string(r.Outcome))
-	g.a.SetOutput("rolled-back", strings.Join(r.RolledBack(), " "))
-	g.a.SetOutput("report", g.scrub.String(string(js)))
-	g.a.AddStepSummary(g.scrub.String(Summary(r)))
+	// go-githubactions panics when the runner's files are not named
+	// (FERRY_MODE=github outside a runner): then there is nowhere to write.
+	if g.getenv("GITHUB_OUTPUT") != "" {
+		g.a.SetOutput("digest", r.Digest)
+		g.a.SetOutput("source-image", r.Image)
+		g.a.SetOutput("result", string(r.Outcome))
+		g.a.SetOutput("rolled-back", strings.Join(r.RolledBack(), " "))
+		g.a.SetOutput("report", g.scrub.String(string(js)))
+	}
+	if g.getenv("GITHUB_STEP_SUMMARY") != "" {
+		g.a.AddStepSummary(g.scrub.String(Summary(r)))
+	}
 	switch r.Outcome {
 	case promote.OutcomePromoted:
 		g.a.Noticef("promoted %s", r.Image)

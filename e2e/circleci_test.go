@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ferry-dev/ferry/internal/frontends"
+)
+
+// orbStep is one run step of an orb job, as run here.
+type orbStep struct {
+	name           string
+	code           int
+	stdout, stderr string
+}
+
+// runOrbJob runs the built-in steps of an expanded orb job the way
+// CircleCI's docker executor does: each run step through the shell, with
+// the job's environment and the step's own, in order, the later ones
+// skipped after a failure unless they run `when: always`. jobEnv is the
+// project's and the context's variables plus CircleCI's own. ferry is
+// found on the PATH, as in an executor that installs it; the orb's image
+// has it at /ferry.
+func runOrbJob(t *testing.T, job frontends.Job, jobEnv env) []orbStep {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []orbStep
+	failed := false
+	for _, s := range job.Steps {
+		r, ok := frontends.AsRun(s)
+		if !ok {
+			t.Fatalf("step %v is not a run step; this runner runs only those", s)
+		}
+		if (failed && r.When != "always" && r.When != "on_fail") || (!failed && r.When == "on_fail") {
+			continue
+		}
+		e := env{
+			"PATH":     filepath.Dir(ferryBin) + ":/usr/bin:/bin",
+			"CI":       "true",
+			"CIRCLECI": "true",
+		}
+		for k, v := range jobEnv {
+			e[k] = v
+		}
+		for k, v := range r.Environment {
+			e[k] = v
+		}
+		cmd := exec.Command(sh, "-e", "-c", r.Command)
+		cmd.Env = []string{"HOME=" + t.TempDir()}
+		for k, v := range e {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		st := orbStep{name: r.Name, stdout: stdout.String(), stderr: stderr.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			st.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("step %s: %v", r.Name, err)
+		}
+		t.Logf("step %q: exit %d\n--- stdout\n%s--- stderr\n%s", st.name, st.code, st.stdout, st.stderr)
+		failed = failed || st.code != 0
+		out = append(out, st)
+	}
+	return out
+}
+
+func packOrb(t *testing.T) frontends.Orb {
+	t.Helper()
+	o, err := frontends.PackOrb("../orb/src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestCircleCIOrbPromotes runs the orb's promote job, expanded from the
+// packed orb with the parameters a config would give, the secret coming
+// from a context variable named by kubeconfig-data-var.
+func TestCircleCIOrbPromotes(t *testing.T) {
+	t.Parallel()
+	sns, digest := stagingApp(t, "registry.test/shop", "v8")
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v6")}})
+	stepsLog := filepath.Join(t.TempDir(), "steps")
+
+	job, err := packOrb(t).ExpandJob("promote", map[string]any{
+		"executor":            map[string]any{"name": "default", "tag": "v1.4.2"},
+		"source":              "k8s:" + sns + "/web?context=staging",
+		"targets":             target(pns, "web", prodAt) + "&container=app",
+		"kubeconfig-data-var": "PROD_KUBECONFIG",
+		"timeout":             "90s",
+		"before-promote":      []any{map[string]any{"run": map[string]any{"name": "before", "command": `echo before >> "$STEPS_LOG"`}}},
+		"after-promote":       []any{map[string]any{"run": map[string]any{"name": "after", "command": `echo after >> "$STEPS_LOG"`}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docker, _ := job.Executor["docker"].([]any)
+	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v1.4.2-busybox" {
+		t.Fatalf("executor %v: want the busybox image of the tag", job.Executor)
+	}
+	steps := runOrbJob(t, job, env{
+		"PROD_KUBECONFIG":  b64(kubeconfigData), // a context's secret
+		"CIRCLE_BUILD_URL": "https://circleci.com/gh/acme/shop/77",
+		"CIRCLE_SHA1":      "c0ffee0000000000000000000000000000000000",
+		"STEPS_LOG":        stepsLog,
+	})
+	if len(steps) != 3 {
+		t.Fatalf("ran %d steps, want before, promote, after", len(steps))
+	}
+	r := steps[1]
+	if r.name != "ferry promote" || r.code != 0 {
+		t.Fatalf("step %q: exit %d, want ferry promote to exit 0", r.name, r.code)
+	}
+	if b, err := os.ReadFile(stepsLog); err != nil || string(b) != "before\nafter\n" {
+		t.Errorf("before-promote and after-promote ran as %q (%v)", b, err)
+	}
+	for _, s := range steps {
+		assertNoSecrets(t, "step "+s.name, s.stdout+s.stderr, kubeSecrets(t))
+		if strings.Contains(s.stdout+s.stderr, "::") {
+			t.Errorf("step %s prints GitHub workflow commands outside GitHub Actions", s.name)
+		}
+	}
+	image := "registry.test/shop@" + digest
+	if !strings.Contains(r.stdout, "promote promoted: "+image) {
+		t.Errorf("the text report does not say promoted %s", image)
+	}
+	golden(t, "circleci-promote.stdout.golden", normalize(r.stdout, map[string]string{sns: "STAGING_NS", pns: "PROD_NS"}))
+
+	d := get(t, production, pns, "web")
+	if imageOf(d, "app") != image {
+		t.Errorf("production runs %s, want %s", imageOf(d, "app"), image)
+	}
+	if cause := d.Annotations["kubernetes.io/change-cause"]; !strings.Contains(cause, "https://circleci.com/gh/acme/shop/77") || !strings.Contains(cause, "c0ffee") {
+		t.Errorf("change-cause %q does not name the CircleCI build and commit", cause)
+	}
+
+	// The orb's status command reads the same way: JSON asked for by a
+	// parameter, the kubeconfig from the default variable name.
+	cmdSteps, err := packOrb(t).ExpandCommand("status", map[string]any{"targets": target(pns, "web", "production"), "output": "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runOrbJob(t, frontends.Job{Steps: cmdSteps}, env{"FERRY_KUBECONFIG_DATA": string(kubeconfigData)})
+	if len(st) != 1 || st[0].code != 0 {
+		t.Fatalf("status: %+v", st)
+	}
+	rep := result{stdout: st[0].stdout}.report(t)
+	if rep.Command != "status" || len(rep.Targets) != 1 || rep.Targets[0].Before == nil || rep.Targets[0].Before.Image != image {
+		t.Errorf("status report %+v: want production on %s", rep, image)
+	}
+}
+
+// TestCircleCIOrbFailureStopsTheJob checks that a failed promotion fails
+// the step with ferry's exit code and skips after-promote.
+func TestCircleCIOrbFailureStopsTheJob(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v6")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	stepsLog := filepath.Join(t.TempDir(), "steps")
+	job, err := packOrb(t).ExpandJob("promote", map[string]any{
+		"source":        "registry.test/shop-crash@" + fakeDigest(t.Name()),
+		"targets":       target(pns, "web", "production"),
+		"timeout":       "90s",
+		"after-promote": []any{map[string]any{"run": map[string]any{"name": "after", "command": `echo after >> "$STEPS_LOG"`}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := runOrbJob(t, job, env{"FERRY_KUBECONFIG_DATA": b64(kubeconfigData), "STEPS_LOG": stepsLog})
+	if len(steps) != 1 || steps[0].code != 1 || !strings.Contains(steps[0].stdout, "restored") {
+		t.Fatalf("want only ferry promote, exit 1 with the target restored: %+v", steps)
+	}
+	if _, err := os.Stat(stepsLog); !os.IsNotExist(err) {
+		t.Errorf("after-promote ran after a failed promotion")
+	}
+	assertRestored(t, before, rs)
+}
