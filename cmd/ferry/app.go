@@ -81,15 +81,6 @@ func (a *app) close() {
 	}
 }
 
-func (a *app) usesKube() bool {
-	for _, ad := range a.addresses() {
-		if ad.Kind == address.KindKube {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *app) addresses() []address.Address {
 	out := append([]address.Address(nil), a.cfg.TargetAddrs...)
 	if a.cfg.SourceAddr.Kind != "" {
