@@ -208,19 +208,11 @@ func firstOf(environ []string, names ...string) string {
 	return ""
 }
 
-func (a *app) promote(ctx context.Context) (*promote.Report, error) {
-	src, err := a.source(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := a.targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return promote.Run(ctx, src, ts, a.options())
-}
+// pipeline is promote.Run or promote.Plan.
+type pipeline func(context.Context, promote.Source, []promote.Target, promote.Options) (*promote.Report, error)
 
-func (a *app) plan(ctx context.Context) (*promote.Report, error) {
+// runPipeline builds the source and targets and hands them to p.
+func (a *app) runPipeline(ctx context.Context, p pipeline) (*promote.Report, error) {
 	src, err := a.source(ctx)
 	if err != nil {
 		return nil, err
@@ -229,7 +221,7 @@ func (a *app) plan(ctx context.Context) (*promote.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return promote.Plan(ctx, src, ts, a.options())
+	return p(ctx, src, ts, a.options())
 }
 
 func (a *app) status(ctx context.Context) (*promote.Report, error) {

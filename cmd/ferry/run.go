@@ -128,9 +128,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	var r *promote.Report
 	switch cmd {
 	case "promote":
-		r, err = app.promote(ctx)
+		r, err = app.runPipeline(ctx, promote.Run)
 	case "plan":
-		r, err = app.plan(ctx)
+		r, err = app.runPipeline(ctx, promote.Plan)
 	case "status":
 		r, err = app.status(ctx)
 	case "rollback":
