@@ -54,7 +54,7 @@ func namespace(t *testing.T, c *testenv.Cluster) string {
 type deploy struct {
 	name       string
 	containers []corev1.Container
-	replicas   int32
+	replicas   *int32 // nil: 2
 	history    *int32
 	deadline   int32
 	paused     bool
@@ -71,8 +71,9 @@ func container(name, image string) corev1.Container {
 // paused).
 func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deployment {
 	t.Helper()
-	if d.replicas == 0 {
-		d.replicas = 2
+	replicas := int32(2)
+	if d.replicas != nil {
+		replicas = *d.replicas
 	}
 	if d.deadline == 0 {
 		d.deadline = 30
@@ -81,7 +82,7 @@ func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deplo
 	obj := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
-			Replicas:                &d.replicas,
+			Replicas:                &replicas,
 			RevisionHistoryLimit:    d.history,
 			ProgressDeadlineSeconds: &d.deadline,
 			Selector:                &metav1.LabelSelector{MatchLabels: labels},

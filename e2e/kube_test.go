@@ -383,3 +383,31 @@ func TestBadConfigurationChangesNothing(t *testing.T) {
 		t.Fatalf("production changed to %s", imageOf(got, "app"))
 	}
 }
+
+// A tag-referenced source with no running pod cannot say which digest it
+// runs: ferry refuses, unless FERRY_RESOLVE_TAGS lets it ask the registry.
+func TestResolveTagInRegistryWhenNoPodRuns(t *testing.T) {
+	t.Parallel()
+	img := push(t, "acme/idle", "v3", nil)
+	sns := namespace(t, staging)
+	none := int32(0)
+	create(t, staging, sns, deploy{name: "web", replicas: &none, containers: []corev1.Container{container("app", img.repo+":v3")}})
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	e := baseEnv().with("FERRY_SOURCE", "k8s:"+sns+"/web?context=staging", "FERRY_TARGETS", target(pns, "web", "production"))
+
+	r := ferry(t, e, "promote")
+	if r.code != 2 || !strings.Contains(r.stdout, "FERRY_RESOLVE_TAGS") {
+		t.Fatalf("want exit 2 pointing at FERRY_RESOLVE_TAGS\n%s", r)
+	}
+	if m := mutations(t, production, pns); len(m) != 0 {
+		t.Fatalf("refused promotion wrote: %v", m)
+	}
+	r = ferry(t, e.with("FERRY_RESOLVE_TAGS", "true"), "promote")
+	if r.code != 0 {
+		t.Fatalf("with FERRY_RESOLVE_TAGS=true: want exit 0\n%s", r)
+	}
+	if got := imageOf(get(t, production, pns, "web"), "app"); got != img.ref() {
+		t.Fatalf("production runs %s, want the registry's digest %s", got, img.ref())
+	}
+}
