@@ -9,6 +9,8 @@ for cmd in git; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
 # actionlint (make lint) checks workflow scripts with shellcheck when it is
 # there, and silently skips that check when it is not.
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# bench/internal/measure's tests run tools under GNU time.
+[[ -x /usr/bin/time ]] || need+=(time)
 if ((${#need[@]})); then
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
