@@ -50,7 +50,7 @@ func newGuard(cfg config.Config, environ []string, stdout io.Writer) guard {
 		Data:      cfg.KubeconfigData,
 		UserAgent: "ferry/" + buildVersion(),
 	})}
-	secrets, creds := cfg.Secrets(), g.kube.Secrets()
+	secrets, creds := cfg.Secrets(), append(g.kube.Secrets(), registrySecrets(cfg, environ)...)
 	g.scrub = report.NewScrubber(append(secrets, creds...)...)
 	if cfg.Mode == config.ModeGitHub {
 		g.gh = newGitHub(environ, stdout)

@@ -52,7 +52,8 @@ func (h *healthTarget) Verify(ctx context.Context) error {
 		return err
 	}
 	h.log.Logf(h.String(), "health: checking %s", h.check.URL)
-	if err := h.check.Wait(ctx, func(format string, args ...any) { h.log.Logf(h.String(), "health: "+format, args...) }); err != nil {
+	// health.Wait starts its lines with "health: " itself.
+	if err := h.check.Wait(ctx, func(format string, args ...any) { h.log.Logf(h.String(), format, args...) }); err != nil {
 		return fmt.Errorf("health check of %s: %w", h, err)
 	}
 	return nil

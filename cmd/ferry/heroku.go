@@ -33,6 +33,9 @@ func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
 		Description: a.description(),
 		UserAgent:   "ferry/" + buildVersion(),
 		BootTimeout: a.cfg.Timeout,
+		// A release phase is part of the rollout FERRY_TIMEOUT bounds;
+		// left alone, one that never ends would hold ferry for 30m.
+		ReleaseTimeout: a.cfg.Timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heroku: %w", err)

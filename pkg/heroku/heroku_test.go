@@ -665,3 +665,56 @@ func TestRestoreAfterFailedCopyAsksNothing(t *testing.T) {
 		t.Errorf("log:\n%s", e.logs.text())
 	}
 }
+
+// A release someone else made after ferry's is not ferry's to undo: the
+// restore refuses (a human decides), unless that release already puts the
+// snapshot back.
+func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		rollback bool
+	}{{"someone else's release", false}, {"someone else's rollback to the snapshot", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			old := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
+			img, _ := e.source(images.Spec{Seed: 101})
+			tgt := e.target("heroku:shop-prod")
+			s, err := tgt.Snapshot(ctx(t), img)
+			if e.note(err) != nil {
+				t.Fatal(err)
+			}
+			if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			// Meanwhile someone else releases (v3).
+			if c.rollback {
+				other := e.client(e.emu.SeedKey())
+				if _, err := other.rollback(ctx(t), "shop-prod", s.State.(*State).ReleaseID); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				id := e.seedPush("shop-prod", images.Spec{Seed: 102}, "web")
+				if _, err := e.emu.Deploy("shop-prod", map[string]string{"web": id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.emu.WaitIdle(ctx(t), "shop-prod"); err != nil {
+				t.Fatal(err)
+			}
+			err = e.note(tgt.Restore(ctx(t), s))
+			rels := e.emu.Releases("shop-prod")
+			if len(rels) != 3 || !rels[2].Current {
+				t.Errorf("releases %+v: want the other release left current", rels)
+			}
+			if c.rollback {
+				if err != nil || rels[2].Images["web"] != old {
+					t.Errorf("Restore: %v; current %+v, want v3 (on %s) accepted as the restore", err, rels[2], old)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "release v3 (Deployed web") || !strings.Contains(err.Error(), "after ferry's release v2") {
+				t.Errorf("Restore: %v, want a refusal naming v3 and ferry's v2", err)
+			}
+		})
+	}
+}

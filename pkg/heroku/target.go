@@ -52,6 +52,10 @@ type Target struct {
 	// patched is set once Release sends a formation PATCH: before that,
 	// nothing of the app changed, and a restore has nothing to do.
 	patched bool
+	// ours is the release the formation PATCH made, once found: a newer
+	// release that is not a rollback to the snapshot is someone else's,
+	// which a restore must not undo.
+	ours *hk.Release
 }
 
 // NewTarget returns the target heroku:APP/PROCESS[,PROCESS] names. It
@@ -198,7 +202,7 @@ func contains(xs []string, x string) bool {
 func (t *Target) Release(ctx context.Context, img image.Image) error {
 	t.mu.Lock()
 	st, wantID := t.snap, t.wantID
-	t.patched = false
+	t.patched, t.ours = false, nil
 	t.mu.Unlock()
 	if st == nil {
 		return fmt.Errorf("releasing %s: no snapshot taken", t)
@@ -221,6 +225,9 @@ func (t *Target) Release(ctx context.Context, img image.Image) error {
 	if err != nil {
 		return fmt.Errorf("releasing %s: %w", t, err)
 	}
+	t.mu.Lock()
+	t.ours = rel
+	t.mu.Unlock()
 	t.logf("release v%d created (%s); following it", rel.Version, rel.Description)
 	final, err := t.c.follow(ctx, t.addr.App, rel.ID, t.logf)
 	if err != nil {
@@ -529,6 +536,18 @@ func (t *Target) restoreTo(ctx context.Context, st *State) error {
 		}
 		return nil
 	}
+	t.mu.Lock()
+	ours := t.ours
+	t.mu.Unlock()
+	if ours != nil && cur.ID != ours.ID && cur.Version > ours.Version {
+		if v, ok := rolledBackTo(cur.Description); ok && v == st.Version {
+			t.logf("v%d (%s) already puts v%d back: nothing to restore", cur.Version, cur.Description, st.Version)
+			return nil
+		}
+		// Someone else released after ferry did: theirs is not ferry's
+		// to undo (a second ferry run may be verifying it right now).
+		return fmt.Errorf("release v%d (%s) was made after ferry's release v%d, by someone else: not rolling back a release that is not ferry's", cur.Version, cur.Description, ours.Version)
+	}
 	top, err := t.c.recentReleases(ctx, t.addr.App, 1)
 	if err != nil {
 		return err
@@ -663,8 +682,23 @@ func (t *Target) Rollback(ctx context.Context, toVersion string) (promote.Snapsh
 	return s, nil
 }
 
+// Describe says which release the app runs now, and which one is still
+// in its release phase (see promote.Describer).
+func (t *Target) Describe(ctx context.Context) (string, error) {
+	cur, _, pending, err := t.c.current(ctx, t.addr.App)
+	if err != nil {
+		return "", err
+	}
+	s := fmt.Sprintf("release v%d (%s)", cur.Version, cur.Description)
+	if pending != nil && pending.Version > cur.Version {
+		s += fmt.Sprintf("; release v%d (%s) is still in its release phase and becomes current if that succeeds", pending.Version, pending.Description)
+	}
+	return s, nil
+}
+
 // Interface checks.
 var (
-	_ promote.Target = (*Target)(nil)
-	_ promote.Source = (*Source)(nil)
+	_ promote.Target    = (*Target)(nil)
+	_ promote.Describer = (*Target)(nil)
+	_ promote.Source    = (*Source)(nil)
 )

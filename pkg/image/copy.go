@@ -120,6 +120,16 @@ type CopyResult struct {
 	Skipped, Mounted int
 }
 
+// Bounds on what a registry may serve ferry: a manifest larger than
+// MaxManifestBytes is not read past that size (registries commonly refuse
+// manifests over 4 MiB), and an image with more than MaxLayers layers is
+// not copied, so that a broken or hostile registry cannot make ferry read
+// or send without end.
+const (
+	MaxManifestBytes = 4 << 20
+	MaxLayers        = 1000
+)
+
 var retryStatusCodes = []int{
 	http.StatusRequestTimeout,
 	http.StatusTooManyRequests,
@@ -386,6 +396,9 @@ func (p *plan) addImage(img v1.Image) error {
 		return err
 	}
 	p.manifests += size
+	if len(m.Layers) > MaxLayers {
+		return fmt.Errorf("the image has %d layers, more than the %d ferry copies (image builders stop at 127): refusing it", len(m.Layers), MaxLayers)
+	}
 	p.sizes[m.Config.Digest] = m.Config.Size
 	for _, l := range m.Layers {
 		if !l.MediaType.IsDistributable() {

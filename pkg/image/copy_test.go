@@ -3,10 +3,13 @@ package image_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -699,5 +702,60 @@ func TestRetryOptionsOnReads(t *testing.T) {
 	defer mu.Unlock()
 	if burst.Injected() != 4 || len(lines) != 4 {
 		t.Errorf("%d faults, %d retries logged: %q", burst.Injected(), len(lines), lines)
+	}
+}
+
+// A registry that serves an oversized manifest, or an image with an absurd
+// number of layers, is refused before anything is written, and ferry reads
+// only a bounded part of what it serves.
+func TestCopyRefusesHugeManifests(t *testing.T) {
+	for _, c := range []struct {
+		layers int
+		want   string
+	}{{image.MaxLayers + 1, "layers, more than the 1000 ferry copies"}, {40_000, "larger than the 4 MiB ferry reads"}} {
+		t.Run(fmt.Sprint(c.layers), func(t *testing.T) {
+			var sent atomic.Int64
+			config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}`)
+			cfg := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(config))}
+			m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2,
+				Config: v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(config)), Digest: cfg}}
+			for i := range c.layers {
+				m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.DockerLayer, Size: 1, Digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)}})
+			}
+			raw, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(raw))}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/manifests/"+digest.String()):
+					w.Header().Set("Content-Type", string(types.DockerManifestSchema2))
+					w.Header().Set("Docker-Content-Digest", digest.String())
+					n, _ := w.Write(raw)
+					sent.Add(int64(n))
+				case strings.HasSuffix(r.URL.Path, "/blobs/"+cfg.String()):
+					_, _ = w.Write(config)
+				case r.URL.Path == "/v2/":
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			dstHost, uploads := registry(t)
+			src := image.Image{Repository: strings.TrimPrefix(srv.URL, "http://") + "/evil/app", Digest: digest}
+			_, err = image.Copy(context.Background(), src, tag(t, dstHost+"/prod/app:v1"), image.CopyOptions{Retry: fast, DockerV2S2: true})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Copy = %v, want %q", err, c.want)
+			}
+			if uploads.Bytes() != 0 || uploads.Blobs() != 0 {
+				t.Errorf("%d bytes, %d blobs written", uploads.Bytes(), uploads.Blobs())
+			}
+			// Go's HTTP server may buffer a little past what the client
+			// read; the point is that ferry stopped reading.
+			if len(raw) > 8*image.MaxManifestBytes && sent.Load() > 2*image.MaxManifestBytes {
+				t.Errorf("the registry sent %d bytes of a %d byte manifest", sent.Load(), len(raw))
+			}
+		})
 	}
 }

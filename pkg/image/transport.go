@@ -127,6 +127,13 @@ type retryAfter struct {
 
 func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
+	if err == nil && strings.Contains(req.URL.Path, "/manifests/") && req.Method == http.MethodGet {
+		if resp.ContentLength > MaxManifestBytes {
+			resp.Body.Close()
+			return nil, manifestTooLarge(resp.ContentLength)
+		}
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestBytes}
+	}
 	if err != nil || !slices.Contains(retryStatusCodes, resp.StatusCode) {
 		return resp, err
 	}
@@ -156,6 +163,33 @@ func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, req.Context().Err()
 	}
+}
+
+func manifestTooLarge(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("the registry sent a manifest larger than the %d MiB ferry reads", MaxManifestBytes>>20)
+	}
+	return fmt.Errorf("the registry offers a manifest of %.1f MiB, larger than the %d MiB ferry reads", float64(n)/(1<<20), MaxManifestBytes>>20)
+}
+
+// limitedBody fails a read that goes past left bytes.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	// Read at most one byte past the limit: it tells a body of exactly
+	// the limit from a longer one.
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, manifestTooLarge(-1)
+	}
+	return n, err
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date.

@@ -1,7 +1,9 @@
 package image
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -52,6 +54,25 @@ func TestParseRetryAfter(t *testing.T) {
 		got, ok := parseRetryAfter(tt.in, now)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestLimitedBody(t *testing.T) {
+	for _, c := range []struct {
+		size    int
+		wantErr bool
+	}{{0, false}, {100, false}, {MaxManifestBytes, false}, {MaxManifestBytes + 1, true}, {3 * MaxManifestBytes, true}} {
+		b := &limitedBody{ReadCloser: io.NopCloser(bytes.NewReader(make([]byte, c.size))), left: MaxManifestBytes}
+		got, err := io.ReadAll(b)
+		if (err != nil) != c.wantErr {
+			t.Errorf("%d bytes: err %v, want error %v", c.size, err, c.wantErr)
+		}
+		if !c.wantErr && len(got) != c.size {
+			t.Errorf("%d bytes: read %d", c.size, len(got))
+		}
+		if c.wantErr && len(got) > MaxManifestBytes+1 {
+			t.Errorf("%d bytes: read %d, past the limit", c.size, len(got))
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -148,9 +150,30 @@ func (c *Clients) CheckContext(context string) error {
 		}
 		context = raw.CurrentContext
 	}
-	if _, ok := raw.Contexts[context]; !ok {
+	kc, ok := raw.Contexts[context]
+	if !ok {
 		names, _ := c.Contexts()
 		return promote.Input(fmt.Errorf("context %q is not in the kubeconfig (it has: %s)", context, strings.Join(names, ", ")))
+	}
+	return promote.Input(checkContext(raw, context, kc))
+}
+
+// checkContext finds what would only fail at the first API call: a
+// cluster that is not defined or has no http(s) server, and a credential
+// plugin that is not installed.
+func checkContext(raw *clientcmdapi.Config, name string, kc *clientcmdapi.Context) error {
+	cl, ok := raw.Clusters[kc.Cluster]
+	if !ok {
+		return fmt.Errorf("context %q names cluster %q, which the kubeconfig does not define", name, kc.Cluster)
+	}
+	if u, err := url.Parse(cl.Server); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("context %q: cluster %q has server %q, which is not an https:// URL", name, kc.Cluster, cl.Server)
+	}
+	if ai, ok := raw.AuthInfos[kc.AuthInfo]; ok && ai.Exec != nil && ai.Exec.Command != "" {
+		if _, err := exec.LookPath(ai.Exec.Command); err != nil {
+			return fmt.Errorf("context %q: user %q gets its credentials from the plugin %q, which is not installed where ferry runs (not found in PATH): install it, or use a kubeconfig whose user has a token",
+				name, kc.AuthInfo, ai.Exec.Command)
+		}
 	}
 	return nil
 }

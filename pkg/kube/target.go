@@ -324,6 +324,31 @@ func (t *Target) restore(ctx context.Context, s promote.Snapshot) error {
 	return nil
 }
 
+// Describe says what the Deployment runs now: its containers' images,
+// its revision and how its rollout stands (see promote.Describer).
+func (t *Target) Describe(ctx context.Context) (string, error) {
+	cs, err := t.clients.Client(t.ref.Context)
+	if err != nil {
+		return "", err
+	}
+	d, err := cs.AppsV1().Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading deployment: %w", err)
+	}
+	state := "rollout state unknown"
+	if rss, err := replicaSetsOf(ctx, cs, d); err == nil {
+		switch v := Evaluate(d, currentReplicaSet(d, rss), nil); {
+		case v.Failure != "":
+			state = "rollout failed: " + v.Failure
+		case v.Done:
+			state = "rolled out"
+		default:
+			state = "rolling out: " + v.Progress
+		}
+	}
+	return fmt.Sprintf("%s (revision %s, generation %d, %s)", describeImages(d), d.Annotations[revisionAnnotation], d.Generation, state), nil
+}
+
 func describeImages(d *appsv1.Deployment) string {
 	var parts []string
 	for _, c := range d.Spec.Template.Spec.Containers {

@@ -112,7 +112,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Parallelism <= 0 {
-		o.Parallelism = 4
+		o.Parallelism = 16
 	}
 	if o.RestoreTimeout <= 0 {
 		o.RestoreTimeout = 5 * time.Minute
@@ -270,9 +270,10 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 		}
 		err := step(&tr.Durations.Restore, func() error { return t.Restore(rctx, *tr.Before) })
 		if err != nil {
-			tr.Status, tr.Restore = StatusRestoreFailed, err.Error()
-			o.Logger.Logf(t.String(), "RESTORE FAILED: %v", err)
-			restoreErrs = append(restoreErrs, fmt.Errorf("%s: %w", t, err))
+			now := whatItRuns(ctx, t, img, tr.Before)
+			tr.Status, tr.Restore = StatusRestoreFailed, err.Error()+"; "+now
+			o.Logger.Logf(t.String(), "RESTORE FAILED: %v; %s", err, now)
+			restoreErrs = append(restoreErrs, fmt.Errorf("%s: %w; %s", t, err, now))
 			continue
 		}
 		tr.Status = StatusRestored
@@ -289,6 +290,45 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	}
 	r.Error = firstErr.Error()
 	return r, firstErr
+}
+
+// Describer is a Target that can say what it runs now, whatever state it
+// is in (Snapshot refuses some states). The pipeline asks it about a
+// target it could not restore, for the human who has to step in.
+type Describer interface {
+	Describe(ctx context.Context) (string, error)
+}
+
+// whatItRuns says what a target that could not be restored runs now, as
+// far as ferry can tell, and what it ran before the promotion.
+func whatItRuns(ctx context.Context, t Target, img image.Image, before *Snapshot) string {
+	was := "before the promotion it ran " + before.Image
+	if before.Revision != "" {
+		was += " (revision " + before.Revision + ")"
+	}
+	var d Describer
+	for u := t; u != nil; {
+		if x, ok := u.(Describer); ok {
+			d = x
+			break
+		}
+		w, ok := u.(interface{ Unwrap() Target })
+		if !ok {
+			break
+		}
+		u = w.Unwrap()
+	}
+	if d != nil {
+		// The restore deadline may be spent: this read gets its own.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		now, err := d.Describe(dctx)
+		if err == nil {
+			return "it now runs " + now + "; " + was
+		}
+		return fmt.Sprintf("what it runs now could not be read (%v): the last ferry knew, its release asked for %s; %s", err, img.Ref(), was)
+	}
+	return fmt.Sprintf("the last ferry knew, its release asked for %s; %s", img.Ref(), was)
 }
 
 // RestoreError is a failed promotion whose restore failed too: production

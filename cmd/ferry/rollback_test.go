@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/ferry-dev/ferry/pkg/config"
+	"github.com/ferry-dev/ferry/pkg/kube"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// A rollout stuck in progress (a restore that failed, say) is what `ferry
+// rollback` is for: it is not refused the way a promotion is.
+func TestRollbackOfARolloutInProgress(t *testing.T) {
+	cfg, err := config.Load([]string{"FERRY_TARGETS=k8s:shop/web?context=prod", "FERRY_TIMEOUT=1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate("rollback"); err != nil {
+		t.Fatal(err)
+	}
+	yes, replicas := true, int32(2)
+	template := func(image string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+		}
+	}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "uid-1", Generation: 2,
+			Annotations: map[string]string{"deployment.kubernetes.io/revision": "2"}},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: template("shop:bad")},
+		// Half rolled out: Snapshot refuses this for a promotion.
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2},
+	}
+	rs := func(rev, hash, image string) *appsv1.ReplicaSet {
+		tmpl := template(image)
+		tmpl.Labels = map[string]string{"app": "web", "pod-template-hash": hash}
+		return &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: "shop", Labels: tmpl.Labels,
+				Annotations:     map[string]string{"deployment.kubernetes.io/revision": rev},
+				OwnerReferences: []metav1.OwnerReference{{UID: "uid-1", Controller: &yes, Kind: "Deployment", Name: "web"}}},
+			Spec: appsv1.ReplicaSetSpec{Template: tmpl},
+		}
+	}
+	cs := fake.NewClientset(d, rs("1", "good", "shop:good"), rs("2", "bad", "shop:bad"))
+	clients := kube.NewClients(kube.Kubeconfig{})
+	clients.Set("prod", cs)
+	a := &app{cfg: cfg, kube: clients, log: promote.Discard}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := a.rollback(ctx, "")
+	// The fake has no controller, so the rollback never "rolls out"; what
+	// counts is that it was not refused and put revision 1 back.
+	if err != nil && strings.Contains(err.Error(), "in progress") {
+		t.Fatalf("rollback refused: %v", err)
+	}
+	got, gerr := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if img := got.Spec.Template.Spec.Containers[0].Image; img != "shop:good" {
+		t.Errorf("after rollback the deployment runs %s (err %v)", img, err)
+	}
+	if r == nil || len(r.Targets) != 1 || r.Targets[0].Before == nil || !strings.Contains(r.Targets[0].Before.Image, "app=shop:bad") {
+		t.Errorf("report %+v: want the rollout in progress described as what ran before", r)
+	}
+}
