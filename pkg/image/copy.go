@@ -237,7 +237,7 @@ func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res Co
 	}
 
 	if img != nil {
-		srcConfig, err := img.ConfigName()
+		srcConfig, err := configDigest(img, opt.DockerV2S2)
 		if err != nil {
 			return CopyResult{}, fmt.Errorf("reading config digest: %w", err)
 		}
@@ -509,4 +509,20 @@ func (t *tracker) emit(final, success bool) {
 		p.Complete, p.LayersDone = p.Total, p.Layers
 	}
 	t.fn(p)
+}
+
+// configDigest is img's config digest. A plain copy takes it from the
+// manifest, whose own digest go-containerregistry has checked: fetching
+// and hashing the config blob would cost a round trip for nothing. The
+// Heroku conversion reads the config anyway, and hashes it, so that the
+// image id it promises is the one the bytes have.
+func configDigest(img v1.Image, heroku bool) (v1.Hash, error) {
+	if heroku {
+		return img.ConfigName()
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return m.Config.Digest, nil
 }

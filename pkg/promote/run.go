@@ -243,13 +243,14 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 		if allUnchanged(r) {
 			r.Outcome = OutcomeUnchanged
 		}
-		for i, t := range targets {
+		// What each promoted target runs now, for the report; all at once.
+		forEach(len(targets), o.Parallelism, func(i int) {
 			if r.Targets[i].Status == StatusPromoted {
-				if s, err := t.Snapshot(ctx, img); err == nil {
+				if s, err := targets[i].Snapshot(ctx, img); err == nil {
 					r.Targets[i].After = &s
 				}
 			}
-		}
+		})
 		return r, nil
 	}
 
