@@ -255,14 +255,14 @@ func (k *kubeBench) fanout(ctx context.Context) error {
 	bound := &results.Bound{Text: "≤ 1.5× one target", OnRatio: true, Max: 1.5}
 	if hk != nil {
 		k.add(results.New("fan-out: one promotion to "+withHeroku+" over 2 clusters, vs 1 Deployment", "s", col(res[variants[0].name], wall), "ferry promote, 1 target", one, bound).
-			WithNote(fmt.Sprintf("default FERRY_PARALLELISM (4); Deployments of 2 replicas, %d per cluster; Heroku apps in the emulator", fanoutPerCluster)))
+			WithNote(fmt.Sprintf("default FERRY_PARALLELISM (16); Deployments of 2 replicas, %d per cluster; Heroku apps in the emulator", fanoutPerCluster)))
 		k.add(results.New(fmt.Sprintf("fan-out to %d targets with FERRY_PARALLELISM=%d, vs 1 Deployment", n+fanoutHerokuApps, n+fanoutHerokuApps), "s", col(res[variants[1].name], wall), "ferry promote, 1 target", one, bound))
 		variants = variants[2:]
 	} else {
 		k.add(results.Pending(fmt.Sprintf("fan-out to %d Deployments + %d Heroku apps, vs 1 target", n, fanoutHerokuApps), "s", bound.Text, why))
 	}
 	k.add(results.New(fmt.Sprintf("fan-out: one promotion to %d Deployments over 2 clusters, vs 1 Deployment", n), "s", col(res[variants[0].name], wall), "ferry promote, 1 target", one, nil).
-		WithNote("default FERRY_PARALLELISM (4)"))
+		WithNote("default FERRY_PARALLELISM (16)"))
 	k.add(results.New(fmt.Sprintf("fan-out to %d Deployments with FERRY_PARALLELISM=%d, vs 1 Deployment", n, n), "s", col(res[variants[1].name], wall), "ferry promote, 1 target", one, nil))
 	k.add(results.New(fmt.Sprintf("fan-out, the control plane alone: %d rollouts at once vs 1", n), "s", floor[len(many)], "1 rollout", floor[1], nil).
 		WithNote("the harness patches the images itself and watches the Deployments' status: what the API server, controller-manager and kwok on this machine allow"))
