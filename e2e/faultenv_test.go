@@ -51,9 +51,8 @@ func ownApp(t *testing.T, e *herokuemu.Emulator, prefix string) string {
 	return name
 }
 
-// seedOn is seedHeroku for any emulator: it releases a small image to
-// app's process types as if deployed before ferry ran, and returns its
-// image id.
+// seedOn releases a small image to app's process types on emulator e, as
+// if deployed before ferry ran, and returns its image id.
 func seedOn(t *testing.T, e *herokuemu.Emulator, app string, labels map[string]string, procs ...string) string {
 	t.Helper()
 	img, err := images.Build(images.Spec{Layers: 1, LayerSize: 16 << 10, Labels: labels, Seed: seed.Add(1) * 104729})

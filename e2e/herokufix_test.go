@@ -7,9 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
 	"github.com/ferry-dev/ferry/internal/testenv/images"
@@ -72,28 +70,12 @@ func push(t *testing.T, repo, tag string, labels map[string]string) pushed {
 	return pushed{repo: full, manifest: d, config: cfg}
 }
 
-// seedHeroku releases an image built from labels to app's processes, as if
-// deployed before ferry ran, and returns its image id.
+// seedHeroku releases an image built from labels to app's processes on
+// the shared emulator, as if deployed before ferry ran, with one dyno for
+// every process type that has a formation, and returns its image id.
 func seedHeroku(t *testing.T, app string, labels map[string]string, procs ...string) string {
 	t.Helper()
-	img, err := images.Build(images.Spec{Layers: 1, LayerSize: 32 << 10, Labels: labels, Seed: seed.Add(1) * 104729})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range procs {
-		if _, err := images.Push(context.Background(), emu.RegistryHost()+"/"+app+"/"+p+":latest", img,
-			remote.WithAuth(&authn.Basic{Username: "_", Password: emu.SeedKey()})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	id, _ := img.ConfigName()
-	m := map[string]string{}
-	for _, p := range procs {
-		m[p] = id.String()
-	}
-	if _, err := emu.Deploy(app, m); err != nil {
-		t.Fatal(err)
-	}
+	id := seedOn(t, emu, app, labels, procs...)
 	for _, p := range procs {
 		if p != "web" && p != "release" {
 			if err := emu.Scale(app, p, 1); err != nil {
@@ -104,7 +86,7 @@ func seedHeroku(t *testing.T, app string, labels map[string]string, procs ...str
 	if err := emu.WaitIdle(context.Background(), app); err != nil {
 		t.Fatal(err)
 	}
-	return id.String()
+	return id
 }
 
 // current is app's current release.
