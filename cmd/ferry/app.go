@@ -29,7 +29,7 @@ type app struct {
 	log     promote.Logger
 	kube    *kube.Clients
 	heroku  *heroku.Client
-	gh      *github
+	gh      *report.GitHub
 	closers []func()
 }
 
@@ -38,7 +38,7 @@ type app struct {
 type guard struct {
 	kube  *kube.Clients
 	scrub report.Scrubber
-	gh    *github // nil outside GitHub Actions
+	gh    *report.GitHub // nil outside GitHub Actions
 }
 
 // newGuard reads the secrets of cfg — the configured ones and the
@@ -53,11 +53,12 @@ func newGuard(cfg config.Config, environ []string, stdout io.Writer) guard {
 	secrets, creds := cfg.Secrets(), append(g.kube.Secrets(), registrySecrets(cfg, environ)...)
 	g.scrub = report.NewScrubber(append(secrets, creds...)...)
 	if cfg.Mode == config.ModeGitHub {
-		g.gh = newGitHub(environ, stdout)
+		getenv := func(k string) string { return lookup(environ, k) }
+		g.gh = report.NewGitHub(getenv, stdout, g.scrub)
 		// The runner masks line by line, so a multi-line secret (a
 		// kubeconfig in YAML) is masked through the credentials inside
 		// it, not its every ordinary line.
-		g.gh.mask(append(singleLine(secrets), creds...))
+		g.gh.Mask(append(singleLine(secrets), creds...))
 	}
 	return g
 }
@@ -69,9 +70,6 @@ func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer, g gua
 		ll.TTY, ll.Timestamps = true, true
 	}
 	a.log = ll
-	if a.gh != nil {
-		a.log = a.gh.logger(ll)
-	}
 	return a, a.preflight()
 }
 
@@ -306,7 +304,7 @@ func (a *app) write(r *promote.Report) error {
 		err = report.Text(a.stdout, r, a.scrub)
 	}
 	if a.gh != nil {
-		err = errors.Join(err, a.gh.write(r, a.scrub))
+		err = errors.Join(err, a.gh.Write(r))
 	}
 	return err
 }

@@ -111,7 +111,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		if g.gh != nil {
 			// The step still gets its outputs and an annotation.
 			r := &promote.Report{Command: cmd, Outcome: promote.OutcomeBadInput, Error: err.Error()}
-			if werr := g.gh.write(r, g.scrub); werr != nil {
+			if werr := g.gh.Write(r); werr != nil {
 				fmt.Fprintf(stderr, "ferry: writing the step outputs: %v\n", werr)
 			}
 		}
