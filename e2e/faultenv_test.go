@@ -336,25 +336,7 @@ func ferryRaw(t *testing.T, e env, args ...string) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ferry: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(4 * time.Minute):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("ferry did not finish in 4m\n%s", result{-1, out.String(), errb.String()})
-	}
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if cmd.ProcessState != nil {
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	if err != nil && r.code <= 0 {
-		t.Fatalf("running ferry: %v", err)
-	}
-	t.Logf("ferry %s: %s", strings.Join(cmd.Args[1:], " "), r)
-	return r
+	return waitRaw(t, cmd, out, errb)
 }
 
 // withoutMasks drops the ::add-mask:: lines of a GitHub Actions log and

@@ -202,7 +202,22 @@ func ferryCmd(t *testing.T, e env, args ...string) (*exec.Cmd, *bytes.Buffer, *s
 	return cmd, &out, errb
 }
 
+// wait waits for a started ferry and fails the test if a secret reached its
+// output.
 func wait(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, errb *syncBuffer) result {
+	t.Helper()
+	r := waitRaw(t, cmd, out, errb)
+	for _, s := range secrets {
+		if s != "" && strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
+		}
+	}
+	return r
+}
+
+// waitRaw waits for a started ferry, at most 4 minutes, and logs what it
+// printed.
+func waitRaw(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, errb *syncBuffer) result {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -224,11 +239,6 @@ func wait(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, errb *syncBuffer) resu
 		t.Fatalf("running ferry: %v", err)
 	}
 	t.Logf("ferry %s: %s", strings.Join(cmd.Args[1:], " "), r)
-	for _, s := range secrets {
-		if s != "" && strings.Contains(r.stdout+r.stderr, s) {
-			t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
-		}
-	}
 	return r
 }
 
