@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ferry-dev/ferry/pkg/config"
@@ -53,7 +54,7 @@ func TestRollbackOfARolloutInProgress(t *testing.T) {
 	}
 	cs := fake.NewClientset(d, rs("1", "good", "shop:good"), rs("2", "bad", "shop:bad"))
 	clients := kube.NewClients(kube.Kubeconfig{})
-	clients.Set("prod", cs)
+	clients.Set("prod", clientsetAPI{cs})
 	a := &app{cfg: cfg, kube: clients, log: promote.Discard}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -74,3 +75,14 @@ func TestRollbackOfARolloutInProgress(t *testing.T) {
 		t.Errorf("report %+v: want the rollout in progress described as what ran before", r)
 	}
 }
+
+// clientsetAPI serves kube.API from a client-go clientset (here the fake).
+type clientsetAPI struct{ cs kubernetes.Interface }
+
+func (a clientsetAPI) Deployments(ns string) kube.DeploymentClient {
+	return a.cs.AppsV1().Deployments(ns)
+}
+func (a clientsetAPI) ReplicaSets(ns string) kube.ReplicaSetClient {
+	return a.cs.AppsV1().ReplicaSets(ns)
+}
+func (a clientsetAPI) Pods(ns string) kube.PodClient { return a.cs.CoreV1().Pods(ns) }

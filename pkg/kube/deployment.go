@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -29,8 +28,8 @@ type Ref struct {
 func (r Ref) String() string { return r.Address }
 
 // getDeployment reads the Deployment and picks the container r names.
-func getDeployment(ctx context.Context, cs kubernetes.Interface, r Ref) (*appsv1.Deployment, int, error) {
-	d, err := cs.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+func getDeployment(ctx context.Context, cs API, r Ref) (*appsv1.Deployment, int, error) {
+	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, 0, promote.Input(fmt.Errorf("deployment %s/%s not found in context %s", r.Namespace, r.Name, contextName(r.Context)))
@@ -73,12 +72,12 @@ func containerIndex(d *appsv1.Deployment, name string) (int, error) {
 }
 
 // replicaSetsOf lists the ReplicaSets d controls.
-func replicaSetsOf(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+func replicaSetsOf(ctx context.Context, cs API, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("deployment selector: %w", err)
 	}
-	list, err := cs.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	list, err := cs.ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, fmt.Errorf("listing replica sets: %w", err)
 	}
@@ -93,12 +92,12 @@ func replicaSetsOf(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deplo
 }
 
 // podsOf lists the pods of rs.
-func podsOf(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment, rs *appsv1.ReplicaSet) ([]corev1.Pod, error) {
+func podsOf(ctx context.Context, cs API, d *appsv1.Deployment, rs *appsv1.ReplicaSet) ([]corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("deployment selector: %w", err)
 	}
-	list, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	list, err := cs.Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -43,13 +42,13 @@ type Clients struct {
 	err  error
 
 	mu      sync.Mutex
-	clients map[string]kubernetes.Interface
+	clients map[string]API
 }
 
 // NewClients returns a client cache for cfg. Nothing is loaded until first
 // use.
 func NewClients(cfg Kubeconfig) *Clients {
-	return &Clients{cfg: cfg, clients: map[string]kubernetes.Interface{}}
+	return &Clients{cfg: cfg, clients: map[string]API{}}
 }
 
 // load reads the kubeconfig once.
@@ -202,8 +201,8 @@ func (c *Clients) RESTConfig(context string) (*rest.Config, error) {
 	return rc, nil
 }
 
-// Client returns the (cached) clientset for context.
-func (c *Clients) Client(context string) (kubernetes.Interface, error) {
+// Client returns the (cached) API client for context.
+func (c *Clients) Client(context string) (API, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cs, ok := c.clients[context]; ok {
@@ -213,7 +212,7 @@ func (c *Clients) Client(context string) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := NewAPI(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig context %q: %w", context, err)
 	}
@@ -240,7 +239,7 @@ func (c *Clients) Secrets() []string {
 }
 
 // Set replaces the client for context (tests use fake clientsets).
-func (c *Clients) Set(context string, cs kubernetes.Interface) {
+func (c *Clients) Set(context string, cs API) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clients[context] = cs

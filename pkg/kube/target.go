@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -210,12 +209,12 @@ func (t *Target) Release(ctx context.Context, img image.Image) error {
 // changeCausePath is the JSON pointer to the change-cause annotation.
 const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 
-func (t *Target) patch(ctx context.Context, cs kubernetes.Interface, ops []patchOp) (*appsv1.Deployment, error) {
+func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	d, err := cs.AppsV1().Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
+	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)
@@ -261,7 +260,7 @@ func (t *Target) restore(ctx context.Context, s promote.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	d, err := cs.AppsV1().Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading deployment: %w", err)
 	}
@@ -331,7 +330,7 @@ func (t *Target) Describe(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, err := cs.AppsV1().Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("reading deployment: %w", err)
 	}

@@ -47,7 +47,7 @@ func newFakeTarget(t *testing.T, d *appsv1.Deployment, container string, opts Ta
 	t.Helper()
 	cs := fake.NewClientset(d, replicaSetFor(d))
 	clients := NewClients(Kubeconfig{})
-	clients.Set("prod", cs)
+	clients.Set("prod", clientsetAPI{cs})
 	r := Ref{Address: "k8s:shop/web?context=prod", Context: "prod", Namespace: "shop", Name: "web", Container: container}
 	return NewTarget(clients, r, opts), cs
 }

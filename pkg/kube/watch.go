@@ -9,12 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -29,8 +26,8 @@ func (e *RolloutError) Error() string { return "rollout failed: " + e.Reason }
 // ends. It uses informers, so a watch that breaks (an API server restart)
 // is re-listed and resumed rather than lost. logf receives progress when it
 // changes, at most every few seconds.
-func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, logf func(format string, args ...any)) error {
-	d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format string, args ...any)) error {
+	d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading deployment: %w", err)
 	}
@@ -42,13 +39,12 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	byName := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }))
-	bySelector := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
-	deploys := byName.Apps().V1().Deployments()
-	replicaSets := bySelector.Apps().V1().ReplicaSets()
-	pods := bySelector.Core().V1().Pods()
+	byName := func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	deploys := informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName)
+	replicaSets := informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector)
+	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
+	informers := []cache.SharedIndexInformer{deploys, replicaSets, pods}
 
 	changed := make(chan struct{}, 1)
 	poke := func() {
@@ -64,7 +60,7 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 		UpdateFunc: func(any, any) { poke() },
 		DeleteFunc: func(any) { poke() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{deploys.Informer(), replicaSets.Informer(), pods.Informer()} {
+	for _, inf := range informers {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("watching rollout: %w", err)
 		}
@@ -74,11 +70,12 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 			mu.Unlock()
 		})
 	}
-	byName.Start(ctx.Done())
-	bySelector.Start(ctx.Done())
-	defer byName.Shutdown()
-	defer bySelector.Shutdown()
-	defer cancel() // runs before Shutdown, which waits for the informers to stop
+	var running sync.WaitGroup
+	for _, inf := range informers {
+		running.Go(func() { inf.RunWithContext(ctx) })
+	}
+	defer running.Wait()
+	defer cancel() // runs before Wait: the informers stop when ctx ends
 
 	lastErr := func() error {
 		mu.Lock()
@@ -92,10 +89,10 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 	synced := false
 	for {
 		if !synced {
-			synced = deploys.Informer().HasSynced() && replicaSets.Informer().HasSynced() && pods.Informer().HasSynced()
+			synced = deploys.HasSynced() && replicaSets.HasSynced() && pods.HasSynced()
 		}
 		if synced {
-			v, err := evaluateFromListers(deploys.Lister().Deployments(ns), replicaSets.Lister(), pods.Lister(), ns, name, sel)
+			v, err := evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name)
 			if err != nil {
 				return err
 			}
@@ -131,28 +128,46 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 	}
 }
 
-func evaluateFromListers(deploys appslisters.DeploymentNamespaceLister, rsl appslisters.ReplicaSetLister, pl corelisters.PodLister, ns, name string, sel labels.Selector) (Verdict, error) {
-	d, err := deploys.Get(name)
-	if err != nil {
-		return Verdict{}, fmt.Errorf("deployment %s/%s disappeared while watching its rollout: %w", ns, name, err)
+// informerFor is an informer over one resource of one namespace, with the
+// list and watch options narrowed by tweak.
+func informerFor[L runtime.Object](c interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}, example runtime.Object, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return c.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return c.Watch(ctx, o)
+		},
 	}
-	rss, err := rsl.ReplicaSets(ns).List(sel)
-	if err != nil {
-		return Verdict{}, err
-	}
-	ps, err := pl.Pods(ns).List(sel)
-	if err != nil {
-		return Verdict{}, err
-	}
-	return Evaluate(d, currentReplicaSet(d, rss), derefPods(ps)), nil
+	return cache.NewSharedIndexInformer(lw, example, 0, cache.Indexers{})
 }
 
-func derefPods(ps []*corev1.Pod) []corev1.Pod {
-	out := make([]corev1.Pod, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, *p)
+// evaluateFromStores evaluates the rollout of Deployment ns/name from the
+// informers' stores, which the server already narrowed to that Deployment
+// and to its selector.
+func evaluateFromStores(deploys, replicaSets, pods cache.Store, ns, name string) (Verdict, error) {
+	obj, ok, err := deploys.GetByKey(ns + "/" + name)
+	if err != nil {
+		return Verdict{}, err
 	}
-	return out
+	if !ok {
+		return Verdict{}, fmt.Errorf("deployment %s/%s disappeared while watching its rollout", ns, name)
+	}
+	d := obj.(*appsv1.Deployment)
+	rss := make([]*appsv1.ReplicaSet, 0, len(replicaSets.List()))
+	for _, o := range replicaSets.List() {
+		rss = append(rss, o.(*appsv1.ReplicaSet))
+	}
+	ps := make([]corev1.Pod, 0, len(pods.List()))
+	for _, o := range pods.List() {
+		ps = append(ps, *o.(*corev1.Pod))
+	}
+	return Evaluate(d, currentReplicaSet(d, rss), ps), nil
 }
 
 // currentReplicaSet is the ReplicaSet of d whose revision is d's revision.

@@ -1,0 +1,120 @@
+package kube
+
+import (
+	"context"
+	"net/http"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/gentype"
+	"k8s.io/client-go/rest"
+)
+
+// API is the part of the Kubernetes API that ferry calls: Deployments, and
+// the ReplicaSets and Pods that belong to them. The method sets are those
+// of client-go's typed clients, so a fake clientset's
+// AppsV1().Deployments(ns) and friends satisfy them in tests.
+//
+// ferry does not use client-go's kubernetes.Clientset: it registers every
+// API group Kubernetes has (about half of ferry's binary and its largest
+// start-up cost) to call three resources of two groups.
+type API interface {
+	Deployments(namespace string) DeploymentClient
+	ReplicaSets(namespace string) ReplicaSetClient
+	Pods(namespace string) PodClient
+}
+
+// DeploymentClient reads, watches and patches Deployments.
+type DeploymentClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.Deployment, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*appsv1.DeploymentList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*appsv1.Deployment, error)
+}
+
+// ReplicaSetClient lists and watches ReplicaSets.
+type ReplicaSetClient interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*appsv1.ReplicaSetList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// PodClient lists and watches Pods.
+type PodClient interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// scheme knows apps/v1 and core/v1 and nothing else.
+var (
+	scheme         = runtime.NewScheme()
+	codecs         = serializer.NewCodecFactory(scheme)
+	parameterCodec = runtime.NewParameterCodec(scheme)
+)
+
+func init() {
+	utilruntime.Must(appsv1.AddToScheme(scheme))
+	utilruntime.Must(corev1.AddToScheme(scheme))
+	// Status and the option types of the unversioned meta group, as
+	// client-go's own scheme registers them.
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+}
+
+// NewAPI returns an API served over rc: one HTTP client (connections,
+// credentials, rate limit) shared by a REST client for apps/v1 and one for
+// core/v1, speaking protobuf as client-go's typed clients do.
+func NewAPI(rc *rest.Config) (API, error) {
+	hc, err := rest.HTTPClientFor(rc)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := restClient(rc, hc, appsv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	core, err := restClient(rc, hc, corev1.SchemeGroupVersion, "/api")
+	if err != nil {
+		return nil, err
+	}
+	return restAPI{apps: apps, core: core}, nil
+}
+
+func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
+	c := rest.CopyConfig(rc)
+	c.GroupVersion = &gv
+	c.APIPath = apiPath
+	c.NegotiatedSerializer = codecs.WithoutConversion()
+	if c.UserAgent == "" {
+		c.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	return rest.RESTClientForConfigAndClient(c, hc)
+}
+
+type restAPI struct{ apps, core rest.Interface }
+
+func (a restAPI) Deployments(ns string) DeploymentClient {
+	return gentype.NewClientWithList("deployments", a.apps, parameterCodec, ns,
+		func() *appsv1.Deployment { return &appsv1.Deployment{} },
+		func() *appsv1.DeploymentList { return &appsv1.DeploymentList{} },
+		gentype.PrefersProtobuf[*appsv1.Deployment]())
+}
+
+func (a restAPI) ReplicaSets(ns string) ReplicaSetClient {
+	return gentype.NewClientWithList("replicasets", a.apps, parameterCodec, ns,
+		func() *appsv1.ReplicaSet { return &appsv1.ReplicaSet{} },
+		func() *appsv1.ReplicaSetList { return &appsv1.ReplicaSetList{} },
+		gentype.PrefersProtobuf[*appsv1.ReplicaSet]())
+}
+
+func (a restAPI) Pods(ns string) PodClient {
+	return gentype.NewClientWithList("pods", a.core, parameterCodec, ns,
+		func() *corev1.Pod { return &corev1.Pod{} },
+		func() *corev1.PodList { return &corev1.PodList{} },
+		gentype.PrefersProtobuf[*corev1.Pod]())
+}
