@@ -61,8 +61,9 @@ type Options struct {
 	Retry Retry
 	// RequestTimeout bounds one API request [30s].
 	RequestTimeout time.Duration
-	// PollInterval is the pause between two looks at a release or the
-	// dynos [2s].
+	// PollInterval is the longest pause between two looks at a release
+	// or the dynos [2s]; the first pauses are shorter (250ms, 500ms, 1s
+	// with the default).
 	PollInterval time.Duration
 	// ReleaseTimeout bounds following a release to succeeded or failed,
 	// release phase included [30m].

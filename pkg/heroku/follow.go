@@ -31,6 +31,7 @@ func (c *Client) follow(ctx context.Context, app, id string, logf func(format st
 	streamCtx, stopStream := context.WithCancel(ctx)
 	defer stopStream()
 	var streamDone chan struct{}
+	pace := newPoll(c.opts.PollInterval)
 	for {
 		r, err := c.release(ctx, app, id)
 		if err != nil {
@@ -60,7 +61,7 @@ func (c *Client) follow(ctx context.Context, app, id string, logf func(format st
 			}
 			return r, nil
 		}
-		if err := sleepCtx(ctx, c.opts.PollInterval); err != nil {
+		if err := pace.wait(ctx); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return nil, fmt.Errorf("release v%d of %s still pending after %s", r.Version, app, c.opts.ReleaseTimeout)
 			}

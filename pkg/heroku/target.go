@@ -429,6 +429,7 @@ func (t *Target) waitDynos(ctx context.Context, rel *hk.Release) error {
 	ctx, cancel := context.WithTimeout(ctx, t.c.opts.BootTimeout)
 	defer cancel()
 	last := ""
+	pace := newPoll(t.c.opts.PollInterval)
 	for {
 		ds, err := t.c.dynos(ctx, t.addr.App)
 		if err != nil {
@@ -482,7 +483,7 @@ func (t *Target) waitDynos(ctx context.Context, rel *hk.Release) error {
 			t.logf("release v%d: waiting for dynos: %s", rel.Version, now)
 			last = now
 		}
-		if err := sleepCtx(ctx, t.c.opts.PollInterval); err != nil {
+		if err := pace.wait(ctx); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("dynos of v%d not up within %s (%s)", rel.Version, t.c.opts.BootTimeout, last)
 			}

@@ -422,3 +422,22 @@ func TestStreamGivesUpOnAbsentStream(t *testing.T) {
 		t.Fatalf("lines %q", lines)
 	}
 }
+
+func TestPollIntervals(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		every time.Duration
+		want  []time.Duration
+	}{
+		{2 * time.Second, []time.Duration{250 * ms, 500 * ms, 1000 * ms, 2000 * ms, 2000 * ms}},
+		{100 * ms, []time.Duration{12500 * time.Microsecond, 25 * ms, 50 * ms, 100 * ms, 100 * ms}},
+		{3 * time.Second, []time.Duration{375 * ms, 750 * ms, 1500 * ms, 3000 * ms, 3000 * ms}},
+	} {
+		p := newPoll(tc.every)
+		for i, want := range tc.want {
+			if got := p.advance(); got != want {
+				t.Errorf("every %s: wait %d = %s, want %s", tc.every, i, got, want)
+			}
+		}
+	}
+}
