@@ -112,7 +112,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Parallelism <= 0 {
-		o.Parallelism = 16
+		o.Parallelism = 64
 	}
 	if o.RestoreTimeout <= 0 {
 		o.RestoreTimeout = 5 * time.Minute
