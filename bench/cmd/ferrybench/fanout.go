@@ -43,11 +43,11 @@ type herokuFanout struct {
 
 func (h *herokuFanout) close() { _ = h.e.Close() }
 
-// herokuApps starts the emulator with n container apps, each running a
-// first release, and checks that ferry can plan a promotion to them. It
+// herokuApps starts an emulator whose dynos boot in boot (its default when
+// 0) with n container apps, each running a first release, and checks that ferry can plan a promotion to them. It
 // returns nil and the reason when ferry cannot drive Heroku apps.
-func (k *kubeBench) herokuApps(ctx context.Context, n int, source func() (string, error)) (*herokuFanout, string) {
-	e, err := herokuemu.New(herokuemu.Options{})
+func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, source func() (string, error)) (*herokuFanout, string) {
+	e, err := herokuemu.New(herokuemu.Options{BootTime: boot})
 	if err != nil {
 		return nil, "the Heroku emulator did not start: " + err.Error()
 	}
@@ -107,52 +107,42 @@ func (k *kubeBench) herokuApps(ctx context.Context, n int, source func() (string
 	return h, ""
 }
 
-// fanout times one promotion to 20 Deployments over two clusters against
-// the same promotion to one Deployment, in alternating order.
-func (k *kubeBench) fanout(ctx context.Context) error {
-	var many []string
-	for _, c := range []struct {
-		name string
-		ctx  string
-	}{{"staging", "staging"}, {"production", "production"}} {
-		cl := k.staging
-		if c.name == "production" {
-			cl = k.production
-		}
-		if err := namespace(ctx, cl, "fanout"); err != nil {
-			return err
-		}
-		for i := range fanoutPerCluster {
-			name := fmt.Sprintf("web-%02d", i)
-			if err := createDeployment(ctx, cl, "fanout", name, "registry.test/shop:v1"); err != nil {
-				return err
-			}
-			many = append(many, "k8s:fanout/"+name+"?context="+c.ctx)
-		}
-	}
-	if err := namespace(ctx, k.production, "fanout-one"); err != nil {
-		return err
-	}
-	if err := createDeployment(ctx, k.production, "fanout-one", "web", "registry.test/shop:v1"); err != nil {
-		return err
-	}
-	for i := range fanoutPerCluster {
-		for _, cl := range []string{"staging", "production"} {
-			c := k.staging
-			if cl == "production" {
-				c = k.production
-			}
-			if err := waitRolledOut(ctx, c, "fanout", fmt.Sprintf("web-%02d", i)); err != nil {
-				return err
-			}
-		}
-	}
-	if err := waitRolledOut(ctx, k.production, "fanout-one", "web"); err != nil {
-		return err
-	}
-	n := len(many)
-	floor := map[int][]float64{}
+// fanoutReadyAfter is how long the pods of the second fan-out series take
+// to become Ready after they start, and its Heroku dynos to boot: the
+// readiness probe of the Kubernetes documentation's example
+// (initialDelaySeconds: 5), quick for a real service.
+const fanoutReadyAfter = 5 * time.Second
 
+// A fanoutSeries is one set-up of the fan-out: 20 Deployments over the two
+// clusters in namespace ns, one more in ns+"-one" (the one target), and
+// 5 Heroku apps in an emulator of their own; pods are Ready readyAfter
+// after they start and dynos boot in as long (at once when 0).
+type fanoutSeries struct {
+	ns         string
+	readyAfter time.Duration
+}
+
+func (s fanoutSeries) label() string {
+	if s.readyAfter == 0 {
+		return "pods Ready at once"
+	}
+	return fmt.Sprintf("pods Ready and dynos up %s after they start", s.readyAfter)
+}
+
+// fanoutRun is what one series measured: wall and CPU per variant, and the
+// verify step of every target.
+type fanoutRun struct {
+	res    map[string][]sample
+	verify map[string][]float64
+	floor  map[int][]float64 // the control plane alone, by rollouts at once
+}
+
+// fanout times one promotion to 25 targets (20 Deployments over two
+// clusters and 5 Heroku apps) against the same promotion to one
+// Deployment, in alternating order: once with pods that are Ready at once,
+// where the rollouts themselves cost nothing but the control planes' CPU,
+// and once with pods that take fanoutReadyAfter, as real pods do.
+func (k *kubeBench) fanout(ctx context.Context) error {
 	// The source is a real image in a loopback registry, a new one for
 	// every promotion, so that Heroku targets copy it each time (the
 	// Kubernetes targets only get its reference).
@@ -175,103 +165,152 @@ func (k *kubeBench) fanout(ctx context.Context) error {
 		return srcReg.Host + "/shop@" + d.String(), nil
 	}
 
-	hk, why := k.herokuApps(ctx, fanoutHerokuApps, source)
-	if hk != nil {
-		defer hk.close()
+	n := 2 * fanoutPerCluster
+	all := n + fanoutHerokuApps
+	withHeroku := fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", all, n, fanoutHerokuApps)
+	bound := &results.Bound{Text: "≤ 1.5× one target", OnRatio: true, Max: 1.5}
+
+	at := fanoutSeries{ns: "fanout"}
+	now, err := k.fanoutSeries(ctx, at, source, true)
+	if err != nil {
+		return err
 	}
+	slow := fanoutSeries{ns: "fanout-slow", readyAfter: fanoutReadyAfter}
+	later, err := k.fanoutSeries(ctx, slow, source, false)
+	if err != nil {
+		return err
+	}
+
+	cpuNote := fmt.Sprintf("%s: the rollouts cost nothing but the control planes' work, and the two API servers, etcds, controller-managers, schedulers and kwoks share this machine's 2 cores, busy throughout the rollouts; see the control plane alone below", at.label())
+	one := col(now.res["1 target"], wall)
+	k.add(results.New(fmt.Sprintf("fan-out, %s: one promotion to %s over 2 clusters, vs 1 Deployment", at.label(), withHeroku), "s",
+		col(now.res[withHeroku], wall), "ferry promote, 1 target", one, nil).WithNote(cpuNote))
+	k.add(results.New(fmt.Sprintf("fan-out, %s: one promotion to %d Deployments over 2 clusters, vs 1 Deployment", at.label(), n), "s",
+		col(now.res[fmt.Sprintf("%d Deployments", n)], wall), "ferry promote, 1 target", one, nil))
+	k.add(results.New(fmt.Sprintf("fan-out, %s, the control plane alone: %d rollouts at once vs 1", at.label(), n), "s", now.floor[n], "1 rollout", now.floor[1], nil).
+		WithNote("the harness patches the images itself and watches the Deployments' status: what the API servers, controller-managers and kwoks on this machine allow"))
+	k.add(results.New(fmt.Sprintf("fan-out, %s: ferry's cost over the control plane, %d Deployments", at.label(), n), "s", col(now.res[fmt.Sprintf("%d Deployments", n)], wall),
+		fmt.Sprintf("control plane alone, %d rollouts", n), now.floor[n], nil).
+		WithNote("the same rollouts; ferry adds its process start, snapshots, patches and watches"))
+	k.add(results.New(fmt.Sprintf("fan-out, %s: one promotion to %s over 2 clusters, vs 1 Deployment", slow.label(), withHeroku), "s",
+		col(later.res[withHeroku], wall), "ferry promote, 1 target", col(later.res["1 target"], wall), bound).
+		WithNote(fmt.Sprintf("default FERRY_PARALLELISM (64: all at once); Deployments of 2 replicas, %d per cluster, pods Ready %s after they start (kwok's pod-ready delay); Heroku dynos up %s after their release (the emulator's boot time)",
+			fanoutPerCluster, slow.readyAfter, slow.readyAfter)))
+	k.addCommand("fan-out", fmt.Sprintf("KUBECONFIG=… FERRY_SOURCE=127.0.0.1:PORT/shop@sha256:… FERRY_TARGETS='k8s:fanout/web-00?context=staging … k8s:fanout/web-09?context=production' (%d addresses) FERRY_OUTPUT=json ferry promote", n))
+	k.addCommand("fan-out", "the same plus heroku:fan-0/web … heroku:fan-4/web in FERRY_TARGETS, with FERRY_HEROKU_API_KEY, FERRY_HEROKU_API_URL and FERRY_HEROKU_REGISTRY pointing at the emulator; and the one target k8s:fanout-one/web?context=production; the same again in namespaces fanout-slow and fanout-slow-one, whose pod templates carry pod-ready.stage.kwok.x-k8s.io/delay: 5s, with an emulator whose dynos boot in 5s")
+	return nil
+}
+
+// fanoutSeries sets up series s and times its variants, and with floor the
+// control plane alone, for k.cfg.runs rounds.
+func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source func() (string, error), floor bool) (*fanoutRun, error) {
+	var many []string
+	for _, cl := range []*testenv.Cluster{k.staging, k.production} {
+		if err := namespace(ctx, cl, s.ns); err != nil {
+			return nil, err
+		}
+		for i := range fanoutPerCluster {
+			name := fmt.Sprintf("web-%02d", i)
+			if err := createDeploymentReadyAfter(ctx, cl, s.ns, name, "registry.test/shop:v1", s.readyAfter); err != nil {
+				return nil, err
+			}
+			many = append(many, "k8s:"+s.ns+"/"+name+"?context="+cl.Name)
+		}
+	}
+	if err := namespace(ctx, k.production, s.ns+"-one"); err != nil {
+		return nil, err
+	}
+	if err := createDeploymentReadyAfter(ctx, k.production, s.ns+"-one", "web", "registry.test/shop:v1", s.readyAfter); err != nil {
+		return nil, err
+	}
+	for i := range fanoutPerCluster {
+		for _, c := range []*testenv.Cluster{k.staging, k.production} {
+			if err := waitRolledOut(ctx, c, s.ns, fmt.Sprintf("web-%02d", i)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := waitRolledOut(ctx, k.production, s.ns+"-one", "web"); err != nil {
+		return nil, err
+	}
+	n := len(many)
+
+	hk, why := k.herokuApps(ctx, fanoutHerokuApps, s.readyAfter, source)
+	if hk == nil {
+		return nil, fmt.Errorf("fan-out, %s: %s", s.label(), why)
+	}
+	defer hk.close()
 	type variant struct {
 		name    string
 		targets []string
 		env     []string
 	}
-	withHeroku := fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", n+fanoutHerokuApps, n, fanoutHerokuApps)
-	var variants []variant
-	if hk != nil {
-		all := append(append([]string{}, many...), hk.targets...)
-		variants = append(variants,
-			variant{name: withHeroku, targets: all, env: hk.env},
-			variant{name: fmt.Sprintf("%s, FERRY_PARALLELISM=%d", withHeroku, len(all)), targets: all, env: append([]string{fmt.Sprintf("FERRY_PARALLELISM=%d", len(all))}, hk.env...)})
+	variants := []variant{
+		{name: fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", n+len(hk.targets), n, len(hk.targets)), targets: append(append([]string{}, many...), hk.targets...), env: hk.env},
+		{name: "1 target", targets: []string{"k8s:" + s.ns + "-one/web?context=production"}},
 	}
-	variants = append(variants,
-		variant{name: fmt.Sprintf("%d Deployments", n), targets: many},
-		variant{name: fmt.Sprintf("%d Deployments, FERRY_PARALLELISM=%d", n, n), targets: many, env: []string{fmt.Sprintf("FERRY_PARALLELISM=%d", n)}},
-		variant{name: "1 target", targets: []string{"k8s:fanout-one/web?context=production"}},
-	)
-	res := map[string][]sample{}
-	verify := map[string][]float64{}
+	if floor {
+		variants = append(variants, variant{name: fmt.Sprintf("%d Deployments", n), targets: many})
+	}
+	run := &fanoutRun{res: map[string][]sample{}, verify: map[string][]float64{}, floor: map[int][]float64{}}
 	for round := range k.cfg.runs {
 		for _, v := range measure.Rotate(variants, round) {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			src, err := source()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			cmd := exec.Command(k.cfg.ferry, "promote")
 			cmd.Env = append(k.ferryEnv("FERRY_SOURCE="+src, "FERRY_TARGETS="+strings.Join(v.targets, " ")), v.env...)
-			s, err := measure.Run(ctx, cmd)
+			m, err := measure.Run(ctx, cmd)
 			var rep *promote.Report
 			if err == nil {
-				rep, err = promoted(s.Stdout, len(v.targets))
+				rep, err = promoted(m.Stdout, len(v.targets))
 			}
 			if err != nil {
-				k.log.Printf("fan-out: %s, run %d failed: %v", v.name, round+1, err)
-				k.note("fan-out: %s, run %d failed: %v", v.name, round+1, err)
+				k.log.Printf("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
+				k.note("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
 				continue
 			}
-			k.log.Printf("fan-out: %s run %d: %.2fs wall, %.2fs cpu", v.name, round+1, s.Wall.Seconds(), s.CPU.Seconds())
-			res[v.name] = append(res[v.name], sample{wall: s.Wall.Seconds(), cpu: s.CPU.Seconds(), rss: float64(s.MaxRSS) / 1e6, uploaded: -1})
+			k.log.Printf("fan-out, %s: %s run %d: %.2fs wall, %.2fs cpu", s.label(), v.name, round+1, m.Wall.Seconds(), m.CPU.Seconds())
+			run.res[v.name] = append(run.res[v.name], sample{wall: m.Wall.Seconds(), cpu: m.CPU.Seconds(), rss: float64(m.MaxRSS) / 1e6, uploaded: -1})
 			for _, t := range rep.Targets {
-				verify[v.name] = append(verify[v.name], time.Duration(t.Durations.Verify).Seconds())
+				run.verify[v.name] = append(run.verify[v.name], time.Duration(t.Durations.Verify).Seconds())
 			}
+		}
+		if !floor {
+			continue
 		}
 		// The control plane alone: the harness sets the image of the
 		// same Deployments at once and watches until all have rolled
 		// out, as `kubectl set image` and `kubectl rollout status`
 		// would, but without a process start or ferry's snapshots.
-		for _, n := range measure.Rotate([]int{len(many), 1}, round) {
+		for _, c := range measure.Rotate([]int{n, 1}, round) {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
-			name := fmt.Sprintf("control plane alone, %d", n)
-			d, err := k.rolloutFloor(ctx, round, n)
+			name := fmt.Sprintf("control plane alone, %d", c)
+			d, err := k.rolloutFloor(ctx, s.ns, round, c)
 			if err != nil {
 				k.log.Printf("fan-out: %s, run %d failed: %v", name, round+1, err)
 				k.note("fan-out: %s, run %d failed: %v", name, round+1, err)
 				continue
 			}
 			k.log.Printf("fan-out: %s run %d: %.2fs", name, round+1, d)
-			floor[n] = append(floor[n], d)
+			run.floor[c] = append(run.floor[c], d)
 		}
 	}
 	for _, v := range variants {
-		k.addRaw("fan-out", "ferry promote, "+v.name, res[v.name])
-		k.addRawValues("fan-out: verify step per target (s)", "ferry promote, "+v.name, verify[v.name])
+		k.addRaw("fan-out, "+s.label(), "ferry promote, "+v.name, run.res[v.name])
+		k.addRawValues("fan-out, "+s.label()+": verify step per target (s)", "ferry promote, "+v.name, run.verify[v.name])
 	}
-	k.addRawValues("fan-out, wall (s)", fmt.Sprintf("control plane alone: set %d images at once, watch until rolled out", len(many)), floor[len(many)])
-	k.addRawValues("fan-out, wall (s)", "control plane alone: set 1 image, watch until rolled out", floor[1])
-	one := col(res["1 target"], wall)
-	bound := &results.Bound{Text: "≤ 1.5× one target", OnRatio: true, Max: 1.5}
-	if hk != nil {
-		k.add(results.New("fan-out: one promotion to "+withHeroku+" over 2 clusters, vs 1 Deployment", "s", col(res[variants[0].name], wall), "ferry promote, 1 target", one, bound).
-			WithNote(fmt.Sprintf("default FERRY_PARALLELISM (16); Deployments of 2 replicas, %d per cluster; Heroku apps in the emulator", fanoutPerCluster)))
-		k.add(results.New(fmt.Sprintf("fan-out to %d targets with FERRY_PARALLELISM=%d, vs 1 Deployment", n+fanoutHerokuApps, n+fanoutHerokuApps), "s", col(res[variants[1].name], wall), "ferry promote, 1 target", one, bound))
-		variants = variants[2:]
-	} else {
-		k.add(results.Pending(fmt.Sprintf("fan-out to %d Deployments + %d Heroku apps, vs 1 target", n, fanoutHerokuApps), "s", bound.Text, why))
+	if floor {
+		k.addRawValues("fan-out, "+s.label()+", wall (s)", fmt.Sprintf("control plane alone: set %d images at once, watch until rolled out", n), run.floor[n])
+		k.addRawValues("fan-out, "+s.label()+", wall (s)", "control plane alone: set 1 image, watch until rolled out", run.floor[1])
 	}
-	k.add(results.New(fmt.Sprintf("fan-out: one promotion to %d Deployments over 2 clusters, vs 1 Deployment", n), "s", col(res[variants[0].name], wall), "ferry promote, 1 target", one, nil).
-		WithNote("default FERRY_PARALLELISM (16)"))
-	k.add(results.New(fmt.Sprintf("fan-out to %d Deployments with FERRY_PARALLELISM=%d, vs 1 Deployment", n, n), "s", col(res[variants[1].name], wall), "ferry promote, 1 target", one, nil))
-	k.add(results.New(fmt.Sprintf("fan-out, the control plane alone: %d rollouts at once vs 1", n), "s", floor[len(many)], "1 rollout", floor[1], nil).
-		WithNote("the harness patches the images itself and watches the Deployments' status: what the API server, controller-manager and kwok on this machine allow"))
-	k.add(results.New(fmt.Sprintf("fan-out: ferry's cost over the control plane, %d Deployments with FERRY_PARALLELISM=%d", n, n), "s", col(res[variants[1].name], wall),
-		fmt.Sprintf("control plane alone, %d rollouts", n), floor[len(many)], nil).
-		WithNote("the same rollouts; ferry adds its process start, snapshots, patches and watches"))
-	k.addCommand("fan-out", fmt.Sprintf("KUBECONFIG=… FERRY_SOURCE=127.0.0.1:PORT/shop@sha256:… FERRY_TARGETS='k8s:fanout/web-00?context=staging … k8s:fanout/web-09?context=production' (%d addresses) FERRY_OUTPUT=json ferry promote", n))
-	k.addCommand("fan-out", "the same plus heroku:fan-0/web … heroku:fan-4/web in FERRY_TARGETS, with FERRY_HEROKU_API_KEY, FERRY_HEROKU_API_URL and FERRY_HEROKU_REGISTRY pointing at the emulator; each also with FERRY_PARALLELISM=<number of targets>; and the one target k8s:fanout-one/web?context=production")
-	return nil
+	return run, nil
 }
 
 // promoted checks a JSON report: outcome promoted, every target promoted.
@@ -295,7 +334,7 @@ func promoted(stdout []byte, targets int) (*promote.Report, error) {
 // (production's first when n is 1) and watches the Deployments until every
 // one has rolled out by its status; it returns the seconds from the first
 // patch to the last completion.
-func (k *kubeBench) rolloutFloor(ctx context.Context, round, n int) (float64, error) {
+func (k *kubeBench) rolloutFloor(ctx context.Context, ns string, round, n int) (float64, error) {
 	type ref struct {
 		c    *testenv.Cluster
 		name string
@@ -312,7 +351,7 @@ func (k *kubeBench) rolloutFloor(ctx context.Context, round, n int) (float64, er
 	want := map[string]int64{} // cluster/name → generation after the patch
 	var mu sync.Mutex
 	for _, c := range []*testenv.Cluster{k.staging, k.production} {
-		w, err := c.Admin.AppsV1().Deployments("fanout").Watch(ctx, metav1.ListOptions{})
+		w, err := c.Admin.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
 		if err != nil {
 			return 0, err
 		}
@@ -343,7 +382,7 @@ func (k *kubeBench) rolloutFloor(ctx context.Context, round, n int) (float64, er
 	errs := make([]error, n)
 	for i, r := range refs {
 		wg.Go(func() {
-			d, err := r.c.Admin.AppsV1().Deployments("fanout").Patch(ctx, r.name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			d, err := r.c.Admin.AppsV1().Deployments(ns).Patch(ctx, r.name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 			if err != nil {
 				errs[i] = err
 				return

@@ -272,7 +272,18 @@ func namespace(ctx context.Context, c *testenv.Cluster, ns string) error {
 }
 
 func createDeployment(ctx context.Context, c *testenv.Cluster, ns, name, img string) error {
+	return createDeploymentReadyAfter(ctx, c, ns, name, img, 0)
+}
+
+// createDeploymentReadyAfter creates Deployment ns/name whose pods kwok
+// makes Ready readyAfter after they start (at once when 0), as a readiness
+// probe would.
+func createDeploymentReadyAfter(ctx context.Context, c *testenv.Cluster, ns, name, img string, readyAfter time.Duration) error {
 	replicas, deadline := int32(2), int32(progressDeadline)
+	var annotations map[string]string
+	if readyAfter > 0 {
+		annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": readyAfter.String()}
+	}
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -281,7 +292,7 @@ func createDeployment(ctx context.Context, c *testenv.Cluster, ns, name, img str
 			ProgressDeadlineSeconds: &deadline,
 			Selector:                &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: img}}},
 			},
 		},
