@@ -14,6 +14,10 @@
 // with revisionHistoryLimit: 0, where `kubectl rollout undo` has nothing to
 // go back to.
 //
+// Every call goes through [API]: Deployments, ReplicaSets and Pods over a
+// REST client whose scheme holds apps/v1 and core/v1 only ([NewAPI]), not
+// client-go's clientset, which would register every API group there is.
+//
 // Clients are built from kubeconfig files (KUBECONFIG path lists), from
 // kubeconfig bytes held in memory (FERRY_KUBECONFIG_DATA), or from the
 // in-cluster service account.
