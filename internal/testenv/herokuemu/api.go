@@ -68,10 +68,10 @@ func (s *statusRecorder) Flush() {
 }
 
 // record appends a request to the log.
-func (e *Emulator) record(server string, r *http.Request, status int, seed bool) {
+func (e *Emulator) record(server string, r *http.Request, at time.Time, status int, seed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.requests = append(e.requests, Request{Server: server, Method: r.Method, Path: r.URL.Path, Status: status})
+	e.requests = append(e.requests, Request{Server: server, Method: r.Method, Path: r.URL.Path, Status: status, At: at})
 	if seed {
 		e.seeds[len(e.requests)-1] = true
 	}
@@ -122,7 +122,8 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/streams/") {
 		server = "stream"
 	}
-	defer func() { e.record(server, r, rec.status, seed) }()
+	at := time.Now()
+	defer func() { e.record(server, r, at, rec.status, seed) }()
 	if a, ok := e.formationPatchApp(r); ok && !seed {
 		e.mu.Lock()
 		if app, ok := e.apps[a]; ok {

@@ -115,6 +115,13 @@ type Dyno struct {
 	ReleaseVersion        int
 }
 
+// DynoChange is a dyno leaving `starting`: for `up` or `crashed`.
+type DynoChange struct {
+	App, Dyno, State string
+	ReleaseVersion   int
+	At               time.Time
+}
+
 // Request is one request an emulator server answered.
 type Request struct {
 	// Server is "api", "registry" or "stream".
@@ -122,6 +129,8 @@ type Request struct {
 	Method string
 	Path   string
 	Status int
+	// At is when the request arrived.
+	At time.Time
 }
 
 // Fault makes matching requests fail. Faults apply to the API and the
@@ -232,6 +241,7 @@ type Emulator struct {
 	keys     map[string]*key
 	faults   []*fault
 	requests []Request
+	changes  []DynoChange
 	seeds    map[int]bool // indexes into requests made with the seed key
 	timers   []*time.Timer
 	streams  map[string]*outputStream // by release id
@@ -456,6 +466,13 @@ func (e *Emulator) Dynos(appName string) []Dyno {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// DynoChanges returns every dyno that left `starting`, in order.
+func (e *Emulator) DynoChanges() []DynoChange {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]DynoChange(nil), e.changes...)
 }
 
 // Requests returns every request the servers answered, in order.

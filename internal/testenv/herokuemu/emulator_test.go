@@ -953,3 +953,27 @@ func TestParseRange(t *testing.T) {
 		}
 	}
 }
+
+// DynoChanges and Request.At are what the crash benchmark times a rollback
+// by: a dyno leaving starting is recorded with its time, and requests with
+// theirs.
+func TestDynoChangesAndRequestTimes(t *testing.T) {
+	e := start(t, Options{BootTime: 50 * time.Millisecond})
+	id := push(t, e, e.SeedKey(), "shop", "web", images.Spec{Seed: 81, Labels: map[string]string{LabelDyno: "crash"}})
+	before := time.Now()
+	if _, err := e.Deploy("shop", map[string]string{"web": id}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a dyno change", func() bool { return len(e.DynoChanges()) > 0 })
+	for _, c := range e.DynoChanges() {
+		if c.App != "shop" || c.State != DynoCrashed || c.ReleaseVersion != 1 || c.At.Before(before.Add(50*time.Millisecond)) {
+			t.Errorf("change %+v: want shop's dyno crashed in v1, at least BootTime after the deploy", c)
+		}
+	}
+	call(t, e, "GET", "/apps/shop", shopKey, v3, nil)
+	reqs := e.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Path != "/apps/shop" || last.At.Before(before) || last.At.After(time.Now()) {
+		t.Errorf("last request %+v: want GET /apps/shop timed between the deploy and now", last)
+	}
+}

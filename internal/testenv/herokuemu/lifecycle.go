@@ -242,6 +242,7 @@ func (e *Emulator) restartDynosLocked(a *app, r *release) {
 					d.state = DynoCrashed
 				}
 				d.updatedAt = time.Now().UTC()
+				e.changes = append(e.changes, DynoChange{App: a.name, Dyno: d.name, State: d.state, ReleaseVersion: r.version, At: d.updatedAt})
 			})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -151,7 +152,8 @@ func (e *Emulator) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	k, pass := e.registryKey(r)
 	seed := k != nil && pass == e.seedKey
-	defer func() { e.record("registry", r, rec.status, seed) }()
+	at := time.Now()
+	defer func() { e.record("registry", r, at, rec.status, seed) }()
 	if f := e.takeFault(r.Method, r.URL.Path); f != nil {
 		if f.Apply {
 			e.routeRegistry(httptest.NewRecorder(), r, k)
