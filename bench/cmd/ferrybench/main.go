@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string) error {
 		case "heroku":
 			err = b.herokuScenario(ctx)
 		case "crash":
-			err = b.kubeScenarios(ctx, true, slices.Contains(c.scenarios, "fanout"))
+			err = errors.Join(b.kubeScenarios(ctx, true, slices.Contains(c.scenarios, "fanout")), b.herokuCrash(ctx))
 		case "fanout":
 			if !slices.Contains(c.scenarios, "crash") {
 				err = b.kubeScenarios(ctx, false, true)
