@@ -254,17 +254,24 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 		return r, nil
 	}
 
-	// Restore every target that changed, newest first, on a context that
-	// the caller's cancellation does not reach.
+	// Restore every target that changed, on a context that the caller's
+	// cancellation does not reach: newest first, and up to Parallelism at
+	// once, so that the first targets released do not stay broken while
+	// the others are put back one after another (a restore waits for its
+	// rollout).
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), o.RestoreTimeout)
 	defer rcancel()
 	o.Logger.Logf("", "restoring every changed target (timeout %s)", o.RestoreTimeout)
 	r.Outcome = OutcomeFailed
-	var restoreErrs []error
+	var order []int // newest first
 	for i := len(targets) - 1; i >= 0; i-- {
-		if !changed[i] {
-			continue
+		if changed[i] {
+			order = append(order, i)
 		}
+	}
+	errs := make([]error, len(order))
+	forEach(len(order), o.Parallelism, func(k int) {
+		i := order[k]
 		t, tr := targets[i], &r.Targets[i]
 		if tr.Error == "" {
 			tr.Error = "restored because another target failed: " + firstErr.Error()
@@ -274,13 +281,19 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 			now := whatItRuns(ctx, t, img, tr.Before)
 			tr.Status, tr.Restore = StatusRestoreFailed, err.Error()+"; "+now
 			o.Logger.Logf(t.String(), "RESTORE FAILED: %v; %s", err, now)
-			restoreErrs = append(restoreErrs, fmt.Errorf("%s: %w; %s", t, err, now))
-			continue
+			errs[k] = fmt.Errorf("%s: %w; %s", t, err, now)
+			return
 		}
 		tr.Status = StatusRestored
 		o.Logger.Logf(t.String(), "restored to %s (revision %s)", tr.Before.Image, tr.Before.Revision)
 		if s, err := t.Snapshot(rctx, image.Image{}); err == nil {
 			tr.After = &s
+		}
+	})
+	var restoreErrs []error
+	for _, err := range errs {
+		if err != nil {
+			restoreErrs = append(restoreErrs, err)
 		}
 	}
 	if len(restoreErrs) > 0 {

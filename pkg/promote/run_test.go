@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -29,11 +30,15 @@ type fakeTarget struct {
 	upToDate                                   bool
 	snapErr, releaseErr, verifyErr, restoreErr error
 	verifyBlocks                               bool // Verify waits for ctx
+	restoreHook                                func() error
 
 	mu    sync.Mutex
 	calls []string
 	order *[]string
 }
+
+// orderMu guards the order slices fakeTargets share.
+var orderMu sync.Mutex
 
 func (f *fakeTarget) String() string { return f.name }
 func (f *fakeTarget) record(c string) {
@@ -41,7 +46,9 @@ func (f *fakeTarget) record(c string) {
 	f.calls = append(f.calls, c)
 	f.mu.Unlock()
 	if f.order != nil && c == "restore" {
+		orderMu.Lock()
 		*f.order = append(*f.order, f.name)
+		orderMu.Unlock()
 	}
 }
 func (f *fakeTarget) Snapshot(context.Context, image.Image) (Snapshot, error) {
@@ -67,6 +74,11 @@ func (f *fakeTarget) Restore(ctx context.Context, s Snapshot) error {
 	f.record("restore")
 	if ctx.Err() != nil {
 		return fmt.Errorf("restore ran on a cancelled context: %w", ctx.Err())
+	}
+	if f.restoreHook != nil {
+		if err := f.restoreHook(); err != nil {
+			return err
+		}
 	}
 	return f.restoreErr
 }
@@ -189,9 +201,8 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// A cancelled run (SIGTERM in CI) still restores, on a context of its own,
-// in reverse order.
-func TestRunCancelledRestoresInReverseOrder(t *testing.T) {
+// A cancelled run (SIGTERM in CI) still restores, on a context of its own.
+func TestRunCancelledStillRestores(t *testing.T) {
 	var order []string
 	a := &fakeTarget{name: "a", verifyBlocks: true, order: &order}
 	b := &fakeTarget{name: "b", verifyBlocks: true, order: &order}
@@ -204,12 +215,65 @@ func TestRunCancelledRestoresInReverseOrder(t *testing.T) {
 	if r.Outcome != OutcomeFailed || err == nil || !strings.Contains(err.Error(), "received terminated") {
 		t.Fatalf("outcome %s err %v", r.Outcome, err)
 	}
-	if strings.Join(order, ",") != "b,a" {
-		t.Fatalf("restore order %v, want b,a", order)
+	sort.Strings(order)
+	if strings.Join(order, ",") != "a,b" {
+		t.Fatalf("restored %v, want a and b", order)
 	}
 	for _, tr := range r.Targets {
 		if tr.Status != StatusRestored {
 			t.Errorf("%s: %s", tr.Target, tr.Status)
+		}
+	}
+}
+
+// One at a time (parallelism 1), restores go newest first.
+func TestRunRestoresNewestFirst(t *testing.T) {
+	var order []string
+	a := &fakeTarget{name: "a", order: &order}
+	b := &fakeTarget{name: "b", order: &order}
+	c := &fakeTarget{name: "c", order: &order, verifyErr: errors.New("crash loop")}
+	r, err := Run(context.Background(), fakeSource{}, []Target{a, b, c}, Options{Parallelism: 1})
+	if r.Outcome != OutcomeFailed || err == nil {
+		t.Fatalf("outcome %s err %v, want failed", r.Outcome, err)
+	}
+	if strings.Join(order, ",") != "c,b,a" {
+		t.Fatalf("restore order %v, want c,b,a", order)
+	}
+}
+
+// Restores run side by side: a restore waits for its rollout, and the
+// first targets released must not stay broken while the others are put
+// back one after another.
+func TestRunRestoresInParallel(t *testing.T) {
+	const n = 4
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	together := func() error {
+		arrived.Done()
+		select {
+		case <-all:
+			return nil
+		case <-time.After(5 * time.Second):
+			return errors.New("restores ran one at a time: the others never started")
+		}
+	}
+	var targets []Target
+	for i := range n {
+		f := &fakeTarget{name: fmt.Sprint("t", i), restoreHook: together}
+		if i == 0 {
+			f.verifyErr = errors.New("crash loop")
+		}
+		targets = append(targets, f)
+	}
+	r, err := Run(context.Background(), fakeSource{}, targets, Options{Parallelism: n})
+	if r.Outcome != OutcomeFailed || err == nil {
+		t.Fatalf("outcome %s err %v, want failed", r.Outcome, err)
+	}
+	for _, tr := range r.Targets {
+		if tr.Status != StatusRestored {
+			t.Errorf("%s: %s %s", tr.Target, tr.Status, tr.Restore)
 		}
 	}
 }
