@@ -46,7 +46,7 @@ func (h *herokuFanout) close() { _ = h.e.Close() }
 // herokuApps starts an emulator whose dynos boot in boot (its default when
 // 0) with n container apps, each running a first release, and checks that ferry can plan a promotion to them. It
 // returns nil and the reason when ferry cannot drive Heroku apps.
-func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, source func() (string, error)) (*herokuFanout, string) {
+func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, source func(crash bool) (string, error)) (*herokuFanout, string) {
 	e, err := herokuemu.New(herokuemu.Options{BootTime: boot})
 	if err != nil {
 		return nil, "the Heroku emulator did not start: " + err.Error()
@@ -93,7 +93,7 @@ func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, s
 		}
 	}
 	h.env = []string{"FERRY_HEROKU_API_KEY=" + key, "FERRY_HEROKU_API_URL=" + e.APIURL(), "FERRY_HEROKU_REGISTRY=" + e.RegistryHost()}
-	src, err := source()
+	src, err := source(false)
 	if err != nil {
 		h.close()
 		return nil, err.Error()
@@ -130,11 +130,12 @@ func (s fanoutSeries) label() string {
 }
 
 // fanoutRun is what one series measured: wall and CPU per variant, and the
-// verify step of every target.
+// verify (and restore) step of every target.
 type fanoutRun struct {
-	res    map[string][]sample
-	verify map[string][]float64
-	floor  map[int][]float64 // the control plane alone, by rollouts at once
+	res     map[string][]sample
+	verify  map[string][]float64
+	restore map[string][]float64 // the restore step of every target, when they were restored
+	floor   map[int][]float64    // the control plane alone, by rollouts at once
 }
 
 // fanout times one promotion to 25 targets (20 Deployments over two
@@ -152,11 +153,16 @@ func (k *kubeBench) fanout(ctx context.Context) error {
 	}
 	defer srcReg.Stop()
 	next := int64(5000)
-	source := func() (string, error) {
+	source := func(crash bool) (string, error) {
 		next += 10
 		img, err := fixture(next, 2, 1<<20, false, platformAMD64)
 		if err != nil {
 			return "", err
+		}
+		if crash { // Heroku's dynos crash on it; kwok's pods run it
+			if img, err = crashing(img); err != nil {
+				return "", err
+			}
 		}
 		d, err := push(ctx, srcReg.Host+"/shop:latest", img)
 		if err != nil {
@@ -196,14 +202,18 @@ func (k *kubeBench) fanout(ctx context.Context) error {
 		col(later.res[withHeroku], wall), "ferry promote, 1 target", col(later.res["1 target"], wall), bound).
 		WithNote(fmt.Sprintf("default FERRY_PARALLELISM (64: all at once); Deployments of 2 replicas, %d per cluster, pods Ready %s after they start (kwok's pod-ready delay); Heroku dynos up %s after their release (the emulator's boot time)",
 			fanoutPerCluster, slow.readyAfter, slow.readyAfter)))
+	failAll, failOne := fmt.Sprintf("%d targets, the Heroku apps' dynos crash", all), "1 Heroku app, its dynos crash"
+	k.add(results.New(fmt.Sprintf("fan-out, %s: a failed promotion to %s (the Heroku apps' dynos crash), every target restored, vs the same failure on 1 Heroku app", slow.label(), withHeroku), "s",
+		col(later.res[failAll], wall), "ferry promote, 1 Heroku app, restored", col(later.res[failOne], wall), nil).
+		WithNote("release, the crash seen, every changed target put back and its restore rolled out: how long production runs something other than what it ran before; restores run side by side, started newest first"))
 	k.addCommand("fan-out", fmt.Sprintf("KUBECONFIG=… FERRY_SOURCE=127.0.0.1:PORT/shop@sha256:… FERRY_TARGETS='k8s:fanout/web-00?context=staging … k8s:fanout/web-09?context=production' (%d addresses) FERRY_OUTPUT=json ferry promote", n))
-	k.addCommand("fan-out", "the same plus heroku:fan-0/web … heroku:fan-4/web in FERRY_TARGETS, with FERRY_HEROKU_API_KEY, FERRY_HEROKU_API_URL and FERRY_HEROKU_REGISTRY pointing at the emulator; and the one target k8s:fanout-one/web?context=production; the same again in namespaces fanout-slow and fanout-slow-one, whose pod templates carry pod-ready.stage.kwok.x-k8s.io/delay: 5s, with an emulator whose dynos boot in 5s")
+	k.addCommand("fan-out", "the same plus heroku:fan-0/web … heroku:fan-4/web in FERRY_TARGETS, with FERRY_HEROKU_API_KEY, FERRY_HEROKU_API_URL and FERRY_HEROKU_REGISTRY pointing at the emulator; and the one target k8s:fanout-one/web?context=production; the same again in namespaces fanout-slow and fanout-slow-one, whose pod templates carry pod-ready.stage.kwok.x-k8s.io/delay: 5s, with an emulator whose dynos boot in 5s; and in that series, the same 25 targets and the one Heroku app with an image whose dynos crash (expects exit 1, every target restored)")
 	return nil
 }
 
 // fanoutSeries sets up series s and times its variants, and with floor the
 // control plane alone, for k.cfg.runs rounds.
-func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source func() (string, error), floor bool) (*fanoutRun, error) {
+func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source func(crash bool) (string, error), floor bool) (*fanoutRun, error) {
 	var many []string
 	for _, cl := range []*testenv.Cluster{k.staging, k.production} {
 		if err := namespace(ctx, cl, s.ns); err != nil {
@@ -244,21 +254,27 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 		name    string
 		targets []string
 		env     []string
+		crash   bool // the Heroku apps' dynos crash: every target is restored
 	}
+	all := append(append([]string{}, many...), hk.targets...)
 	variants := []variant{
-		{name: fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", n+len(hk.targets), n, len(hk.targets)), targets: append(append([]string{}, many...), hk.targets...), env: hk.env},
+		{name: fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", len(all), n, len(hk.targets)), targets: all, env: hk.env},
 		{name: "1 target", targets: []string{"k8s:" + s.ns + "-one/web?context=production"}},
 	}
 	if floor {
 		variants = append(variants, variant{name: fmt.Sprintf("%d Deployments", n), targets: many})
+	} else {
+		variants = append(variants,
+			variant{name: fmt.Sprintf("%d targets, the Heroku apps' dynos crash", len(all)), targets: all, env: hk.env, crash: true},
+			variant{name: "1 Heroku app, its dynos crash", targets: hk.targets[:1], env: hk.env, crash: true})
 	}
-	run := &fanoutRun{res: map[string][]sample{}, verify: map[string][]float64{}, floor: map[int][]float64{}}
+	run := &fanoutRun{res: map[string][]sample{}, verify: map[string][]float64{}, restore: map[string][]float64{}, floor: map[int][]float64{}}
 	for round := range k.cfg.runs {
 		for _, v := range measure.Rotate(variants, round) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			src, err := source()
+			src, err := source(v.crash)
 			if err != nil {
 				return nil, err
 			}
@@ -266,7 +282,10 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 			cmd.Env = append(k.ferryEnv("FERRY_SOURCE="+src, "FERRY_TARGETS="+strings.Join(v.targets, " ")), v.env...)
 			m, err := measure.Run(ctx, cmd)
 			var rep *promote.Report
-			if err == nil {
+			switch {
+			case v.crash:
+				rep, err = restored(m.Stdout, err, len(v.targets))
+			case err == nil:
 				rep, err = promoted(m.Stdout, len(v.targets))
 			}
 			if err != nil {
@@ -278,6 +297,9 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 			run.res[v.name] = append(run.res[v.name], sample{wall: m.Wall.Seconds(), cpu: m.CPU.Seconds(), rss: float64(m.MaxRSS) / 1e6, uploaded: -1})
 			for _, t := range rep.Targets {
 				run.verify[v.name] = append(run.verify[v.name], time.Duration(t.Durations.Verify).Seconds())
+				if v.crash {
+					run.restore[v.name] = append(run.restore[v.name], time.Duration(t.Durations.Restore).Seconds())
+				}
 			}
 		}
 		if !floor {
@@ -305,12 +327,37 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 	for _, v := range variants {
 		k.addRaw("fan-out, "+s.label(), "ferry promote, "+v.name, run.res[v.name])
 		k.addRawValues("fan-out, "+s.label()+": verify step per target (s)", "ferry promote, "+v.name, run.verify[v.name])
+		if v.crash {
+			k.addRawValues("fan-out, "+s.label()+": restore step per target (s)", "ferry promote, "+v.name, run.restore[v.name])
+		}
 	}
 	if floor {
 		k.addRawValues("fan-out, "+s.label()+", wall (s)", fmt.Sprintf("control plane alone: set %d images at once, watch until rolled out", n), run.floor[n])
 		k.addRawValues("fan-out, "+s.label()+", wall (s)", "control plane alone: set 1 image, watch until rolled out", run.floor[1])
 	}
 	return run, nil
+}
+
+// restored checks a failed promotion: exit 1, outcome failed, every target
+// restored.
+func restored(stdout []byte, runErr error, targets int) (*promote.Report, error) {
+	var ee *measure.ExitError
+	if !errors.As(runErr, &ee) || ee.Code != 1 {
+		return nil, fmt.Errorf("want exit 1 (failed, restored), got %v", runErr)
+	}
+	var rep promote.Report
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		return nil, fmt.Errorf("report: %w: %s", err, stdout)
+	}
+	if rep.Outcome != promote.OutcomeFailed || len(rep.Targets) != targets {
+		return nil, fmt.Errorf("want %d targets restored, got %s with %d targets: %s", targets, rep.Outcome, len(rep.Targets), rep.Error)
+	}
+	for _, t := range rep.Targets {
+		if t.Status != promote.StatusRestored {
+			return nil, fmt.Errorf("%s: %s %s", t.Target, t.Status, t.Restore)
+		}
+	}
+	return &rep, nil
 }
 
 // promoted checks a JSON report: outcome promoted, every target promoted.
