@@ -99,6 +99,12 @@
 // never released, and ferry fails with a clear message rather than promote
 // it. This is a choice made where the public API is silent.
 //
+// The same tag is why a restore puts it back: a Target's copy moves
+// APP/PROCESS:latest to the new image, and after a failed promotion it
+// would stay there, where the next `heroku container:release` releases it
+// and a Source refuses it. The restore points it at the manifest it named
+// before, unless it has moved again since (someone pushed).
+//
 // # Descriptions
 //
 // The docker-releases formation PATCH documents no description field (the

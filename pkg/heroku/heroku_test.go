@@ -661,7 +661,7 @@ func TestRestoreAfterFailedCopyAsksNothing(t *testing.T) {
 	if n := e.emu.FormationPatches("shop-prod"); n != 0 {
 		t.Errorf("%d PATCHes", n)
 	}
-	if !strings.Contains(e.logs.text(), "nothing to restore") {
+	if !strings.Contains(e.logs.text(), "nothing to roll back") {
 		t.Errorf("log:\n%s", e.logs.text())
 	}
 }
@@ -714,6 +714,90 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), "release v3 (Deployed web") || !strings.Contains(err.Error(), "after ferry's release v2") {
 				t.Errorf("Restore: %v, want a refusal naming v3 and ferry's v2", err)
+			}
+		})
+	}
+}
+
+// latestDigest is what APP/PROC:latest names in the emulator ("" when
+// nothing).
+func (e *env) latestDigest(app, proc string) string {
+	e.t.Helper()
+	d, err := remote.Get(mustRef(e.t, e.emu.RegistryHost()+"/"+app+"/"+proc+":latest"),
+		remote.WithAuth(&authn.Basic{Username: "_", Password: e.emu.SeedKey()}))
+	if err != nil {
+		return ""
+	}
+	return d.Digest.String()
+}
+
+// After a failed promotion :latest names the image it named before:
+// `heroku container:release` releases whatever :latest names, and ferry's
+// own Heroku source checks releases against it. A push made since is
+// someone else's and stays.
+func TestRestorePutsLatestBack(t *testing.T) {
+	crash := images.Spec{Seed: 31, Labels: map[string]string{herokuemu.LabelDyno: "crash"}}
+	for _, tc := range []struct {
+		name string
+		// between runs after the release and before the restore.
+		between func(e *env)
+		// patchFails makes the formation PATCH fail: the copy moved the
+		// tag, no release was made.
+		patchFails bool
+		wantOld    bool
+		wantLog    string
+	}{
+		{name: "crashed release", wantOld: true, wantLog: "again, as before the promotion"},
+		{name: "patch refused", patchFails: true, wantOld: true, wantLog: "is still current: nothing to restore"},
+		{name: "pushed since", between: func(e *env) { e.seedPush("shop-prod", images.Spec{Seed: 32}, "web") },
+			wantLog: "not the copy ferry made"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.seedRelease("shop-prod", images.Spec{Seed: 30}, "web")
+			old := e.latestDigest("shop-prod", "web")
+			if old == "" {
+				t.Fatal("the seeded app has no :latest")
+			}
+			img, _ := e.source(crash)
+			tgt := e.target("heroku:shop-prod")
+			s, err := tgt.Snapshot(ctx(t), img)
+			if e.note(err) != nil {
+				t.Fatal(err)
+			}
+			if tc.patchFails {
+				e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Times: 1, Status: 422})
+			}
+			err = e.note(tgt.Release(ctx(t), img))
+			if tc.patchFails != (err != nil) {
+				t.Fatalf("Release: %v", err)
+			}
+			if !tc.patchFails {
+				if err := e.note(tgt.Verify(ctx(t))); err == nil {
+					t.Fatal("Verify passed, want a crash")
+				}
+			}
+			moved := e.latestDigest("shop-prod", "web")
+			if moved == old {
+				t.Fatal("the copy did not move :latest")
+			}
+			if tc.between != nil {
+				tc.between(e)
+			}
+			theirs := e.latestDigest("shop-prod", "web")
+			if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+				t.Fatalf("Restore: %v\n%s", err, e.logs.text())
+			}
+			got := e.latestDigest("shop-prod", "web")
+			want := theirs
+			if tc.wantOld {
+				want = old
+			}
+			if got != want {
+				t.Errorf(":latest names %s after the restore, want %s (before the promotion %s, ferry's copy %s)\n%s", got, want, old, moved, e.logs.text())
+			}
+			if !strings.Contains(e.logs.text(), tc.wantLog) {
+				t.Errorf("log lacks %q:\n%s", tc.wantLog, e.logs.text())
 			}
 		})
 	}

@@ -56,6 +56,8 @@ type Target struct {
 	// release that is not a rollback to the snapshot is someone else's,
 	// which a restore must not undo.
 	ours *hk.Release
+	// moved are the :latest tags the copy pointed at the new image.
+	moved []movedTag
 }
 
 // NewTarget returns the target heroku:APP/PROCESS[,PROCESS] names. It
@@ -202,7 +204,7 @@ func contains(xs []string, x string) bool {
 func (t *Target) Release(ctx context.Context, img image.Image) error {
 	t.mu.Lock()
 	st, wantID := t.snap, t.wantID
-	t.patched, t.ours = false, nil
+	t.patched, t.ours, t.moved = false, nil, nil
 	t.mu.Unlock()
 	if st == nil {
 		return fmt.Errorf("releasing %s: no snapshot taken", t)
@@ -274,10 +276,19 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 		if err != nil {
 			return v1.Hash{}, err
 		}
+		before, err := t.c.readTag(ctx, dst, t.logf)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("copying %s to %s: %w", src.Ref(), dst, err)
+		}
 		t.logf("copying %s to %s", src.Ref(), dst)
 		res, err := image.Copy(ctx, src, dst, opts)
 		if err != nil {
 			return v1.Hash{}, t.c.scrub(err)
+		}
+		if before == nil || before.Digest != res.Manifest {
+			t.mu.Lock()
+			t.moved = append(t.moved, movedTag{tag: dst, before: before, ours: res.Manifest})
+			t.mu.Unlock()
 		}
 		t.logf("copied to %s: image %s, %d bytes uploaded, %d blobs already there, %d mounted", dst, shortID(res.Config.String()), res.Uploaded, res.Skipped, res.Mounted)
 		if i == 0 {
@@ -509,13 +520,25 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot) error {
 		// The release stopped before the formation PATCH (in the copy,
 		// say): no release was made, so there is nothing to put back,
 		// and no need to reach the API, which may be what failed.
-		t.logf("restore: ferry never updated the formation, so it made no release: nothing to restore (v%d was current at the snapshot)", st.Version)
+		t.logf("restore: ferry never updated the formation, so it made no release: nothing to roll back (v%d was current at the snapshot)", st.Version)
+		t.putTagsBack(ctx)
 		return nil
 	}
-	if err := t.restoreTo(ctx, st); err != nil {
+	err := t.restoreTo(ctx, st)
+	t.putTagsBack(ctx)
+	if err != nil {
 		return fmt.Errorf("restoring %s: %w", t, err)
 	}
 	return nil
+}
+
+// putTagsBack restores the :latest tags the copy moved. The app's own
+// state is what a restore is judged by, so a tag that cannot be put back
+// is a warning, not a failed restore.
+func (t *Target) putTagsBack(ctx context.Context) {
+	if err := t.restoreTags(ctx); err != nil {
+		t.logf("WARNING: not every registry tag could be put back: %v", err)
+	}
 }
 
 func (t *Target) restoreTo(ctx context.Context, st *State) error {
