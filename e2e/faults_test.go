@@ -630,6 +630,7 @@ func TestFaultOneOfThreeTargetsFails(t *testing.T) {
 		assertRestored(t, before[n], rs[n])
 	}
 	assertRuns(t, app, old, "web")
+	assertLatest(t, app, "web", old)
 	// Newest first: the Heroku app, then web-b, then web-a.
 	last := -1
 	for _, tg := range []string{targets[2], targets[1], targets[0]} {

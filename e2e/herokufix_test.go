@@ -7,7 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
 	"github.com/ferry-dev/ferry/internal/testenv/images"
@@ -115,4 +118,25 @@ func mutationsOf(app string) int {
 
 func containsApp(path, app string) bool {
 	return strings.Contains(path, "/apps/"+app+"/") || strings.HasSuffix(path, "/apps/"+app) || strings.Contains(path, "/"+app+"/")
+}
+
+// assertLatest checks that APP/PROC:latest in the emulator's registry holds
+// image id (what `heroku container:release` would release next).
+func assertLatest(t *testing.T, app, proc, id string) {
+	t.Helper()
+	ref, err := name.NewTag(emu.RegistryHost() + "/" + app + "/" + proc + ":latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref, remote.WithAuth(&authn.Basic{Username: "_", Password: emu.SeedKey()}))
+	if err != nil {
+		t.Fatalf("reading %s: %v", ref, err)
+	}
+	got, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != id {
+		t.Errorf("%s holds image %s, want %s", ref, got, id)
+	}
 }
