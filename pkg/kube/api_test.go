@@ -28,12 +28,12 @@ func (a clientsetAPI) Pods(ns string) PodClient               { return a.cs.Core
 // clients; a recording server checks them (real API servers serve it in
 // internal/testenv's and e2e's tests).
 func TestNewAPIRequests(t *testing.T) {
-	type seen struct{ method, path, query, accept, contentType string }
+	type seen struct{ method, path, query, accept, contentType, ua string }
 	var mu sync.Mutex
 	var got []seen
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		got = append(got, seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Accept"), r.Header.Get("Content-Type")})
+		got = append(got, seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Accept"), r.Header.Get("Content-Type"), r.Header.Get("User-Agent")})
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -75,10 +75,10 @@ func TestNewAPIRequests(t *testing.T) {
 
 	const protobufFirst = "application/vnd.kubernetes.protobuf,application/json"
 	want := []seen{
-		{"GET", "/apis/apps/v1/namespaces/shop/deployments/web", "", protobufFirst, ""},
-		{"PATCH", "/apis/apps/v1/namespaces/shop/deployments/web", "fieldManager=ferry", protobufFirst, "application/json-patch+json"},
-		{"GET", "/api/v1/namespaces/shop/pods", "labelSelector=app%3Dweb", protobufFirst, ""},
-		{"GET", "/apis/apps/v1/namespaces/shop/replicasets", "labelSelector=app%3Dweb", protobufFirst, ""},
+		{"GET", "/apis/apps/v1/namespaces/shop/deployments/web", "", protobufFirst, "", "ferry-test"},
+		{"PATCH", "/apis/apps/v1/namespaces/shop/deployments/web", "fieldManager=ferry", protobufFirst, "application/json-patch+json", "ferry-test"},
+		{"GET", "/api/v1/namespaces/shop/pods", "labelSelector=app%3Dweb", protobufFirst, "", "ferry-test"},
+		{"GET", "/apis/apps/v1/namespaces/shop/replicasets", "labelSelector=app%3Dweb", protobufFirst, "", "ferry-test"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("requests %+v, want %+v", got, want)

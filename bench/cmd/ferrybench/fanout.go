@@ -345,33 +345,27 @@ func restored(stdout []byte, runErr error, targets int) (*promote.Report, error)
 	if !errors.As(runErr, &ee) || ee.Code != 1 {
 		return nil, fmt.Errorf("want exit 1 (failed, restored), got %v", runErr)
 	}
-	var rep promote.Report
-	if err := json.Unmarshal(stdout, &rep); err != nil {
-		return nil, fmt.Errorf("report: %w: %s", err, stdout)
-	}
-	if rep.Outcome != promote.OutcomeFailed || len(rep.Targets) != targets {
-		return nil, fmt.Errorf("want %d targets restored, got %s with %d targets: %s", targets, rep.Outcome, len(rep.Targets), rep.Error)
-	}
-	for _, t := range rep.Targets {
-		if t.Status != promote.StatusRestored {
-			return nil, fmt.Errorf("%s: %s %s", t.Target, t.Status, t.Restore)
-		}
-	}
-	return &rep, nil
+	return ended(stdout, targets, promote.OutcomeFailed, promote.StatusRestored)
 }
 
 // promoted checks a JSON report: outcome promoted, every target promoted.
 func promoted(stdout []byte, targets int) (*promote.Report, error) {
+	return ended(stdout, targets, promote.OutcomePromoted, promote.StatusPromoted)
+}
+
+// ended checks a JSON report: its outcome, and status for each of its
+// targets.
+func ended(stdout []byte, targets int, outcome promote.Outcome, status promote.Status) (*promote.Report, error) {
 	var rep promote.Report
 	if err := json.Unmarshal(stdout, &rep); err != nil {
 		return nil, fmt.Errorf("report: %w: %s", err, stdout)
 	}
-	if rep.Outcome != promote.OutcomePromoted || len(rep.Targets) != targets {
-		return nil, fmt.Errorf("want %d targets promoted, got %s with %d targets: %s", targets, rep.Outcome, len(rep.Targets), rep.Error)
+	if rep.Outcome != outcome || len(rep.Targets) != targets {
+		return nil, fmt.Errorf("want %s with %d targets, got %s with %d targets: %s", outcome, targets, rep.Outcome, len(rep.Targets), rep.Error)
 	}
 	for _, t := range rep.Targets {
-		if t.Status != promote.StatusPromoted {
-			return nil, fmt.Errorf("%s: %s %s", t.Target, t.Status, t.Error)
+		if t.Status != status {
+			return nil, fmt.Errorf("%s: %s, want %s: %s %s", t.Target, t.Status, status, t.Error, t.Restore)
 		}
 	}
 	return &rep, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -19,7 +18,6 @@ import (
 	"github.com/ferry-dev/ferry/bench/internal/registry"
 	"github.com/ferry-dev/ferry/bench/internal/results"
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
-	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // herokuCrashBoot is the range of dyno boot times of the Heroku crash runs:
@@ -132,13 +130,8 @@ func (b *bench) herokuCrashRun(ctx context.Context, boot time.Duration, good v1.
 	cmd.Env = append(b.env(), "FERRY_SOURCE="+source, "FERRY_TARGETS=heroku:"+app+"/web", "FERRY_OUTPUT=json", "FERRY_TIMEOUT=60s",
 		"FERRY_HEROKU_API_KEY="+key, "FERRY_HEROKU_API_URL="+e.APIURL(), "FERRY_HEROKU_REGISTRY="+e.RegistryHost())
 	s, err := measure.Run(ctx, cmd)
-	var ee *measure.ExitError
-	if !errors.As(err, &ee) || ee.Code != 1 {
-		return 0, 0, fmt.Errorf("ferry promote: want exit 1 (failed, rolled back), got %v; stdout %s", err, s.Stdout)
-	}
-	var rep promote.Report
-	if err := json.Unmarshal(s.Stdout, &rep); err != nil || len(rep.Targets) != 1 || rep.Targets[0].Status != promote.StatusRestored {
-		return 0, 0, fmt.Errorf("ferry promote: want the app rolled back, got %s (%v)", s.Stdout, err)
+	if _, err := restored(s.Stdout, err, 1); err != nil {
+		return 0, 0, fmt.Errorf("ferry promote: %w", err)
 	}
 	var crashed time.Time
 	for _, c := range e.DynoChanges() {
