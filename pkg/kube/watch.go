@@ -159,12 +159,13 @@ func evaluateFromStores(deploys, replicaSets, pods cache.Store, ns, name string)
 		return Verdict{}, fmt.Errorf("deployment %s/%s disappeared while watching its rollout", ns, name)
 	}
 	d := obj.(*appsv1.Deployment)
-	rss := make([]*appsv1.ReplicaSet, 0, len(replicaSets.List()))
-	for _, o := range replicaSets.List() {
+	rsObjs, podObjs := replicaSets.List(), pods.List()
+	rss := make([]*appsv1.ReplicaSet, 0, len(rsObjs))
+	for _, o := range rsObjs {
 		rss = append(rss, o.(*appsv1.ReplicaSet))
 	}
-	ps := make([]corev1.Pod, 0, len(pods.List()))
-	for _, o := range pods.List() {
+	ps := make([]corev1.Pod, 0, len(podObjs))
+	for _, o := range podObjs {
 		ps = append(ps, *o.(*corev1.Pod))
 	}
 	return Evaluate(d, currentReplicaSet(d, rss), ps), nil
