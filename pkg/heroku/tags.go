@@ -10,8 +10,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
-	"github.com/ferry-dev/ferry/pkg/image"
 )
 
 // movedTag is APP/PROCESS:latest as ferry's copy left it: what it named
@@ -26,14 +24,9 @@ type movedTag struct {
 	ours   v1.Hash
 }
 
-func (c *Client) registryOptions(ctx context.Context, logf func(format string, args ...any)) []remote.Option {
-	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuth(c.registryAuth()), remote.WithUserAgent("ferry")},
-		image.RetryOptions(image.Retry{}, c.base, logf)...)
-}
-
 // readTag returns what tag names, or nil when there is no such tag.
-func (c *Client) readTag(ctx context.Context, tag name.Tag, logf func(format string, args ...any)) (*remote.Descriptor, error) {
-	d, err := remote.Get(tag, c.registryOptions(ctx, logf)...)
+func (c *Client) readTag(ctx context.Context, tag name.Tag) (*remote.Descriptor, error) {
+	d, err := remote.Get(tag, c.remoteOpts(ctx)...)
 	var terr *transport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
 		return nil, nil
@@ -55,7 +48,7 @@ func (t *Target) restoreTags(ctx context.Context) error {
 	t.mu.Unlock()
 	var errs []error
 	for _, m := range moved {
-		cur, err := t.c.readTag(ctx, m.tag, t.logf)
+		cur, err := t.c.readTag(ctx, m.tag)
 		switch {
 		case err != nil:
 			errs = append(errs, err)
@@ -71,7 +64,7 @@ func (t *Target) restoreTags(ctx context.Context) error {
 			t.logf("%s did not exist before the promotion and names ferry's copy %s now, which nothing runs (a registry cannot remove a tag without deleting the image)", m.tag, m.ours)
 			continue
 		}
-		if err := remote.Put(m.tag, m.before, t.c.registryOptions(ctx, t.logf)...); err != nil {
+		if err := remote.Put(m.tag, m.before, t.c.remoteOpts(ctx)...); err != nil {
 			errs = append(errs, t.c.scrub(fmt.Errorf("putting %s back to %s: %w", m.tag, m.before.Digest, err)))
 			continue
 		}

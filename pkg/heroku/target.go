@@ -276,7 +276,7 @@ func (t *Target) copy(ctx context.Context, img image.Image) (v1.Hash, error) {
 		if err != nil {
 			return v1.Hash{}, err
 		}
-		before, err := t.c.readTag(ctx, dst, t.logf)
+		before, err := t.c.readTag(ctx, dst)
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("copying %s to %s: %w", src.Ref(), dst, err)
 		}
