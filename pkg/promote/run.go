@@ -128,11 +128,8 @@ func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report
 	r := &Report{Command: "plan", Source: src.String(), Targets: newTargetReports(targets)}
 	start := time.Now()
 	defer func() { r.Duration = Duration(time.Since(start)) }()
-	img, err := resolve(ctx, src, r, o)
+	img, err := prepare(ctx, src, targets, r, o)
 	if err != nil {
-		return r, err
-	}
-	if err := snapshotAll(ctx, img, targets, r, o); err != nil {
 		return r, err
 	}
 	r.Outcome = OutcomeUnchanged
@@ -167,8 +164,8 @@ func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) 
 }
 
 // Run promotes: resolve → snapshot all → release and verify (in parallel,
-// bounded) → on any failure, restore every target that was changed, in
-// reverse order. The returned error is nil when every target runs the image
+// bounded) → on any failure, restore every target that was changed (in
+// parallel too, started newest first). The returned error is nil when every target runs the image
 // and is healthy; Report.Outcome says what happened in every case.
 func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	o.defaults()
@@ -176,11 +173,8 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	start := time.Now()
 	defer func() { r.Duration = Duration(time.Since(start)) }()
 
-	img, err := resolve(ctx, src, r, o)
+	img, err := prepare(ctx, src, targets, r, o)
 	if err != nil {
-		return r, err
-	}
-	if err := snapshotAll(ctx, img, targets, r, o); err != nil {
 		return r, err
 	}
 
@@ -368,6 +362,15 @@ func newTargetReports(targets []Target) []TargetReport {
 		out[i] = TargetReport{Target: t.String()}
 	}
 	return out
+}
+
+// prepare resolves src and snapshots every target, as Plan and Run begin.
+func prepare(ctx context.Context, src Source, targets []Target, r *Report, o Options) (image.Image, error) {
+	img, err := resolve(ctx, src, r, o)
+	if err != nil {
+		return image.Image{}, err
+	}
+	return img, snapshotAll(ctx, img, targets, r, o)
 }
 
 func resolve(ctx context.Context, src Source, r *Report, o Options) (image.Image, error) {
