@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,11 +59,6 @@ func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, s
 		h.close()
 		return nil, err.Error()
 	}
-	cfg, err := seed.ConfigName()
-	if err != nil {
-		h.close()
-		return nil, err.Error()
-	}
 	var apps []string
 	for i := range n {
 		app := fmt.Sprintf("fan-%d", i)
@@ -71,23 +67,7 @@ func (k *kubeBench) herokuApps(ctx context.Context, n int, boot time.Duration, s
 	}
 	e.AddKey(key, apps...)
 	for _, app := range apps {
-		err := func() error {
-			if _, err := e.CreateApp(app, "container"); err != nil {
-				return err
-			}
-			ref, err := name.NewTag(e.RegistryHost() + "/" + app + "/web:latest")
-			if err != nil {
-				return err
-			}
-			if err := remote.Write(ref, seed, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "_", Password: key})); err != nil {
-				return err
-			}
-			if _, err := e.Deploy(app, map[string]string{"web": cfg.String()}); err != nil {
-				return err
-			}
-			return e.WaitIdle(ctx, app)
-		}()
-		if err != nil {
+		if _, err := seedApp(ctx, e, key, app, seed); err != nil {
 			h.close()
 			return nil, fmt.Sprintf("setting up Heroku app %s in the emulator failed: %v", app, err)
 		}
@@ -336,6 +316,30 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 		k.addRawValues("fan-out, "+s.label()+", wall (s)", "control plane alone: set 1 image, watch until rolled out", run.floor[1])
 	}
 	return run, nil
+}
+
+// seedApp creates container app in e running img on web, pushed with key,
+// and waits until its dynos are up. It returns that first release.
+func seedApp(ctx context.Context, e *herokuemu.Emulator, key, app string, img v1.Image) (herokuemu.Release, error) {
+	if _, err := e.CreateApp(app, "container"); err != nil {
+		return herokuemu.Release{}, err
+	}
+	ref, err := name.NewTag(e.RegistryHost() + "/" + app + "/web:latest")
+	if err != nil {
+		return herokuemu.Release{}, err
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "_", Password: key})); err != nil {
+		return herokuemu.Release{}, err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return herokuemu.Release{}, err
+	}
+	rel, err := e.Deploy(app, map[string]string{"web": cfg.String()})
+	if err != nil {
+		return herokuemu.Release{}, err
+	}
+	return rel, e.WaitIdle(ctx, app)
 }
 
 // restored checks a failed promotion: exit 1, outcome failed, every target

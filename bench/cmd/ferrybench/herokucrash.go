@@ -8,11 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-dev/ferry/bench/internal/measure"
 	"github.com/ferry-dev/ferry/bench/internal/registry"
@@ -104,25 +101,8 @@ func (b *bench) herokuCrashRun(ctx context.Context, boot time.Duration, good v1.
 	const app = "crash"
 	key := randomKey()
 	e.AddKey(key, app)
-	if _, err := e.CreateApp(app, "container"); err != nil {
-		return 0, 0, err
-	}
-	ref, err := name.NewTag(e.RegistryHost() + "/" + app + "/web:latest")
+	first, err := seedApp(ctx, e, key, app, good)
 	if err != nil {
-		return 0, 0, err
-	}
-	if err := remote.Write(ref, good, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "_", Password: key})); err != nil {
-		return 0, 0, err
-	}
-	cfg, err := good.ConfigName()
-	if err != nil {
-		return 0, 0, err
-	}
-	first, err := e.Deploy(app, map[string]string{"web": cfg.String()})
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := e.WaitIdle(ctx, app); err != nil {
 		return 0, 0, err
 	}
 
