@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/testenv/images"
 )
 
 // apiError is a Platform API error: the status and the {"id","message"}
@@ -39,32 +41,6 @@ var (
 
 func errNoApp() *apiError {
 	return &apiError{http.StatusNotFound, "not_found", "Couldn't find that app."}
-}
-
-// statusRecorder remembers the status written.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(c int) {
-	if s.status == 0 {
-		s.status = c
-	}
-	s.ResponseWriter.WriteHeader(c)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
 
 // record appends a request to the log.
@@ -115,7 +91,7 @@ func variant(r *http.Request) (string, bool) {
 }
 
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &images.StatusRecorder{ResponseWriter: w}
 	k, _ := apiKey(r)
 	seed := k != "" && k == e.seedKey
 	server := "api"
@@ -123,7 +99,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		server = "stream"
 	}
 	at := time.Now()
-	defer func() { e.record(server, r, at, rec.status, seed) }()
+	defer func() { e.record(server, r, at, rec.Status, seed) }()
 	if a, ok := e.formationPatchApp(r); ok && !seed {
 		e.mu.Lock()
 		if app, ok := e.apps[a]; ok {

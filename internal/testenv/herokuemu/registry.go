@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferry-dev/ferry/internal/testenv/images"
 )
 
 // RegistryRealm is the realm of the Basic challenge the registry sends.
@@ -149,11 +151,11 @@ func splitRegistryPath(p string) (name, kind, rest string, ok bool) {
 }
 
 func (e *Emulator) serveRegistry(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &images.StatusRecorder{ResponseWriter: w}
 	k, pass := e.registryKey(r)
 	seed := k != nil && pass == e.seedKey
 	at := time.Now()
-	defer func() { e.record("registry", r, at, rec.status, seed) }()
+	defer func() { e.record("registry", r, at, rec.Status, seed) }()
 	if f := e.takeFault(r.Method, r.URL.Path); f != nil {
 		if f.Apply {
 			e.routeRegistry(httptest.NewRecorder(), r, k)
@@ -264,9 +266,9 @@ func (e *Emulator) putManifest(w http.ResponseWriter, r *http.Request, a *app, r
 	r2 := r.Clone(r.Context())
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &images.StatusRecorder{ResponseWriter: w}
 	e.reg.ServeHTTP(rec, r2)
-	if rec.status != http.StatusCreated {
+	if rec.Status != http.StatusCreated {
 		return
 	}
 	h, _, _ := v1.SHA256(bytes.NewReader(body))

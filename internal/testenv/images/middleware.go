@@ -54,12 +54,12 @@ func (c *UploadCounter) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = &countingBody{ReadCloser: r.Body, n: &c.bytes}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		switch {
-		case r.Method == http.MethodPost && r.URL.Query().Get("mount") != "" && sw.status == http.StatusCreated:
+		case r.Method == http.MethodPost && r.URL.Query().Get("mount") != "" && sw.Status == http.StatusCreated:
 			c.mounts.Add(1)
-		case r.Method != http.MethodPatch && sw.status == http.StatusCreated:
+		case r.Method != http.MethodPatch && sw.Status == http.StatusCreated:
 			c.commits.Add(1)
 		}
 	})
@@ -92,23 +92,36 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type statusWriter struct {
+// StatusRecorder is an http.ResponseWriter that remembers the status it
+// wrote (200 when the handler wrote a body without one), for middleware
+// that acts on the answer. It passes Flush on, so streamed answers stay
+// streamed.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+// WriteHeader records code and writes it.
+func (w *StatusRecorder) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+// Write records 200 when no status was written yet.
+func (w *StatusRecorder) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Flush flushes the underlying writer when it can.
+func (w *StatusRecorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // Fault is a middleware that fails the first Times requests that Match
