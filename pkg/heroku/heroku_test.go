@@ -176,6 +176,18 @@ func (e *env) target(addr string) *Target {
 	return tgt
 }
 
+// snapshotted returns the target addr names, snapshotted for img; the test
+// fails when the snapshot does.
+func (e *env) snapshotted(addr string, img image.Image) (*Target, promote.Snapshot) {
+	e.t.Helper()
+	tgt := e.target(addr)
+	s, err := tgt.Snapshot(ctx(e.t), img)
+	if e.note(err) != nil {
+		e.t.Fatal(err)
+	}
+	return tgt, s
+}
+
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -189,12 +201,7 @@ func TestPromoteBothProcessTypesInOneRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	img, id := e.source(images.Spec{Seed: 2, Layers: 2})
-	tgt := e.target("heroku:shop-prod/web,worker?health=/healthz")
-
-	s, err := tgt.Snapshot(ctx(t), img)
-	if e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, s := e.snapshotted("heroku:shop-prod/web,worker?health=/healthz", img)
 	st := s.State.(*State)
 	if s.UpToDate || s.Revision != "v1" || st.Images["web"] != old[7:19] || st.Images["worker"] != old[7:19] {
 		t.Fatalf("snapshot %+v %+v", s, st)
@@ -228,7 +235,7 @@ func TestPromoteBothProcessTypesInOneRelease(t *testing.T) {
 		}
 	}
 	// A second snapshot sees the image in place.
-	s, err = tgt.Snapshot(ctx(t), img)
+	s, err := tgt.Snapshot(ctx(t), img)
 	if e.note(err) != nil || !s.UpToDate || s.Revision != "v2" {
 		t.Fatalf("second snapshot %+v %v", s, err)
 	}
@@ -238,15 +245,11 @@ func TestCrashRestoresTheRecordedRelease(t *testing.T) {
 	e := newEnv(t)
 	old := e.seedRelease("shop-prod", images.Spec{Seed: 10}, "web")
 	img, _ := e.source(images.Spec{Seed: 11, Labels: map[string]string{herokuemu.LabelDyno: "crash"}})
-	tgt := e.target("heroku:shop-prod")
-	s, err := tgt.Snapshot(ctx(t), img)
-	if e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, s := e.snapshotted("heroku:shop-prod", img)
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	err = e.note(tgt.Verify(ctx(t)))
+	err := e.note(tgt.Verify(ctx(t)))
 	if err == nil || !strings.Contains(err.Error(), "crashed: web.1") {
 		t.Fatalf("Verify: %v, want a crash", err)
 	}
@@ -270,12 +273,8 @@ func TestReleasePhaseFailureLeavesTheOldReleaseCurrent(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 20}, "web", "release")
 	img, _ := e.source(images.Spec{Seed: 21, Labels: map[string]string{herokuemu.LabelRelease: "fail"}})
-	tgt := e.target("heroku:shop-prod/web,release")
-	s, err := tgt.Snapshot(ctx(t), img)
-	if e.note(err) != nil {
-		t.Fatal(err)
-	}
-	err = e.note(tgt.Release(ctx(t), img))
+	tgt, s := e.snapshotted("heroku:shop-prod/web,release", img)
+	err := e.note(tgt.Release(ctx(t), img))
 	if err == nil || !strings.Contains(err.Error(), "release v2 failed in its release phase; v1 stays current") {
 		t.Fatalf("Release: %v", err)
 	}
@@ -303,10 +302,7 @@ func TestReleasePhaseSuccessStreamsOutput(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 25}, "web", "release")
 	img, id := e.source(images.Spec{Seed: 26})
-	tgt := e.target("heroku:shop-prod/web,release")
-	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, _ := e.snapshotted("heroku:shop-prod/web,release", img)
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
@@ -397,10 +393,7 @@ func TestOCIIndexSourceBecomesV2S2(t *testing.T) {
 	}
 	want, _ := amdImg.ConfigName()
 	img := image.Image{Repository: repo, Digest: d}
-	tgt := e.target("heroku:shop-prod")
-	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, _ := e.snapshotted("heroku:shop-prod", img)
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatalf("Release: %v\n%s", err, e.logs.text())
 	}
@@ -440,10 +433,7 @@ func TestSourceResolvesTheReleasedImage(t *testing.T) {
 
 	// Promote staging to prod: heroku to heroku.
 	e.seedRelease("shop-prod", images.Spec{Seed: 61}, "web")
-	tgt := e.target("heroku:shop-prod")
-	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, _ := e.snapshotted("heroku:shop-prod", img)
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
@@ -469,10 +459,7 @@ func TestLostPatchResponseIsNotRetriedBlindly(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 70}, "web")
 	img, id := e.source(images.Spec{Seed: 71})
-	tgt := e.target("heroku:shop-prod")
-	if _, err := tgt.Snapshot(ctx(t), img); e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, _ := e.snapshotted("heroku:shop-prod", img)
 	e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 500, Apply: true})
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatalf("Release: %v", err)
@@ -496,13 +483,9 @@ func TestFailedPatchIsNotSentTwice(t *testing.T) {
 			e := newEnv(t)
 			e.seedRelease("shop-prod", images.Spec{Seed: 75}, "web")
 			img, _ := e.source(images.Spec{Seed: 76})
-			tgt := e.target("heroku:shop-prod")
-			s, err := tgt.Snapshot(ctx(t), img)
-			if e.note(err) != nil {
-				t.Fatal(err)
-			}
+			tgt, s := e.snapshotted("heroku:shop-prod", img)
 			e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: status})
-			err = e.note(tgt.Release(ctx(t), img))
+			err := e.note(tgt.Release(ctx(t), img))
 			if err == nil || StatusOf(err) != status || !strings.Contains(err.Error(), "does not send the update twice") {
 				t.Fatalf("Release: %v", err)
 			}
@@ -556,15 +539,11 @@ func TestHealthFailure(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
 	img, _ := e.source(images.Spec{Seed: 91, Labels: map[string]string{herokuemu.LabelHealth: "fail"}})
-	tgt := e.target("heroku:shop-prod?health=/healthz")
-	s, err := tgt.Snapshot(ctx(t), img)
-	if e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, s := e.snapshotted("heroku:shop-prod?health=/healthz", img)
 	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 		t.Fatal(err)
 	}
-	err = e.note(tgt.Verify(ctx(t)))
+	err := e.note(tgt.Verify(ctx(t)))
 	if !errors.Is(err, health.ErrFailed) || !strings.Contains(err.Error(), "status 503") {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -642,11 +621,7 @@ func TestRestoreAfterFailedCopyAsksNothing(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
 	img, _ := e.source(images.Spec{Seed: 91})
-	tgt := e.target("heroku:shop-prod")
-	s, err := tgt.Snapshot(ctx(t), img)
-	if e.note(err) != nil {
-		t.Fatal(err)
-	}
+	tgt, s := e.snapshotted("heroku:shop-prod", img)
 	e.emu.Inject(herokuemu.Fault{Path: "/v2/shop-prod/web/*", Times: 1000, Status: 400})
 	if err := e.note(tgt.Release(ctx(t), img)); err == nil || !strings.Contains(err.Error(), "copying") {
 		t.Fatalf("Release: %v, want the copy to fail", err)
@@ -678,11 +653,7 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 			e := newEnv(t)
 			old := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
 			img, _ := e.source(images.Spec{Seed: 101})
-			tgt := e.target("heroku:shop-prod")
-			s, err := tgt.Snapshot(ctx(t), img)
-			if e.note(err) != nil {
-				t.Fatal(err)
-			}
+			tgt, s := e.snapshotted("heroku:shop-prod", img)
 			if err := e.note(tgt.Release(ctx(t), img)); err != nil {
 				t.Fatalf("Release: %v", err)
 			}
@@ -701,7 +672,7 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 			if err := e.emu.WaitIdle(ctx(t), "shop-prod"); err != nil {
 				t.Fatal(err)
 			}
-			err = e.note(tgt.Restore(ctx(t), s))
+			err := e.note(tgt.Restore(ctx(t), s))
 			rels := e.emu.Releases("shop-prod")
 			if len(rels) != 3 || !rels[2].Current {
 				t.Errorf("releases %+v: want the other release left current", rels)
@@ -760,15 +731,11 @@ func TestRestorePutsLatestBack(t *testing.T) {
 				t.Fatal("the seeded app has no :latest")
 			}
 			img, _ := e.source(crash)
-			tgt := e.target("heroku:shop-prod")
-			s, err := tgt.Snapshot(ctx(t), img)
-			if e.note(err) != nil {
-				t.Fatal(err)
-			}
+			tgt, s := e.snapshotted("heroku:shop-prod", img)
 			if tc.patchFails {
 				e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Times: 1, Status: 422})
 			}
-			err = e.note(tgt.Release(ctx(t), img))
+			err := e.note(tgt.Release(ctx(t), img))
 			if tc.patchFails != (err != nil) {
 				t.Fatalf("Release: %v", err)
 			}
