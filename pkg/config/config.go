@@ -54,7 +54,7 @@ type Config struct {
 
 	RestoreTimeout time.Duration `env:"RESTORE_TIMEOUT" envDefault:"5m" desc:"How long restoring the changed targets may take after a failure, even when the CI job is being cancelled; more than 0, at most 6h." example:"5m"`
 
-	Parallelism int `env:"PARALLELISM" envDefault:"64" desc:"How many targets are released and verified at the same time, 1 to 64; by default all of them, up to 64." example:"16"`
+	Parallelism int `env:"PARALLELISM" envDefault:"64" desc:"How many targets are released, verified and, after a failure, restored at the same time, 1 to 64; by default all of them, up to 64." example:"16"`
 
 	ResolveTags bool `env:"RESOLVE_TAGS" envDefault:"false" desc:"Let a k8s source whose spec names a tag be resolved in the registry when its pods do not tell the digest (the tag may have moved since the pods started)." example:"true"`
 
