@@ -1,6 +1,9 @@
 package promote
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // InputError marks a failure caused by the user's input or by a target's
 // state that the user must settle first (a paused Deployment, a wrong API
@@ -23,3 +26,34 @@ func IsInput(err error) bool {
 	var ie *InputError
 	return errors.As(err, &ie)
 }
+
+// RestoreError is a failed run whose restore failed too: production needs
+// a human.
+type RestoreError struct {
+	// Cause is why the run failed.
+	Cause error
+	// Failed are the targets that could not be restored, one error each,
+	// naming the target and what it runs now.
+	Failed []error
+}
+
+func (e *RestoreError) Error() string {
+	msg := fmt.Sprintf("%v; and %d target(s) could not be restored:", e.Cause, len(e.Failed))
+	for _, f := range e.Failed {
+		msg += "\n  " + f.Error()
+	}
+	return msg
+}
+
+func (e *RestoreError) Unwrap() []error { return append([]error{e.Cause}, e.Failed...) }
+
+// RestoredError is a run that failed after it changed targets, every one
+// of which was restored. Whatever the cause, even bad input found late,
+// it is a failure: something changed and was put back.
+type RestoredError struct {
+	// Cause is why the run failed.
+	Cause error
+}
+
+func (e *RestoredError) Error() string { return e.Cause.Error() }
+func (e *RestoredError) Unwrap() error { return e.Cause }

@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -51,16 +52,49 @@ func (f *fakeTarget) record(c string) {
 		orderMu.Unlock()
 	}
 }
+
+// fakeState is what the fake target records in snapshots and changes;
+// every step checks it got back what the step before returned.
+type fakeState struct{ Name, Step string }
+
+func (f *fakeTarget) state(step string) json.RawMessage {
+	raw, err := EncodeState(fakeState{Name: f.name, Step: step})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+// expect checks that raw is the state f recorded at step.
+func (f *fakeTarget) expect(raw json.RawMessage, step string) error {
+	got, err := DecodeState[fakeState](raw)
+	if err != nil {
+		return err
+	}
+	if got != (fakeState{Name: f.name, Step: step}) {
+		return fmt.Errorf("%s was handed %+v, want the state of its own %s", f.name, got, step)
+	}
+	return nil
+}
+
 func (f *fakeTarget) Snapshot(context.Context, image.Image) (Snapshot, error) {
 	f.record("snapshot")
-	return Snapshot{Image: f.name + ":v1", Revision: "1", UpToDate: f.upToDate}, f.snapErr
+	return Snapshot{Seen: Seen{Image: f.name + ":v1", Revision: "1"}, UpToDate: f.upToDate, State: f.state("snapshot")}, f.snapErr
 }
-func (f *fakeTarget) Release(context.Context, image.Image) error {
+
+func (f *fakeTarget) Release(_ context.Context, s Snapshot, img image.Image) (Change, error) {
 	f.record("release")
-	return f.releaseErr
+	if err := f.expect(s.State, "snapshot"); err != nil {
+		return Change{}, err
+	}
+	return Change{Image: img.Ref(), State: f.state("release")}, f.releaseErr
 }
-func (f *fakeTarget) Verify(ctx context.Context) error {
+
+func (f *fakeTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 	f.record("verify")
+	if err := errors.Join(f.expect(s.State, "snapshot"), f.expect(c.State, "release")); err != nil {
+		return err
+	}
 	if f.verifyErr != nil {
 		time.Sleep(20 * time.Millisecond) // let the other targets release first
 	}
@@ -70,8 +104,12 @@ func (f *fakeTarget) Verify(ctx context.Context) error {
 	}
 	return f.verifyErr
 }
-func (f *fakeTarget) Restore(ctx context.Context, s Snapshot) error {
+
+func (f *fakeTarget) Restore(ctx context.Context, s Snapshot, c Change) error {
 	f.record("restore")
+	if err := errors.Join(f.expect(s.State, "snapshot"), f.expect(c.State, "release")); err != nil {
+		return err
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("restore ran on a cancelled context: %w", ctx.Err())
 	}
@@ -82,6 +120,7 @@ func (f *fakeTarget) Restore(ctx context.Context, s Snapshot) error {
 	}
 	return f.restoreErr
 }
+
 func (f *fakeTarget) did(c string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

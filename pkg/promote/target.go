@@ -2,6 +2,8 @@ package promote
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 )
@@ -14,35 +16,135 @@ type Source interface {
 }
 
 // Target is a place the image is promoted to.
+//
+// A Target holds configuration and clients only. Every step takes what it
+// needs and returns what the next one needs, as values: Snapshot returns
+// the rollback point, Release takes it and returns a Change, Verify and
+// Restore take both. A Target value may serve any number of runs at once,
+// and a Snapshot and Change written down by one process can be read back
+// and restored by another.
+//
+// Errors never name the target: the pipeline does, once.
 type Target interface {
 	String() string
-	// Snapshot records what the target runs now and how to put it back. It
-	// must not change anything. want is the image about to be promoted: the
-	// target sets Snapshot.UpToDate when it already runs it.
+	// Snapshot records what the target runs now and how to put it back.
+	// It changes nothing. want is the image about to be promoted: the
+	// target sets Snapshot.UpToDate when it already runs it. With a zero
+	// want (status, rollback) it records what it finds and refuses no
+	// state; with an image it refuses states a promotion must not start
+	// from (a rollout in progress, a release in its release phase) with
+	// an input error.
 	Snapshot(ctx context.Context, want image.Image) (Snapshot, error)
-	// Release makes the target run img. It is called only when the
-	// snapshot was not UpToDate.
-	Release(ctx context.Context, img image.Image) error
-	// Verify waits until the release is healthy or has failed.
-	Verify(ctx context.Context) error
-	// Restore puts the target back to s, then waits until that has taken
-	// effect.
-	Restore(ctx context.Context, s Snapshot) error
+	// Release makes the target run img, starting from s. It is called only
+	// when s was not UpToDate. The Change it returns says what was done as
+	// far as it got; it is returned with the error too, because a release
+	// that failed may still have changed the target. An input error
+	// promises that nothing changed (the image cannot run there, say).
+	Release(ctx context.Context, s Snapshot, img image.Image) (Change, error)
+	// Verify waits until the release c made on top of s is healthy, or
+	// has failed.
+	Verify(ctx context.Context, s Snapshot, c Change) error
+	// Restore puts the target back to s, undoing c, then waits until that
+	// has taken effect. It leaves alone what someone else changed since.
+	Restore(ctx context.Context, s Snapshot, c Change) error
 }
 
-// Snapshot is what a target ran at one moment, and the rollback point.
-type Snapshot struct {
+// Seen is what a target ran at one moment, as reports show it.
+type Seen struct {
 	// Image is the reference the target runs ("repo@sha256:..." or a tag);
 	// several images are joined by ", " (one per container or process).
 	Image string `json:"image"`
 	// Revision is the platform's revision: a Deployment revision ("3") or a
 	// Heroku release version ("v42").
 	Revision string `json:"revision,omitempty"`
+}
+
+// Snapshot is what a target ran at one moment, and the rollback point. It
+// is a plain value: it survives a JSON round trip.
+type Snapshot struct {
+	Seen
 	// UpToDate is true when the target already runs the image to promote.
-	UpToDate bool `json:"-"`
+	UpToDate bool `json:"up_to_date,omitempty"`
+	// URL is the target's public URL when it has one (a Heroku app's web
+	// URL): relative health check paths resolve against it.
+	URL string `json:"url,omitempty"`
 	// State is the target's own rollback data (a pod template, a release
-	// id). The pipeline never looks inside.
-	State any `json:"-"`
+	// id), encoded by the target. The pipeline never looks inside.
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// Change is what a release (or a rollback) did to a target: with the
+// Snapshot it was made on, enough to verify it and to undo it. It is a
+// plain value: it survives a JSON round trip.
+type Change struct {
+	// Image is what the release asked the target to run.
+	Image string `json:"image,omitempty"`
+	// State is the target's own record of the change, encoded by the
+	// target. The pipeline never looks inside.
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// EncodeState encodes a target's state for a Snapshot or Change.
+func EncodeState(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("recording %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// DecodeState decodes a state EncodeState made. An empty state decodes to
+// the zero value.
+func DecodeState[T any](raw json.RawMessage) (T, error) {
+	var v T
+	if len(raw) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("reading the recorded %T: %w", v, err)
+	}
+	return v, nil
+}
+
+// Capabilities a Target may have besides the steps. The pipeline finds them
+// through decorators with [As].
+
+// Describer is a Target that can say what it runs now, whatever state it
+// is in. The pipeline asks it about a target it could not restore, for the
+// human who has to step in.
+type Describer interface {
+	Describe(ctx context.Context) (string, error)
+}
+
+// RollBacker is a Target that can go back to an earlier revision of its
+// own history: the one before the revision running now (to == ""), or the
+// revision named by to. A revision that was rolled away from (by a restore
+// or an earlier rollback) is never taken as "the one before". The Change it
+// returns is verified and, should that fail, undone like a release's.
+type RollBacker interface {
+	Rollback(ctx context.Context, s Snapshot, to string) (Change, error)
+}
+
+// Wrapper is a Target that decorates another one (see [WithHealth]).
+type Wrapper interface {
+	Unwrap() Target
+}
+
+// As finds the first target in t's chain of decorators that has
+// capability C.
+func As[C any](t Target) (C, bool) {
+	for t != nil {
+		if c, ok := t.(C); ok {
+			return c, true
+		}
+		w, ok := t.(Wrapper)
+		if !ok {
+			break
+		}
+		t = w.Unwrap()
+	}
+	var zero C
+	return zero, false
 }
 
 // Logger receives progress lines. target is the target's String, or "" for

@@ -1,0 +1,69 @@
+package promote
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-dev/ferry/pkg/health"
+	"github.com/ferry-dev/ferry/pkg/image"
+)
+
+// WithHealth adds an HTTP check to t's verification, for any kind of
+// target: t's own verification first (a rollout, dynos up), then
+// check.URL must answer healthy. A relative URL ("/healthz") is resolved
+// against the Snapshot's URL (a Heroku app's web URL); one that cannot be
+// is an input error at the snapshot, before anything changed.
+func WithHealth(t Target, check health.Check, log Logger) Target {
+	if log == nil {
+		log = Discard
+	}
+	return &healthTarget{Target: t, check: check, log: log}
+}
+
+type healthTarget struct {
+	Target
+	check health.Check
+	log   Logger
+}
+
+// Snapshot snapshots t and checks that the health URL resolves.
+func (h *healthTarget) Snapshot(ctx context.Context, want image.Image) (Snapshot, error) {
+	s, err := h.Target.Snapshot(ctx, want)
+	if err != nil {
+		return s, err
+	}
+	if _, err := h.url(s); err != nil {
+		return Snapshot{}, Input(err)
+	}
+	return s, nil
+}
+
+// Verify runs t's verification, then the HTTP check.
+func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
+	if err := h.Target.Verify(ctx, s, c); err != nil {
+		return err
+	}
+	url, err := h.url(s)
+	if err != nil {
+		return err
+	}
+	chk := h.check
+	chk.URL = url
+	// health.Wait starts its lines with "health: " itself.
+	if err := chk.Wait(ctx, func(format string, args ...any) { h.log.Logf(h.String(), format, args...) }); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	return nil
+}
+
+func (h *healthTarget) url(s Snapshot) (string, error) {
+	return health.Resolve(s.URL, h.check.URL)
+}
+
+// Unwrap returns the decorated target.
+func (h *healthTarget) Unwrap() Target { return h.Target }
+
+var (
+	_ Target  = (*healthTarget)(nil)
+	_ Wrapper = (*healthTarget)(nil)
+)

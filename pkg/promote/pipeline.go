@@ -1,0 +1,153 @@
+package promote
+
+import (
+	"context"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+)
+
+// Options tune a run.
+type Options struct {
+	// Parallelism bounds how many targets are worked on at once, in every
+	// step, restores included.
+	Parallelism int
+	// RestoreTimeout bounds the restore of all targets. The restore runs
+	// on a context that survives the caller's cancellation (SIGTERM), so
+	// that a cancelled CI job still leaves production as it was.
+	RestoreTimeout time.Duration
+	// Checks run on the resolved source image before any target is
+	// looked at; the first one that fails ends the run.
+	Checks []SourceCheck
+	// Logger receives progress lines.
+	Logger Logger
+}
+
+// SourceCheck decides whether an image may be promoted at all (a
+// signature policy, say). A refusal the user must act on is an input
+// error.
+type SourceCheck interface {
+	Check(ctx context.Context, img image.Image) error
+}
+
+func (o Options) withDefaults() Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 64
+	}
+	if o.RestoreTimeout <= 0 {
+		o.RestoreTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = Discard
+	}
+	return o
+}
+
+// Run promotes, in these steps:
+//
+//  1. resolve the source to one image digest;
+//  2. check the source image (Options.Checks);
+//  3. snapshot every target — any failure ends the run before anything
+//     changed;
+//  4. release the image to every target that does not run it yet, and
+//     verify each (in parallel, bounded); the first failure stops the
+//     others;
+//  5. on any failure, restore every target that was changed, newest
+//     first and in parallel, on a context the caller's cancellation does
+//     not reach;
+//  6. read what each promoted target runs now, for the report.
+//
+// The returned error is nil when every target runs the image and is
+// healthy; the Report says what happened in every case.
+func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
+	r := start("promote", targets, o)
+	defer r.stop()
+	img, err := r.resolve(ctx, src)
+	if err == nil {
+		err = r.checkSource(ctx, img)
+	}
+	if err == nil {
+		err = r.snapshotAll(ctx, img)
+	}
+	if err != nil {
+		return r.report, r.report.Fail(err)
+	}
+	if err := r.changeAll(ctx, releaseStep(img)); err != nil {
+		return r.report, r.restoreAll(ctx, err)
+	}
+	r.afterAll(ctx)
+	r.report.Outcome = OutcomePromoted
+	if r.allUnchanged() {
+		r.report.Outcome = OutcomeUnchanged
+	}
+	return r.report, nil
+}
+
+// Plan resolves and checks the source and snapshots every target, then
+// says what Run would change. It changes nothing.
+func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
+	r := start("plan", targets, o)
+	defer r.stop()
+	img, err := r.resolve(ctx, src)
+	if err == nil {
+		err = r.checkSource(ctx, img)
+	}
+	if err == nil {
+		err = r.snapshotAll(ctx, img)
+	}
+	if err != nil {
+		return r.report, r.report.Fail(err)
+	}
+	r.report.Outcome = OutcomeUnchanged
+	for i, t := range targets {
+		tr := &r.report.Targets[i]
+		if r.snaps[i].UpToDate {
+			tr.Status = StatusUnchanged
+			r.o.Logger.Logf(t.String(), "unchanged: already runs %s", img.Ref())
+			continue
+		}
+		tr.Status, r.report.Outcome = StatusPlanned, OutcomePlanned
+		r.o.Logger.Logf(t.String(), "would change %s → %s", tr.Before.Image, img.Ref())
+	}
+	return r.report, nil
+}
+
+// Inspect snapshots every target (the status command). It changes
+// nothing.
+func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) {
+	r := start("status", targets, o)
+	defer r.stop()
+	if err := r.snapshotAll(ctx, image.Image{}); err != nil {
+		return r.report, r.report.Fail(err)
+	}
+	for i, t := range targets {
+		tr := &r.report.Targets[i]
+		tr.Status = StatusUnchanged
+		r.o.Logger.Logf(t.String(), "runs %s", describeSeen(*tr.Before))
+	}
+	r.report.Outcome = OutcomeUnchanged
+	return r.report, nil
+}
+
+// Rollback puts every target back on an earlier revision of its own
+// history (see [RollBacker]): the one before the revision it runs, or the
+// revision to names. It goes like Run: snapshot all, roll back and verify
+// each (in parallel, bounded), and when any fails, restore every target it
+// changed to its snapshot. Every target must be a RollBacker.
+func Rollback(ctx context.Context, targets []Target, to string, o Options) (*Report, error) {
+	r := start("rollback", targets, o)
+	defer r.stop()
+	err := r.canRollBack()
+	if err == nil {
+		err = r.snapshotAll(ctx, image.Image{})
+	}
+	if err != nil {
+		return r.report, r.report.Fail(err)
+	}
+	if err := r.changeAll(ctx, rollbackStep(to)); err != nil {
+		return r.report, r.restoreAll(ctx, err)
+	}
+	r.afterAll(ctx)
+	r.report.Outcome = OutcomeRolledBack
+	return r.report, nil
+}
