@@ -3,15 +3,12 @@ package kube
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -46,16 +43,12 @@ type TargetOptions struct {
 	Logger promote.Logger
 }
 
-// Target is a Deployment container that receives the promoted image.
+// Target is a Deployment container that receives the promoted image. It
+// holds configuration and clients only (see promote.Target).
 type Target struct {
 	ref     Ref
 	clients *Clients
 	opts    TargetOptions
-
-	mu       sync.Mutex
-	snap     *state                  // the last snapshot; Release starts from it
-	released *corev1.PodTemplateSpec // the template ferry's release left
-	attempt  *corev1.PodTemplateSpec // the template ferry's release asked for
 }
 
 // NewTarget returns the target for r.
@@ -73,21 +66,10 @@ func (t *Target) String() string { return t.ref.Address }
 
 func (t *Target) logf(format string, args ...any) { t.opts.Logger.Logf(t.ref.Address, format, args...) }
 
-// state is the rollback point of a Deployment.
-type state struct {
-	UID            types.UID
-	Generation     int64
-	Template       corev1.PodTemplateSpec
-	HasAnnotations bool
-	ChangeCause    *string
-	Paused         bool
-	Container      int
-	ReplicaSet     string
-}
-
 // Snapshot records the Deployment's revision, generation and whole pod
-// template. A paused Deployment, or one whose rollout has not finished, is
-// refused (or handled as OnPaused/OnProgressing say).
+// template. When want is an image, a paused Deployment, or one whose
+// rollout has not finished, is refused (or handled as OnPaused and
+// OnProgressing say).
 func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapshot, error) {
 	cs, err := t.clients.Client(t.ref.Context)
 	if err != nil {
@@ -97,39 +79,28 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	if d.Spec.Paused && t.opts.OnPaused != Resume {
-		return promote.Snapshot{}, promote.Input(fmt.Errorf("deployment %s/%s is paused: resume it first, or set FERRY_ON_PAUSED=resume to let ferry unpause it for the release", d.Namespace, d.Name))
-	}
 	rss, err := replicaSetsOf(ctx, cs, d)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	if !d.Spec.Paused {
-		v := Evaluate(d, currentReplicaSet(d, rss), nil)
-		switch {
-		case v.Failure != "":
-			return promote.Snapshot{}, promote.Input(fmt.Errorf("deployment %s/%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", d.Namespace, d.Name, v.Failure))
-		case !v.Done && t.opts.OnProgressing == Wait:
-			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
-			wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-			err := waitRollout(wctx, cs, d.Namespace, d.Name, t.logf)
-			cancel()
-			if err != nil {
-				return promote.Snapshot{}, fmt.Errorf("waiting for the rollout in progress on %s/%s: %w", d.Namespace, d.Name, err)
+	if !want.IsZero() {
+		switch wait, err := t.settled(d, rss); {
+		case err != nil:
+			return promote.Snapshot{}, err
+		case wait:
+			if err := t.waitForRollout(ctx, cs, d); err != nil {
+				return promote.Snapshot{}, err
 			}
 			return t.Snapshot(ctx, want)
-		case !v.Done:
-			return promote.Snapshot{}, promote.Input(fmt.Errorf("deployment %s/%s: another rollout is in progress (%s); wait for it, or set FERRY_ON_PROGRESSING=wait", d.Namespace, d.Name, v.Progress))
 		}
 	}
-	st := &state{
-		UID:        d.UID,
-		Generation: d.Generation,
-		Template:   *d.Spec.Template.DeepCopy(),
-		Paused:     d.Spec.Paused,
-		Container:  i,
-
+	st := snapshotState{
+		UID:            d.UID,
+		Generation:     d.Generation,
+		Template:       *d.Spec.Template.DeepCopy(),
 		HasAnnotations: d.Annotations != nil,
+		Paused:         d.Spec.Paused,
+		Container:      i,
 	}
 	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
@@ -137,16 +108,47 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if rs := currentReplicaSet(d, rss); rs != nil {
 		st.ReplicaSet = rs.Name
 	}
+	raw, err := promote.EncodeState(st)
+	if err != nil {
+		return promote.Snapshot{}, err
+	}
 	current := d.Spec.Template.Spec.Containers[i].Image
-	t.mu.Lock()
-	t.snap = st
-	t.mu.Unlock()
 	return promote.Snapshot{
-		Image:    current,
-		Revision: d.Annotations[revisionAnnotation],
+		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
 		UpToDate: !want.IsZero() && current == want.Ref(),
-		State:    st,
+		State:    raw,
 	}, nil
+}
+
+// settled decides whether a promotion may start from d: an input error
+// when it may not, wait when the rollout in progress is to be waited for
+// (OnProgressing=wait).
+func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait bool, err error) {
+	if d.Spec.Paused {
+		if t.opts.OnPaused == Resume {
+			return false, nil
+		}
+		return false, promote.Input(fmt.Errorf("deployment %s/%s is paused: resume it first, or set FERRY_ON_PAUSED=resume to let ferry unpause it for the release", d.Namespace, d.Name))
+	}
+	switch v := Evaluate(d, currentReplicaSet(d, rss), nil); {
+	case v.Failure != "":
+		return false, promote.Input(fmt.Errorf("deployment %s/%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", d.Namespace, d.Name, v.Failure))
+	case !v.Done && t.opts.OnProgressing == Wait:
+		t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
+		return true, nil
+	case !v.Done:
+		return false, promote.Input(fmt.Errorf("deployment %s/%s: another rollout is in progress (%s); wait for it, or set FERRY_ON_PROGRESSING=wait", d.Namespace, d.Name, v.Progress))
+	}
+	return false, nil
+}
+
+func (t *Target) waitForRollout(ctx context.Context, cs API, d *appsv1.Deployment) error {
+	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
+	defer cancel()
+	if err := waitRollout(wctx, cs, d.Namespace, d.Name, t.logf); err != nil {
+		return fmt.Errorf("waiting for the rollout in progress on %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	return nil
 }
 
 type patchOp struct {
@@ -155,20 +157,21 @@ type patchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
+// changeCausePath is the JSON pointer to the change-cause annotation.
+const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
+
 // Release points the container at img.Ref() and records the change cause,
 // in one JSON patch that first tests that the Deployment, its generation
-// and the container are what the last Snapshot saw: a Deployment someone
+// and the container are what the snapshot saw: a Deployment someone
 // changed in between is left alone.
-func (t *Target) Release(ctx context.Context, img image.Image) error {
-	t.mu.Lock()
-	st := t.snap
-	t.mu.Unlock()
-	if st == nil {
-		return fmt.Errorf("releasing %s: no snapshot taken first", t.ref)
+func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
+	st, err := promote.DecodeState[snapshotState](s.State)
+	if err != nil {
+		return promote.Change{}, err
 	}
 	cs, err := t.clients.Client(t.ref.Context)
 	if err != nil {
-		return err
+		return promote.Change{}, err
 	}
 	c := st.Template.Spec.Containers[st.Container]
 	ops := []patchOp{
@@ -181,33 +184,37 @@ func (t *Target) Release(ctx context.Context, img image.Image) error {
 	if t.opts.ChangeCause != nil {
 		cause = t.opts.ChangeCause(img)
 	}
-	if st.HasAnnotations {
-		ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: cause})
-	} else {
-		ops = append(ops, patchOp{Op: "add", Path: "/metadata/annotations", Value: map[string]string{changeCauseAnnotation: cause}})
-	}
+	ops = append(ops, setChangeCause(st.HasAnnotations, cause))
 	if st.Paused {
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
-	attempt := st.Template.DeepCopy()
-	attempt.Spec.Containers[st.Container].Image = img.Ref()
-	t.mu.Lock()
-	t.attempt, t.released = attempt, nil
-	t.mu.Unlock()
+	asked := st.Template.DeepCopy()
+	asked.Spec.Containers[st.Container].Image = img.Ref()
+	ch := changeState{Asked: *asked}
 	d, err := t.patch(ctx, cs, ops)
-	if err != nil {
-		return fmt.Errorf("releasing %s: %w", t.ref, err)
+	if err == nil {
+		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
+		t.logf("set container %s to %s (generation %d)", c.Name, img.Ref(), d.Generation)
 	}
-	t.mu.Lock()
-	t.released = d.Spec.Template.DeepCopy()
-	t.mu.Unlock()
-	t.logf("set container %s to %s (generation %d)", c.Name, img.Ref(), d.Generation)
-	return nil
+	change, cerr := encodeChange(img.Ref(), ch)
+	if err != nil {
+		return change, fmt.Errorf("releasing: %w", err)
+	}
+	return change, cerr
 }
 
-// changeCausePath is the JSON pointer to the change-cause annotation.
-const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
+func setChangeCause(hasAnnotations bool, cause string) patchOp {
+	if hasAnnotations {
+		return patchOp{Op: "add", Path: changeCausePath, Value: cause}
+	}
+	return patchOp{Op: "add", Path: "/metadata/annotations", Value: map[string]string{changeCauseAnnotation: cause}}
+}
+
+func encodeChange(img string, ch changeState) (promote.Change, error) {
+	raw, err := promote.EncodeState(ch)
+	return promote.Change{Image: img, State: raw}, err
+}
 
 func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
 	body, err := json.Marshal(ops)
@@ -226,7 +233,7 @@ func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Depl
 
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
-func (t *Target) Verify(ctx context.Context) error {
+func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
 	cs, err := t.clients.Client(t.ref.Context)
 	if err != nil {
 		return err
@@ -235,91 +242,9 @@ func (t *Target) Verify(ctx context.Context) error {
 	defer cancel()
 	start := time.Now()
 	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("verifying %s: %w", t.ref, err)
+		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
-	return nil
-}
-
-// Restore puts the snapshot's pod template (and change cause, and pause)
-// back, then waits until that has rolled out. It refuses to overwrite a
-// Deployment that someone else changed after ferry's release.
-func (t *Target) Restore(ctx context.Context, s promote.Snapshot) error {
-	if err := t.restore(ctx, s); err != nil {
-		return fmt.Errorf("restoring %s: %w", t.ref, err)
-	}
-	return nil
-}
-
-func (t *Target) restore(ctx context.Context, s promote.Snapshot) error {
-	st, ok := s.State.(*state)
-	if !ok {
-		return errors.New("snapshot was not taken by this target")
-	}
-	cs, err := t.clients.Client(t.ref.Context)
-	if err != nil {
-		return err
-	}
-	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading deployment: %w", err)
-	}
-	if d.UID != st.UID {
-		return fmt.Errorf("the deployment was deleted and re-created since the snapshot (uid %s, was %s); not touching it", d.UID, st.UID)
-	}
-	t.mu.Lock()
-	released, attempt := t.released, t.attempt
-	t.mu.Unlock()
-	ours := released
-	if ours == nil && attempt != nil && equality.Semantic.DeepEqual(d.Spec.Template, *attempt) {
-		// The release call failed (a timeout, say) but its change landed.
-		ours = attempt
-	}
-	switch {
-	case d.Generation == st.Generation:
-		// The release never landed: nothing to put back.
-		t.logf("restore: unchanged since the snapshot (generation %d)", d.Generation)
-		return nil
-	case equality.Semantic.DeepEqual(d.Spec.Template, st.Template):
-		// Already as in the snapshot; still wait for it to roll out below.
-	case ours == nil:
-		// ferry's release did not land, and someone else changed the
-		// Deployment: their rollout, not ferry's to undo.
-		t.logf("restore: ferry's release did not land and the deployment was changed by someone else since the snapshot; leaving it as it is (it runs %s)", describeImages(d))
-		return nil
-	case !equality.Semantic.DeepEqual(d.Spec.Template, *ours):
-		// Scaling (an HPA) is fine; a different template is someone
-		// else's rollout, which ferry must not overwrite.
-		return fmt.Errorf("its pod template changed after ferry's release; not overwriting someone else's change — it runs %s",
-			describeImages(d))
-	}
-	if equality.Semantic.DeepEqual(d.Spec.Template, st.Template) && d.Spec.Paused == st.Paused {
-		t.logf("restore: template already as in the snapshot")
-	} else {
-		ops := []patchOp{
-			{Op: "test", Path: "/metadata/uid", Value: st.UID},
-			{Op: "test", Path: "/metadata/generation", Value: d.Generation},
-			{Op: "replace", Path: "/spec/template", Value: st.Template},
-		}
-		if st.ChangeCause != nil {
-			ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: *st.ChangeCause})
-		} else if _, ok := d.Annotations[changeCauseAnnotation]; ok {
-			ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
-		}
-		if _, err := t.patch(ctx, cs, ops); err != nil {
-			return err
-		}
-		t.logf("put back the pod template of revision %s (%s)", s.Revision, s.Image)
-	}
-	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
-	}
-	if st.Paused {
-		if _, err := t.patch(ctx, cs, []patchOp{{Op: "replace", Path: "/spec/paused", Value: true}}); err != nil {
-			return fmt.Errorf("pausing again: %w", err)
-		}
-	}
-	t.logf("restored: %s rolled out again", s.Image)
 	return nil
 }
 
@@ -345,13 +270,21 @@ func (t *Target) Describe(ctx context.Context) (string, error) {
 			state = "rolling out: " + v.Progress
 		}
 	}
-	return fmt.Sprintf("%s (revision %s, generation %d, %s)", describeImages(d), d.Annotations[revisionAnnotation], d.Generation, state), nil
+	return fmt.Sprintf("%s (revision %s, generation %d, %s)", describeImages(d.Spec.Template), d.Annotations[revisionAnnotation], d.Generation, state), nil
 }
 
-func describeImages(d *appsv1.Deployment) string {
+func describeImages(tmpl corev1.PodTemplateSpec) string {
 	var parts []string
-	for _, c := range d.Spec.Template.Spec.Containers {
+	for _, c := range tmpl.Spec.Containers {
 		parts = append(parts, c.Name+"="+c.Image)
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Interface checks.
+var (
+	_ promote.Target     = (*Target)(nil)
+	_ promote.Describer  = (*Target)(nil)
+	_ promote.RollBacker = (*Target)(nil)
+	_ promote.Source     = (*Source)(nil)
+)

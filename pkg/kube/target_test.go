@@ -109,7 +109,7 @@ func TestReleaseChangesOnlyTheNamedContainer(t *testing.T) {
 	if snap.UpToDate || snap.Image != "ghcr.io/acme/shop:v1" || snap.Revision != "3" {
 		t.Fatalf("snapshot %+v", snap)
 	}
-	if err := tg.Release(ctx, img); err != nil {
+	if _, err := tg.Release(ctx, snap, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
@@ -140,7 +140,8 @@ func TestReleaseRefusesADeploymentChangedSinceTheSnapshot(t *testing.T) {
 	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"})
 	tg, cs := newFakeTarget(t, d, "", TargetOptions{})
 	ctx := context.Background()
-	if _, err := tg.Snapshot(ctx, promoted(t)); err != nil {
+	snap, err := tg.Snapshot(ctx, promoted(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Someone else rolls out in between.
@@ -150,7 +151,7 @@ func TestReleaseRefusesADeploymentChangedSinceTheSnapshot(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("shop").Update(ctx, other, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err := tg.Release(ctx, promoted(t))
+	_, err = tg.Release(ctx, snap, promoted(t))
 	if err == nil || !strings.Contains(err.Error(), "changed since ferry read it") {
 		t.Fatalf("err = %v", err)
 	}
@@ -168,7 +169,8 @@ func TestRestoreLeavesSomeoneElsesChangeAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tg.Release(ctx, promoted(t)); err != nil {
+	change, err := tg.Release(ctx, snap, promoted(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
@@ -177,7 +179,7 @@ func TestRestoreLeavesSomeoneElsesChangeAlone(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("shop").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = tg.Restore(ctx, snap)
+	err = tg.Restore(ctx, snap, change)
 	if err == nil || !strings.Contains(err.Error(), "not overwriting someone else's change") || !strings.Contains(err.Error(), "shop:hotfix") {
 		t.Fatalf("err = %v", err)
 	}
@@ -192,7 +194,7 @@ func TestRestoreWhenTheReleaseNeverLanded(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(cs.Actions())
-	if err := tg.Restore(ctx, snap); err != nil {
+	if err := tg.Restore(ctx, snap, promote.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range cs.Actions()[n:] {
@@ -221,11 +223,12 @@ func TestRestoreAfterAReleaseThatLostTheRace(t *testing.T) {
 	}
 	other := promoted(t)
 	other.Digest.Hex = strings.Repeat("b", 64)
-	if err := tg.Release(ctx, other); err == nil {
+	change, err := tg.Release(ctx, snap, other)
+	if err == nil {
 		t.Fatal("release over a changed deployment succeeded")
 	}
 	n := len(cs.Actions())
-	if err := tg.Restore(ctx, snap); err != nil {
+	if err := tg.Restore(ctx, snap, change); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	for _, a := range cs.Actions()[n:] {
