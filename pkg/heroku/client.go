@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	hk "github.com/heroku/heroku-go/v5"
 
-	"github.com/ferry-dev/ferry/pkg/health"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -48,9 +47,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives progress; nil drops it.
 	Logger promote.Logger
-	// Health is the template of HTTP checks: a target's health option
-	// fills its URL.
-	Health health.Check
+	// Progress, when set, is told how far each copy has come (a progress
+	// bar on a terminal, a line now and then in CI).
+	Progress func(target string, p image.Progress)
 	// Description is a note about the promotion ("promoted X from Y").
 	// The Platform API has no place for it on a docker release or a
 	// rollback (see the package doc), so it is logged with the release.

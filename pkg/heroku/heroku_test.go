@@ -84,7 +84,6 @@ func (e *env) client(k string) *Client {
 		APIKey: k, APIURL: e.emu.APIURL(), Registry: e.emu.RegistryHost(), Logger: e.logs,
 		PollInterval: 10 * time.Millisecond, BootTimeout: 3 * time.Second, ReleaseTimeout: 5 * time.Second,
 		Retry:       Retry{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
-		Health:      health.Check{Interval: 10 * time.Millisecond, Timeout: 2 * time.Second, Threshold: 2, Soak: 30 * time.Millisecond},
 		Description: "promoted ghcr.io/acme/shop from heroku:shop-staging (abc123, https://ci.example/run/1)",
 	})
 	if err != nil {
@@ -163,7 +162,9 @@ func (e *env) source(spec images.Spec) (image.Image, string) {
 	return image.Image{Repository: repo, Digest: d, Tag: "1.0"}, id.String()
 }
 
-func (e *env) target(addr string) *Target {
+// target is the target addr names; with a health option, decorated with
+// the HTTP check as ferry does.
+func (e *env) target(addr string) promote.Target {
 	e.t.Helper()
 	a, err := address.Parse(addr)
 	if err != nil {
@@ -173,19 +174,52 @@ func (e *env) target(addr string) *Target {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return tgt
+	if a.Health == "" {
+		return tgt
+	}
+	chk := health.Check{URL: a.Health, Interval: 10 * time.Millisecond, Timeout: 2 * time.Second, Threshold: 2, Soak: 30 * time.Millisecond}
+	return promote.WithHealth(tgt, chk, e.logs)
+}
+
+// run is one promotion of one target in a test: the target and the values
+// its steps hand each other.
+type run struct {
+	e   *env
+	tgt promote.Target
+	s   promote.Snapshot
+	c   promote.Change
 }
 
 // snapshotted returns the target addr names, snapshotted for img; the test
 // fails when the snapshot does.
-func (e *env) snapshotted(addr string, img image.Image) (*Target, promote.Snapshot) {
+func (e *env) snapshotted(addr string, img image.Image) *run {
 	e.t.Helper()
 	tgt := e.target(addr)
 	s, err := tgt.Snapshot(ctx(e.t), img)
 	if e.note(err) != nil {
 		e.t.Fatal(err)
 	}
-	return tgt, s
+	return &run{e: e, tgt: tgt, s: s}
+}
+
+func (r *run) release(img image.Image) error {
+	var err error
+	r.c, err = r.tgt.Release(ctx(r.e.t), r.s, img)
+	return r.e.note(err)
+}
+
+func (r *run) verify() error { return r.e.note(r.tgt.Verify(ctx(r.e.t), r.s, r.c)) }
+
+func (r *run) restore() error { return r.e.note(r.tgt.Restore(ctx(r.e.t), r.s, r.c)) }
+
+// state is the snapshot's Heroku state.
+func (r *run) state() State {
+	r.e.t.Helper()
+	st, err := promote.DecodeState[State](r.s.State)
+	if err != nil {
+		r.e.t.Fatal(err)
+	}
+	return st
 }
 
 func ctx(t *testing.T) context.Context {
@@ -201,24 +235,24 @@ func TestPromoteBothProcessTypesInOneRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	img, id := e.source(images.Spec{Seed: 2, Layers: 2})
-	tgt, s := e.snapshotted("heroku:shop-prod/web,worker?health=/healthz", img)
-	st := s.State.(*State)
-	if s.UpToDate || s.Revision != "v1" || st.Images["web"] != old[7:19] || st.Images["worker"] != old[7:19] {
-		t.Fatalf("snapshot %+v %+v", s, st)
+	r := e.snapshotted("heroku:shop-prod/web,worker?health=/healthz", img)
+	st := r.state()
+	if r.s.UpToDate || r.s.Revision != "v1" || st.Images["web"] != old[7:19] || st.Images["worker"] != old[7:19] {
+		t.Fatalf("snapshot %+v %+v", r.s, st)
 	}
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v\n%s", err, e.logs.text())
 	}
-	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+	if err := r.verify(); err != nil {
 		t.Fatalf("Verify: %v\n%s", err, e.logs.text())
 	}
 	rels := e.emu.Releases("shop-prod")
 	if len(rels) != 2 {
 		t.Fatalf("%d releases, want 2", len(rels))
 	}
-	r := rels[1]
-	if !r.Current || r.Status != herokuemu.StatusSucceeded || r.Images["web"] != id || r.Images["worker"] != id {
-		t.Fatalf("release %+v, want both process types on %s", r, id)
+	rel := rels[1]
+	if !rel.Current || rel.Status != herokuemu.StatusSucceeded || rel.Images["web"] != id || rel.Images["worker"] != id {
+		t.Fatalf("release %+v, want both process types on %s", rel, id)
 	}
 	if n := e.emu.FormationPatches("shop-prod"); n != 1 {
 		t.Errorf("%d formation PATCHes, want 1", n)
@@ -235,7 +269,7 @@ func TestPromoteBothProcessTypesInOneRelease(t *testing.T) {
 		}
 	}
 	// A second snapshot sees the image in place.
-	s, err := tgt.Snapshot(ctx(t), img)
+	s, err := r.tgt.Snapshot(ctx(t), img)
 	if e.note(err) != nil || !s.UpToDate || s.Revision != "v2" {
 		t.Fatalf("second snapshot %+v %v", s, err)
 	}
@@ -245,15 +279,15 @@ func TestCrashRestoresTheRecordedRelease(t *testing.T) {
 	e := newEnv(t)
 	old := e.seedRelease("shop-prod", images.Spec{Seed: 10}, "web")
 	img, _ := e.source(images.Spec{Seed: 11, Labels: map[string]string{herokuemu.LabelDyno: "crash"}})
-	tgt, s := e.snapshotted("heroku:shop-prod", img)
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	r := e.snapshotted("heroku:shop-prod", img)
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	err := e.note(tgt.Verify(ctx(t)))
+	err := r.verify()
 	if err == nil || !strings.Contains(err.Error(), "crashed: web.1") {
 		t.Fatalf("Verify: %v, want a crash", err)
 	}
-	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+	if err := r.restore(); err != nil {
 		t.Fatalf("Restore: %v\n%s", err, e.logs.text())
 	}
 	rels := e.emu.Releases("shop-prod")
@@ -273,12 +307,12 @@ func TestReleasePhaseFailureLeavesTheOldReleaseCurrent(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 20}, "web", "release")
 	img, _ := e.source(images.Spec{Seed: 21, Labels: map[string]string{herokuemu.LabelRelease: "fail"}})
-	tgt, s := e.snapshotted("heroku:shop-prod/web,release", img)
-	err := e.note(tgt.Release(ctx(t), img))
+	r := e.snapshotted("heroku:shop-prod/web,release", img)
+	err := r.release(img)
 	if err == nil || !strings.Contains(err.Error(), "release v2 failed in its release phase; v1 stays current") {
 		t.Fatalf("Release: %v", err)
 	}
-	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+	if err := r.restore(); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	rels := e.emu.Releases("shop-prod")
@@ -302,19 +336,19 @@ func TestReleasePhaseSuccessStreamsOutput(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 25}, "web", "release")
 	img, id := e.source(images.Spec{Seed: 26})
-	tgt, _ := e.snapshotted("heroku:shop-prod/web,release", img)
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	r := e.snapshotted("heroku:shop-prod/web,release", img)
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+	if err := r.verify(); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	text := e.logs.text()
 	if n := strings.Count(text, "release phase: "); n != 5 {
 		t.Errorf("%d release-phase lines, want 5 (each once):\n%s", n, text)
 	}
-	if r := e.emu.Releases("shop-prod")[1]; !r.Current || r.Images["release"] != id {
-		t.Errorf("release %+v", r)
+	if rel := e.emu.Releases("shop-prod")[1]; !rel.Current || rel.Images["release"] != id {
+		t.Errorf("release %+v", rel)
 	}
 }
 
@@ -328,16 +362,16 @@ func TestWrongKeyChangesNothing(t *testing.T) {
 	}
 	img, _ := e.source(images.Spec{Seed: 31})
 	a, _ := address.Parse("heroku:shop-prod")
-	tgt, err := NewTarget(bad, a)
+	badTarget, err := NewTarget(bad, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.note2(tgt.Snapshot(ctx(t), img))
+	_, err = e.note2(badTarget.Snapshot(ctx(t), img))
 	if !promote.IsInput(err) || !strings.Contains(err.Error(), "HEROKU_API_KEY") {
 		t.Fatalf("Snapshot with a wrong key: %v", err)
 	}
 	// A good key without access to the app.
-	tgt = e.target("heroku:secret-app")
+	tgt := e.target("heroku:secret-app")
 	_, err = e.note2(tgt.Snapshot(ctx(t), img))
 	if !promote.IsInput(err) || !strings.Contains(err.Error(), "no access") {
 		t.Fatalf("Snapshot without access: %v", err)
@@ -393,18 +427,18 @@ func TestOCIIndexSourceBecomesV2S2(t *testing.T) {
 	}
 	want, _ := amdImg.ConfigName()
 	img := image.Image{Repository: repo, Digest: d}
-	tgt, _ := e.snapshotted("heroku:shop-prod", img)
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	r := e.snapshotted("heroku:shop-prod", img)
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v\n%s", err, e.logs.text())
 	}
-	if err := e.note(tgt.Verify(ctx(t))); err != nil {
+	if err := r.verify(); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.emu.Pushed("shop-prod", "web"); got[len(got)-1] != want.String() {
 		t.Fatalf("pushed %v, want image id %s (the amd64 config digest)", got, want)
 	}
-	if r := e.emu.Releases("shop-prod")[1]; r.Images["web"] != want.String() {
-		t.Fatalf("release runs %s, want %s", r.Images["web"], want)
+	if rel := e.emu.Releases("shop-prod")[1]; rel.Images["web"] != want.String() {
+		t.Fatalf("release runs %s, want %s", rel.Images["web"], want)
 	}
 	// The registry holds a v2s2 manifest under latest.
 	desc, err := remote.Get(mustRef(t, e.emu.RegistryHost()+"/shop-prod/web:latest"), remote.WithAuth(&authn.Basic{Username: "_", Password: apiKey}))
@@ -433,12 +467,12 @@ func TestSourceResolvesTheReleasedImage(t *testing.T) {
 
 	// Promote staging to prod: heroku to heroku.
 	e.seedRelease("shop-prod", images.Spec{Seed: 61}, "web")
-	tgt, _ := e.snapshotted("heroku:shop-prod", img)
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	r := e.snapshotted("heroku:shop-prod", img)
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if r := e.emu.Releases("shop-prod")[1]; r.Images["web"] != id {
-		t.Fatalf("prod runs %s, want %s", r.Images["web"], id)
+	if rel := e.emu.Releases("shop-prod")[1]; rel.Images["web"] != id {
+		t.Fatalf("prod runs %s, want %s", rel.Images["web"], id)
 	}
 
 	// An image pushed to latest but never released is refused.
@@ -459,9 +493,9 @@ func TestLostPatchResponseIsNotRetriedBlindly(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 70}, "web")
 	img, id := e.source(images.Spec{Seed: 71})
-	tgt, _ := e.snapshotted("heroku:shop-prod", img)
+	r := e.snapshotted("heroku:shop-prod", img)
 	e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 500, Apply: true})
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	if err := r.release(img); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	if n := e.emu.FormationPatches("shop-prod"); n != 1 {
@@ -483,16 +517,16 @@ func TestFailedPatchIsNotSentTwice(t *testing.T) {
 			e := newEnv(t)
 			e.seedRelease("shop-prod", images.Spec{Seed: 75}, "web")
 			img, _ := e.source(images.Spec{Seed: 76})
-			tgt, s := e.snapshotted("heroku:shop-prod", img)
+			r := e.snapshotted("heroku:shop-prod", img)
 			e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: status})
-			err := e.note(tgt.Release(ctx(t), img))
+			err := r.release(img)
 			if err == nil || StatusOf(err) != status || !strings.Contains(err.Error(), "does not send the update twice") {
 				t.Fatalf("Release: %v", err)
 			}
 			if n := e.emu.FormationPatches("shop-prod"); n != 1 {
 				t.Errorf("%d PATCHes, want 1", n)
 			}
-			if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+			if err := r.restore(); err != nil {
 				t.Fatalf("Restore: %v", err)
 			}
 			if rels := e.emu.Releases("shop-prod"); len(rels) != 1 {
@@ -507,12 +541,9 @@ func TestRefusedPatchIsNotResent(t *testing.T) {
 	e2 := newEnv(t)
 	e2.seedRelease("shop-prod", images.Spec{Seed: 77}, "web")
 	img2, _ := e2.source(images.Spec{Seed: 78})
-	tgt2 := e2.target("heroku:shop-prod")
-	if _, err := tgt2.Snapshot(ctx(t), img2); e2.note(err) != nil {
-		t.Fatal(err)
-	}
+	r := e2.snapshotted("heroku:shop-prod", img2)
 	e2.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Status: 422})
-	err := e2.note(tgt2.Release(ctx(t), img2))
+	err := r.release(img2)
 	if err == nil || StatusOf(err) != 422 {
 		t.Fatalf("Release after a 422: %v", err)
 	}
@@ -539,19 +570,19 @@ func TestHealthFailure(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
 	img, _ := e.source(images.Spec{Seed: 91, Labels: map[string]string{herokuemu.LabelHealth: "fail"}})
-	tgt, s := e.snapshotted("heroku:shop-prod?health=/healthz", img)
-	if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+	r := e.snapshotted("heroku:shop-prod?health=/healthz", img)
+	if err := r.release(img); err != nil {
 		t.Fatal(err)
 	}
-	err := e.note(tgt.Verify(ctx(t)))
+	err := r.verify()
 	if !errors.Is(err, health.ErrFailed) || !strings.Contains(err.Error(), "status 503") {
 		t.Fatalf("Verify: %v", err)
 	}
-	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+	if err := r.restore(); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.emu.Releases("shop-prod"); len(r) != 3 || !r[2].Current || r[2].Description != "Rollback to v1" {
-		t.Fatalf("releases after restore: %+v", r)
+	if rels := e.emu.Releases("shop-prod"); len(rels) != 3 || !rels[2].Current || rels[2].Description != "Rollback to v1" {
+		t.Fatalf("releases after restore: %+v", rels)
 	}
 }
 
@@ -561,7 +592,6 @@ func TestManualRollback(t *testing.T) {
 	e.seedRelease("shop-prod", images.Spec{Seed: 101}, "web")
 	// A failed release in between is skipped by "".
 	e.seedPush("shop-prod", images.Spec{Seed: 102, Labels: map[string]string{herokuemu.LabelRelease: "fail"}}, "release")
-	tgt := e.target("heroku:shop-prod")
 	relID := e.emu.Pushed("shop-prod", "release")[0]
 	if _, err := e.emu.Deploy("shop-prod", map[string]string{"release": relID}); err != nil {
 		t.Fatal(err)
@@ -569,17 +599,29 @@ func TestManualRollback(t *testing.T) {
 	if err := e.emu.WaitIdle(context.Background(), "shop-prod"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := tgt.Rollback(ctx(t), "")
+	r := e.snapshotted("heroku:shop-prod", image.Image{})
+	rb, _ := promote.As[promote.RollBacker](r.tgt)
+	c, err := rb.Rollback(ctx(t), r.s, "")
 	if e.note(err) != nil {
 		t.Fatalf("Rollback: %v\n%s", err, e.logs.text())
 	}
+	r.c = c
+	if err := r.verify(); err != nil {
+		t.Fatalf("Verify after the rollback: %v", err)
+	}
 	rels := e.emu.Releases("shop-prod")
 	last := rels[len(rels)-1]
-	if last.Description != "Rollback to v1" || !last.Current || last.Images["web"] != v1 || s.Revision != revision(last.Version) {
-		t.Fatalf("rolled back to %+v, snapshot %+v; releases %+v", last, s, rels)
+	if last.Description != "Rollback to v1" || !last.Current || last.Images["web"] != v1 {
+		t.Fatalf("rolled back to %+v; releases %+v", last, rels)
 	}
-	for _, bad := range []string{"v99", "nope", "v3"} {
-		_, err := tgt.Rollback(ctx(t), bad)
+	// Now v4 is v1 again: the one before it is nothing, not v2, which
+	// was rolled away from.
+	r = e.snapshotted("heroku:shop-prod", image.Image{})
+	if _, err := rb.Rollback(ctx(t), r.s, ""); e.note(err) == nil || !promote.IsInput(err) || !strings.Contains(err.Error(), "no succeeded release before v1") {
+		t.Errorf("a second Rollback: %v, want none before v1", err)
+	}
+	for _, bad := range []string{"v99", "nope", "v3", "v4"} {
+		_, err := rb.Rollback(ctx(t), r.s, bad)
 		if e.note(err); !promote.IsInput(err) {
 			t.Errorf("Rollback(%q): %v, want an input error", bad, err)
 		}
@@ -621,13 +663,13 @@ func TestRestoreAfterFailedCopyAsksNothing(t *testing.T) {
 	e := newEnv(t)
 	e.seedRelease("shop-prod", images.Spec{Seed: 90}, "web")
 	img, _ := e.source(images.Spec{Seed: 91})
-	tgt, s := e.snapshotted("heroku:shop-prod", img)
+	r := e.snapshotted("heroku:shop-prod", img)
 	e.emu.Inject(herokuemu.Fault{Path: "/v2/shop-prod/web/*", Times: 1000, Status: 400})
-	if err := e.note(tgt.Release(ctx(t), img)); err == nil || !strings.Contains(err.Error(), "copying") {
+	if err := r.release(img); err == nil || !strings.Contains(err.Error(), "copying") {
 		t.Fatalf("Release: %v, want the copy to fail", err)
 	}
 	before := len(e.emu.Requests())
-	if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+	if err := r.restore(); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	if n := len(e.emu.Requests()) - before; n != 0 {
@@ -653,14 +695,14 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 			e := newEnv(t)
 			old := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
 			img, _ := e.source(images.Spec{Seed: 101})
-			tgt, s := e.snapshotted("heroku:shop-prod", img)
-			if err := e.note(tgt.Release(ctx(t), img)); err != nil {
+			r := e.snapshotted("heroku:shop-prod", img)
+			if err := r.release(img); err != nil {
 				t.Fatalf("Release: %v", err)
 			}
 			// Meanwhile someone else releases (v3).
 			if c.rollback {
 				other := e.client(e.emu.SeedKey())
-				if _, err := other.rollback(ctx(t), "shop-prod", s.State.(*State).ReleaseID); err != nil {
+				if _, err := other.rollback(ctx(t), "shop-prod", r.state().ReleaseID); err != nil {
 					t.Fatal(err)
 				}
 			} else {
@@ -672,7 +714,7 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 			if err := e.emu.WaitIdle(ctx(t), "shop-prod"); err != nil {
 				t.Fatal(err)
 			}
-			err := e.note(tgt.Restore(ctx(t), s))
+			err := r.restore()
 			rels := e.emu.Releases("shop-prod")
 			if len(rels) != 3 || !rels[2].Current {
 				t.Errorf("releases %+v: want the other release left current", rels)
@@ -731,16 +773,16 @@ func TestRestorePutsLatestBack(t *testing.T) {
 				t.Fatal("the seeded app has no :latest")
 			}
 			img, _ := e.source(crash)
-			tgt, s := e.snapshotted("heroku:shop-prod", img)
+			r := e.snapshotted("heroku:shop-prod", img)
 			if tc.patchFails {
 				e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Times: 1, Status: 422})
 			}
-			err := e.note(tgt.Release(ctx(t), img))
+			err := r.release(img)
 			if tc.patchFails != (err != nil) {
 				t.Fatalf("Release: %v", err)
 			}
 			if !tc.patchFails {
-				if err := e.note(tgt.Verify(ctx(t))); err == nil {
+				if err := r.verify(); err == nil {
 					t.Fatal("Verify passed, want a crash")
 				}
 			}
@@ -752,7 +794,7 @@ func TestRestorePutsLatestBack(t *testing.T) {
 				tc.between(e)
 			}
 			theirs := e.latestDigest("shop-prod", "web")
-			if err := e.note(tgt.Restore(ctx(t), s)); err != nil {
+			if err := r.restore(); err != nil {
 				t.Fatalf("Restore: %v\n%s", err, e.logs.text())
 			}
 			got := e.latestDigest("shop-prod", "web")

@@ -2,6 +2,7 @@ package heroku
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	hk "github.com/heroku/heroku-go/v5"
 
 	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // Release statuses.
@@ -193,7 +195,9 @@ func (c *Client) latest(ctx context.Context, app, process string) (manifest, con
 }
 
 // imageID returns the image id (config digest) Heroku would see for img:
-// for an index, that of the image for the client's platform.
+// for an index, that of the image for the client's platform. An image
+// registry.heroku.com cannot take (none for the platform, layers it does
+// not accept) is an input error: it is found before anything changes.
 func (c *Client) imageID(ctx context.Context, img image.Image) (v1.Hash, error) {
 	ref, err := name.NewDigest(img.Ref(), name.WeakValidation)
 	if err != nil {
@@ -203,11 +207,19 @@ func (c *Client) imageID(ctx context.Context, img image.Image) (v1.Hash, error) 
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("reading %s: %w", img.Ref(), c.scrub(err))
 	}
-	// For an index, remote.WithPlatform makes Image pick the platform's
-	// child.
-	one, err := desc.Image()
+	one, err := image.ForPlatform(desc, c.opts.Platform)
+	var pe *image.PlatformError
+	if errors.As(err, &pe) {
+		return v1.Hash{}, promote.Input(fmt.Errorf("%s cannot run on Heroku: %w; set FERRY_PLATFORM to one it has, or build it for %s", img.Ref(), err, platformString(c.opts.Platform)))
+	}
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("reading %s for %s: %w", img.Ref(), platformString(c.opts.Platform), c.scrub(err))
+	}
+	if _, err := image.ConvertForHeroku(one); err != nil {
+		if errors.Is(err, image.ErrHerokuIncompatible) {
+			return v1.Hash{}, promote.Input(fmt.Errorf("%s cannot run on Heroku: %w", img.Ref(), err))
+		}
+		return v1.Hash{}, fmt.Errorf("reading %s: %w", img.Ref(), c.scrub(err))
 	}
 	id, err := one.ConfigName()
 	if err != nil {

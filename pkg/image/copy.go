@@ -321,6 +321,25 @@ func verify(dst name.Tag, res CopyResult, heroku bool, opts []remote.Option) err
 	return nil
 }
 
+// ForPlatform returns the image desc names for want: desc itself when it
+// is an image (refused when its config names another platform), or the
+// image an index has for want. It fails with a *PlatformError when there
+// is none.
+func ForPlatform(desc *remote.Descriptor, want v1.Platform) (v1.Image, error) {
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("reading index: %w", err)
+		}
+		return selectPlatform(idx, want)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	return img, checkPlatform(img, want)
+}
+
 // selectPlatform returns the index's image for want: an exact match, or
 // else the first entry that satisfies it.
 func selectPlatform(idx v1.ImageIndex, want v1.Platform) (v1.Image, error) {
