@@ -27,6 +27,8 @@ type app struct {
 	stderr  io.Writer
 	scrub   report.Scrubber
 	log     promote.Logger
+	// progress shows how far a copy has come.
+	progress func(target string, p image.Progress)
 	kube    *kube.Clients
 	heroku  *heroku.Client
 	gh      *report.GitHub
@@ -69,7 +71,7 @@ func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer, g gua
 	if cfg.Mode == config.ModeLocal && isTerminal(stderr) {
 		ll.TTY, ll.Timestamps = true, true
 	}
-	a.log = ll
+	a.log, a.progress = ll, ll.Progress
 	return a, a.preflight()
 }
 
@@ -144,9 +146,6 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
 			})
-			if ad.Health != "" {
-				t = a.withHealth(t, ad.Health)
-			}
 		case address.KindHeroku:
 			ht, err := a.herokuTarget(ctx, ad)
 			if err != nil {
@@ -155,6 +154,11 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 			t = ht
 		default:
 			return nil, promote.Input(fmt.Errorf("target %s: only k8s: and heroku: addresses can be targets", ad))
+		}
+		if ad.Health != "" {
+			chk := a.healthTemplate()
+			chk.URL = ad.Health
+			t = promote.WithHealth(t, chk, a.log)
 		}
 		out = append(out, t)
 	}
@@ -230,67 +234,12 @@ func (a *app) status(ctx context.Context) (*promote.Report, error) {
 	return promote.Inspect(ctx, ts, a.options())
 }
 
-// rollbacker is a target that can go back to an earlier revision.
-type rollbacker interface {
-	Rollback(ctx context.Context, to string) (promote.Snapshot, error)
-}
-
 func (a *app) rollback(ctx context.Context, to string) (*promote.Report, error) {
 	ts, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r := &promote.Report{Command: "rollback", Outcome: promote.OutcomePromoted}
-	var errs []error
-	for _, t := range ts {
-		tr := promote.TargetReport{Target: t.String()}
-		before, err := t.Snapshot(ctx, image.Image{})
-		if promote.IsInput(err) {
-			// Snapshot refuses what a promotion must not start from: a
-			// rollout in progress or failed, a release in its release
-			// phase. Those are what a rollback is for; Rollback makes its
-			// own checks.
-			before, err = promote.Snapshot{Image: "unknown"}, nil
-			if d, ok := unwrapTarget(t).(promote.Describer); ok {
-				if now, derr := d.Describe(ctx); derr == nil {
-					before.Image = now
-				}
-			}
-		}
-		if err == nil {
-			tr.Before = &before
-			rb, ok := unwrapTarget(t).(rollbacker)
-			if !ok {
-				err = promote.Input(fmt.Errorf("%s cannot be rolled back", t))
-			} else {
-				if before.Revision != "" {
-					a.log.Logf(t.String(), "rolling back from %s (revision %s)", before.Image, before.Revision)
-				} else {
-					a.log.Logf(t.String(), "rolling back from %s", before.Image)
-				}
-				var after promote.Snapshot
-				after, err = rb.Rollback(ctx, to)
-				if err == nil {
-					tr.After = &after
-					tr.Status = promote.StatusRestored
-					a.log.Logf(t.String(), "rolled back: runs %s (revision %s)", after.Image, after.Revision)
-				}
-			}
-		}
-		if err != nil {
-			tr.Status, tr.Error = promote.StatusFailed, err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", t, err))
-		}
-		r.Targets = append(r.Targets, tr)
-	}
-	if err := errors.Join(errs...); err != nil {
-		r.Outcome, r.Error = promote.OutcomeFailed, err.Error()
-		if promote.IsInput(err) && len(errs) == len(ts) {
-			r.Outcome = promote.OutcomeBadInput
-		}
-		return r, err
-	}
-	return r, nil
+	return promote.Rollback(ctx, ts, to, a.options())
 }
 
 // write prints the report in the configured format, and hands it to

@@ -29,7 +29,7 @@ func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
 		Platform:    *platform,
 		Keychain:    authn.DefaultKeychain,
 		Logger:      a.log,
-		Health:      a.healthTemplate(),
+		Progress:    a.progress,
 		Description: a.description(),
 		UserAgent:   "ferry/" + buildVersion(),
 		BootTimeout: a.cfg.Timeout,

@@ -90,7 +90,7 @@ func Summary(r *promote.Report) string {
 	return b.String()
 }
 
-func mdSnap(s *promote.Snapshot) string {
+func mdSnap(s *promote.Seen) string {
 	if s == nil {
 		return "–"
 	}

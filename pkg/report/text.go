@@ -85,7 +85,7 @@ func Text(w io.Writer, r *promote.Report, scrub Scrubber) error {
 	return err
 }
 
-func describe(s *promote.Snapshot) string {
+func describe(s *promote.Seen) string {
 	if s == nil {
 		return "-"
 	}
