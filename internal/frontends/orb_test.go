@@ -58,10 +58,10 @@ func TestOrbIsValid(t *testing.T) {
 }
 
 // settingTypes maps a FERRY_* key ("PARALLELISM") to its Go type, from the
-// env tags of config.Config.
+// env tags of config.Settings.
 func settingTypes() map[string]reflect.Type {
 	out := map[string]reflect.Type{}
-	ct := reflect.TypeFor[config.Config]()
+	ct := reflect.TypeFor[config.Settings]()
 	for i := range ct.NumField() {
 		f := ct.Field(i)
 		if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" && key != "-" {
@@ -109,7 +109,7 @@ func validates(t *testing.T, v config.Var, value string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Validate(config.CommandStatus)
+	_, err = c.Check(config.CommandStatus)
 	var ve *config.ValidationError
 	if err != nil && !errors.As(err, &ve) {
 		t.Fatal(err)

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
-
-	"github.com/ferry-dev/ferry/pkg/address"
 )
 
 // Prefix starts the name of every ferry variable.
@@ -28,10 +25,10 @@ const (
 	ModeLocal    Mode = "local"
 )
 
-// Config is every setting of a ferry run. Fields with an env tag come from
-// the environment (see [Load]); the rest are filled in by
-// [Config.Validate].
-type Config struct {
+// Settings are every setting of a ferry run as the environment gives them
+// (see [Load]): strings, numbers and durations, unchecked. [Settings.Check]
+// turns them into a [Config] for one command.
+type Settings struct {
 	Source string `env:"SOURCE" desc:"Where the image comes from: a k8s Deployment (the digest its pods run), a Heroku app's process type (the image its current release runs), or an image reference." example:"k8s:shop/web?context=staging"`
 
 	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines. Add ?health=URL to check a target over HTTP after its release." example:"k8s:shop/web?context=production"`
@@ -80,22 +77,19 @@ type Config struct {
 
 	HealthBody string `env:"HEALTH_BODY" desc:"A regular expression (RE2) the health response body must match; empty: any body." example:"\"status\":\\s*\"ok\""`
 
-	// SourceAddr is Source, parsed (promote and plan only).
-	SourceAddr address.Address `env:"-"`
-	// TargetAddrs is Targets, parsed.
-	TargetAddrs []address.Address `env:"-"`
-	// HealthStatusRanges is HealthStatus, parsed.
-	HealthStatusRanges []StatusRange `env:"-"`
-	// HealthBodyRegexp is HealthBody, compiled; nil when HealthBody is empty.
-	HealthBodyRegexp *regexp.Regexp `env:"-"`
 	// Mode is where ferry runs: from GITHUB_ACTIONS=true or CIRCLECI=true,
 	// overridden by FERRY_MODE=github|circleci|local.
 	Mode Mode `env:"-"`
 
+	// Env is the whole environment Load read: the rest of ferry asks it,
+	// never the process environment.
+	Env Env `env:"-"`
+
 	// from maps a field's key ("TARGETS") to the variable its value came
 	// from ("INPUT_TARGETS"), for naming problems.
 	from map[string]string
-	// loadProblems are the values Load could not convert.
+	// loadProblems are the values Load could not convert and the
+	// variables it does not know.
 	loadProblems []Problem
 }
 
@@ -110,7 +104,7 @@ func (r StatusRange) Contains(code int) bool { return r.Min <= code && code <= r
 // values that do not convert (FERRY_TIMEOUT=abc) are kept as problems that
 // Validate reports together with every other one, and the field keeps its
 // zero value. The error is for faults in ferry itself.
-func Load(environ []string) (Config, error) {
+func Load(environ []string) (Settings, error) {
 	all := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
@@ -122,8 +116,10 @@ func Load(environ []string) (Config, error) {
 		}
 	}
 
-	var c Config
+	var c Settings
+	c.Env = Env(all)
 	c.Mode, c.loadProblems = detectMode(all)
+	c.loadProblems = append(c.loadProblems, unknownVars(all, c.Mode)...)
 	c.from = map[string]string{}
 	values := map[string]string{}
 	for _, f := range fields {
@@ -149,16 +145,16 @@ func Load(environ []string) (Config, error) {
 	}
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return Config{}, fmt.Errorf("reading settings: %w", err)
+		return Settings{}, fmt.Errorf("reading settings: %w", err)
 	}
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if !errors.As(e, &pe) {
-			return Config{}, fmt.Errorf("reading settings: %w", e)
+			return Settings{}, fmt.Errorf("reading settings: %w", e)
 		}
 		f, ok := fieldNamed(pe.Name)
 		if !ok {
-			return Config{}, fmt.Errorf("reading settings: no variable for field %s", pe.Name)
+			return Settings{}, fmt.Errorf("reading settings: no variable for field %s", pe.Name)
 		}
 		example := f.example
 		if example == "" {
@@ -214,7 +210,7 @@ func typeMessage(f field, value string) string {
 // Secrets returns every non-empty secret value, for masking in logs. A
 // base64 FERRY_KUBECONFIG_DATA is returned decoded as well; which parts of
 // a kubeconfig are credentials is pkg/kube's business.
-func (c Config) Secrets() []string {
+func (c Settings) Secrets() []string {
 	var out []string
 	add := func(s string) {
 		if s == "" {

@@ -46,64 +46,66 @@ func TestLoad(t *testing.T) {
 	tests := []struct {
 		name    string
 		environ []string
-		check   func(c Config) (got, want any)
+		check   func(c Settings) (got, want any)
 	}{
 		{"FERRY_ variable", []string{"FERRY_TARGETS=k8s:shop/web"},
-			func(c Config) (any, any) { return c.Targets, "k8s:shop/web" }},
+			func(c Settings) (any, any) { return c.Targets, "k8s:shop/web" }},
 		{"surrounding whitespace trimmed", []string{"FERRY_TIMEOUT= 10m\n"},
-			func(c Config) (any, any) { return c.Timeout, 10 * time.Minute }},
+			func(c Settings) (any, any) { return c.Timeout, 10 * time.Minute }},
 		{"empty FERRY_ value counts as unset", []string{"FERRY_TIMEOUT="},
-			func(c Config) (any, any) { return c.Timeout, 5 * time.Minute }},
+			func(c Settings) (any, any) { return c.Timeout, 5 * time.Minute }},
 		{"blank FERRY_ value counts as unset", []string{"FERRY_OUTPUT=  "},
-			func(c Config) (any, any) { return c.Output, "text" }},
+			func(c Settings) (any, any) { return c.Output, "text" }},
 		{"first of repeated names wins", []string{"FERRY_OUTPUT=json", "FERRY_OUTPUT=text"},
-			func(c Config) (any, any) { return c.Output, "json" }},
+			func(c Settings) (any, any) { return c.Output, "json" }},
 		{"malformed entries ignored", []string{"FERRY_OUTPUT", "=x", "FERRY_OUTPUT=json"},
-			func(c Config) (any, any) { return c.Output, "json" }},
+			func(c Settings) (any, any) { return c.Output, "json" }},
 		{"KUBECONFIG alias", []string{"KUBECONFIG=/a:/b"},
-			func(c Config) (any, any) { return c.Kubeconfig, "/a:/b" }},
+			func(c Settings) (any, any) { return c.Kubeconfig, "/a:/b" }},
 		{"FERRY_KUBECONFIG beats KUBECONFIG", []string{"FERRY_KUBECONFIG=/ferry", "KUBECONFIG=/eco"},
-			func(c Config) (any, any) { return c.Kubeconfig, "/ferry" }},
+			func(c Settings) (any, any) { return c.Kubeconfig, "/ferry" }},
 		{"empty FERRY_KUBECONFIG leaves KUBECONFIG", []string{"FERRY_KUBECONFIG=", "KUBECONFIG=/eco"},
-			func(c Config) (any, any) { return c.Kubeconfig, "/eco" }},
+			func(c Settings) (any, any) { return c.Kubeconfig, "/eco" }},
 		{"HEROKU_API_KEY alias", []string{"HEROKU_API_KEY=eco-key"},
-			func(c Config) (any, any) { return c.HerokuAPIKey, "eco-key" }},
+			func(c Settings) (any, any) { return c.HerokuAPIKey, "eco-key" }},
 		{"FERRY_HEROKU_API_KEY beats HEROKU_API_KEY", []string{"HEROKU_API_KEY=eco-key", "FERRY_HEROKU_API_KEY=ferry-key"},
-			func(c Config) (any, any) { return c.HerokuAPIKey, "ferry-key" }},
+			func(c Settings) (any, any) { return c.HerokuAPIKey, "ferry-key" }},
 		{"bool", []string{"FERRY_RESOLVE_TAGS=true"},
-			func(c Config) (any, any) { return c.ResolveTags, true }},
+			func(c Settings) (any, any) { return c.ResolveTags, true }},
 		{"int", []string{"FERRY_PARALLELISM=16"},
-			func(c Config) (any, any) { return c.Parallelism, 16 }},
+			func(c Settings) (any, any) { return c.Parallelism, 16 }},
 		{"CIRCLECI mode", []string{"CIRCLECI=true"},
-			func(c Config) (any, any) { return c.Mode, ModeCircleCI }},
+			func(c Settings) (any, any) { return c.Mode, ModeCircleCI }},
 		{"GITHUB_ACTIONS mode", []string{"GITHUB_ACTIONS=true", "CIRCLECI=true"},
-			func(c Config) (any, any) { return c.Mode, ModeGitHub }},
+			func(c Settings) (any, any) { return c.Mode, ModeGitHub }},
 		{"FERRY_MODE overrides detection", []string{"GITHUB_ACTIONS=true", "FERRY_MODE=circleci"},
-			func(c Config) (any, any) { return c.Mode, ModeCircleCI }},
+			func(c Settings) (any, any) { return c.Mode, ModeCircleCI }},
 		{"INPUT_ with hyphens in Actions", []string{"GITHUB_ACTIONS=true", "INPUT_KUBECONFIG-DATA=apiVersion: v1"},
-			func(c Config) (any, any) { return c.KubeconfigData, "apiVersion: v1" }},
+			func(c Settings) (any, any) { return c.KubeconfigData, "apiVersion: v1" }},
 		{"INPUT_ with underscores is not an input", []string{"GITHUB_ACTIONS=true", "INPUT_KUBECONFIG_DATA=apiVersion: v1"},
-			func(c Config) (any, any) { return c.KubeconfigData, "" }},
+			func(c Settings) (any, any) { return c.KubeconfigData, "" }},
 		{"INPUT_ beats FERRY_", []string{"GITHUB_ACTIONS=true", "FERRY_TARGETS=heroku:ferry", "INPUT_TARGETS=heroku:input"},
-			func(c Config) (any, any) { return c.Targets, "heroku:input" }},
+			func(c Settings) (any, any) { return c.Targets, "heroku:input" }},
 		{"INPUT_ beats alias", []string{"GITHUB_ACTIONS=true", "HEROKU_API_KEY=eco", "INPUT_HEROKU-API-KEY=input"},
-			func(c Config) (any, any) { return c.HerokuAPIKey, "input" }},
+			func(c Settings) (any, any) { return c.HerokuAPIKey, "input" }},
 		{"empty INPUT_ counts as unset", []string{"GITHUB_ACTIONS=true", "FERRY_OUTPUT=json", "INPUT_OUTPUT="},
-			func(c Config) (any, any) { return c.Output, "json" }},
+			func(c Settings) (any, any) { return c.Output, "json" }},
 		{"empty INPUT_ keeps default", []string{"GITHUB_ACTIONS=true", "INPUT_HEALTH-INTERVAL=", "INPUT_PARALLELISM="},
-			func(c Config) (any, any) { return [2]any{c.HealthInterval, c.Parallelism}, [2]any{2 * time.Second, 64} }},
+			func(c Settings) (any, any) {
+				return [2]any{c.HealthInterval, c.Parallelism}, [2]any{2 * time.Second, 64}
+			}},
 		{"INPUT_ hyphenated duration and bool", []string{"GITHUB_ACTIONS=true", "INPUT_HEALTH-SOAK=1m", "INPUT_RESOLVE-TAGS=true"},
-			func(c Config) (any, any) { return [2]any{c.HealthSoak, c.ResolveTags}, [2]any{time.Minute, true} }},
+			func(c Settings) (any, any) { return [2]any{c.HealthSoak, c.ResolveTags}, [2]any{time.Minute, true} }},
 		{"INPUT_ ignored outside Actions", []string{"INPUT_TARGETS=heroku:input", "FERRY_TARGETS=heroku:ferry"},
-			func(c Config) (any, any) { return c.Targets, "heroku:ferry" }},
+			func(c Settings) (any, any) { return c.Targets, "heroku:ferry" }},
 		{"INPUT_ ignored with FERRY_MODE=local", []string{"GITHUB_ACTIONS=true", "FERRY_MODE=local", "INPUT_TARGETS=heroku:input"},
-			func(c Config) (any, any) { return c.Targets, "" }},
+			func(c Settings) (any, any) { return c.Targets, "" }},
 		{"INPUT_ read with FERRY_MODE=github", []string{"FERRY_MODE=github", "INPUT_TARGETS=heroku:input"},
-			func(c Config) (any, any) { return c.Targets, "heroku:input" }},
+			func(c Settings) (any, any) { return c.Targets, "heroku:input" }},
 		{"no expansion of $", []string{"FERRY_CHANGE_CAUSE=costs $HOME"},
-			func(c Config) (any, any) { return c.ChangeCause, "costs $HOME" }},
+			func(c Settings) (any, any) { return c.ChangeCause, "costs $HOME" }},
 		{"bad value keeps zero and loads the rest", []string{"FERRY_TIMEOUT=abc", "FERRY_OUTPUT=json"},
-			func(c Config) (any, any) { return [2]any{c.Timeout, c.Output}, [2]any{time.Duration(0), "json"} }},
+			func(c Settings) (any, any) { return [2]any{c.Timeout, c.Output}, [2]any{time.Duration(0), "json"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +132,24 @@ func TestLoadReadsNoProcessEnvironment(t *testing.T) {
 	}
 }
 
+// checkInput checks v's action input: lower-case and hyphenated, named
+// after the variable; FERRY_MODE has none.
+func checkInput(t *testing.T, v Var, inputRE *regexp.Regexp) {
+	t.Helper()
+	if v.Name == "FERRY_MODE" {
+		if v.Input != "" {
+			t.Errorf("FERRY_MODE has input %q; it is not an action input", v.Input)
+		}
+		return
+	}
+	if !inputRE.MatchString(v.Input) {
+		t.Errorf("%s: input %q is not lower-case and hyphenated", v.Name, v.Input)
+	}
+	if want := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v.Name, "FERRY_"), "_", "-")); v.Input != want {
+		t.Errorf("%s: input %q, want %q", v.Name, v.Input, want)
+	}
+}
+
 func TestVars(t *testing.T) {
 	vars := Vars()
 	if len(vars) != len(fields)+1 {
@@ -150,17 +170,9 @@ func TestVars(t *testing.T) {
 		if len(v.Description) < 20 || !strings.HasSuffix(v.Description, ".") {
 			t.Errorf("%s: description %q is missing or not a sentence", v.Name, v.Description)
 		}
+		checkInput(t, v, inputRE)
 		if v.Name == "FERRY_MODE" {
-			if v.Input != "" {
-				t.Errorf("FERRY_MODE has input %q; it is not an action input", v.Input)
-			}
 			continue
-		}
-		if !inputRE.MatchString(v.Input) {
-			t.Errorf("%s: input %q is not lower-case and hyphenated", v.Name, v.Input)
-		}
-		if want := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v.Name, "FERRY_"), "_", "-")); v.Input != want {
-			t.Errorf("%s: input %q, want %q", v.Name, v.Input, want)
 		}
 		if v.Secret {
 			secrets = append(secrets, v.Name)
@@ -210,7 +222,7 @@ func TestVarsExamplesAndDefaultsValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Validate(CommandPromote); err != nil {
+		if _, err := c.Check(CommandPromote); err != nil {
 			t.Errorf("%ss do not validate:\n%v", pick, err)
 		}
 	}

@@ -43,7 +43,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, cmd := range []string{CommandPromote, CommandPlan, CommandStatus, CommandRollback} {
-			err := c.Validate(cmd)
+			_, err := c.Check(cmd)
 			if err == nil {
 				continue
 			}

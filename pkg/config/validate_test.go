@@ -44,13 +44,13 @@ func with(over ...string) []string {
 	return out
 }
 
-func validate(t *testing.T, command string, environ []string) (*Config, error) {
+func validate(t *testing.T, command string, environ []string) (Config, error) {
 	t.Helper()
-	c, err := Load(environ)
+	s, err := Load(environ)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	return &c, c.Validate(command)
+	return s.Check(command)
 }
 
 func TestValidateGood(t *testing.T) {
@@ -59,15 +59,18 @@ func TestValidateGood(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", cmd, err)
 		}
-		if len(c.TargetAddrs) != 2 || c.TargetAddrs[0].Context != "production" || c.TargetAddrs[1].App != "shop-production" {
-			t.Errorf("%s: TargetAddrs = %+v", cmd, c.TargetAddrs)
+		if len(c.Targets) != 2 || c.Targets[0].Context != "production" || c.Targets[1].App != "shop-production" {
+			t.Errorf("%s: Targets = %+v", cmd, c.Targets)
 		}
-		if len(c.HealthStatusRanges) != 1 || c.HealthStatusRanges[0] != (StatusRange{200, 299}) {
-			t.Errorf("%s: HealthStatusRanges = %v", cmd, c.HealthStatusRanges)
+		if len(c.Health.Status) != 1 || c.Health.Status[0] != (StatusRange{200, 299}) {
+			t.Errorf("%s: Health.Status = %v", cmd, c.Health.Status)
+		}
+		if c.Heroku.Platform.OS != "linux" || c.Heroku.Platform.Architecture != "amd64" || c.Command != cmd {
+			t.Errorf("%s: Heroku.Platform = %+v, Command %q", cmd, c.Heroku.Platform, c.Command)
 		}
 		wantSource := cmd == CommandPromote || cmd == CommandPlan
-		if got := c.SourceAddr.Context == "staging"; got != wantSource {
-			t.Errorf("%s: SourceAddr = %+v", cmd, c.SourceAddr)
+		if got := c.Source.Context == "staging"; got != wantSource {
+			t.Errorf("%s: Source = %+v", cmd, c.Source)
 		}
 	}
 
@@ -82,12 +85,12 @@ func TestValidateGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []StatusRange{{200, 200}, {204, 204}, {300, 399}}; len(c.HealthStatusRanges) != 3 ||
-		c.HealthStatusRanges[2] != want[2] || !c.HealthStatusRanges[1].Contains(204) || c.HealthStatusRanges[1].Contains(205) {
-		t.Errorf("HealthStatusRanges = %v, want %v", c.HealthStatusRanges, want)
+	if want := []StatusRange{{200, 200}, {204, 204}, {300, 399}}; len(c.Health.Status) != 3 ||
+		c.Health.Status[2] != want[2] || !c.Health.Status[1].Contains(204) || c.Health.Status[1].Contains(205) {
+		t.Errorf("HealthStatusRanges = %v, want %v", c.Health.Status, want)
 	}
-	if c.HealthBodyRegexp == nil || !c.HealthBodyRegexp.MatchString(`{"ok": true}`) {
-		t.Errorf("HealthBodyRegexp = %v", c.HealthBodyRegexp)
+	if c.Health.Body == nil || !c.Health.Body.MatchString(`{"ok": true}`) {
+		t.Errorf("HealthBodyRegexp = %v", c.Health.Body)
 	}
 
 	// A heroku source may feed another process type of the same app, and
@@ -335,5 +338,39 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 				t.Errorf("the error shows a secret:\n%v", err)
 			}
 		}
+	}
+}
+
+// A misspelt variable would run with the default and nobody would know:
+// it is a problem, with the name it was probably meant to be, and its
+// value (which may be a secret) is never shown.
+func TestUnknownVariables(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    string
+	}{
+		{"missing S", with("FERRY_TARGET=k8s:shop/web"), `FERRY_TARGET: not a setting of ferry's: did you mean FERRY_TARGETS?`},
+		{"dropped letter", with("FERRY_TIMOUT=1s"), `FERRY_TIMOUT: not a setting of ferry's: did you mean FERRY_TIMEOUT?`},
+		{"secret typo shows no value", with("FERRY_HEROKU_APIKEY=s3cr3t-key"), `FERRY_HEROKU_APIKEY: not a setting of ferry's: did you mean FERRY_HEROKU_API_KEY?`},
+		{"nothing close", with("FERRY_COLOR=always"), `FERRY_COLOR: not a setting of ferry's: remove it (ferry env lists every setting)`},
+		{"input typo in Actions", with("GITHUB_ACTIONS=true", "INPUT_TARGET=k8s:shop/web"), `INPUT_TARGET: not an input of ferry's: did you mean input "targets"?`},
+		{"hyphen typo in Actions", with("GITHUB_ACTIONS=true", "INPUT_KUBECONFIG_DATA=x"), `INPUT_KUBECONFIG_DATA: not an input of ferry's: did you mean input "kubeconfig-data"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := validate(t, CommandPromote, tt.environ)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+				t.Fatalf("error = %v, want one problem", err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	// INPUT_ variables outside Actions belong to someone else.
+	if _, err := validate(t, CommandPromote, with("INPUT_TARGET=x")); err != nil {
+		t.Errorf("INPUT_ outside Actions: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ var fields = configFields()
 
 func configFields() []field {
 	var out []field
-	t := reflect.TypeFor[Config]()
+	t := reflect.TypeFor[Settings]()
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		key, _, _ := strings.Cut(sf.Tag.Get("env"), ",")
@@ -105,7 +105,7 @@ func (f field) sources(m Mode) []string {
 }
 
 // Vars describes every variable ferry reads, in a stable order, from the
-// tags of [Config]; FERRY_MODE comes last.
+// tags of [Settings]; FERRY_MODE comes last.
 func Vars() []Var {
 	out := make([]Var, 0, len(fields)+1)
 	for _, f := range fields {
