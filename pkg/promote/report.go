@@ -23,7 +23,7 @@ const (
 	StatusFailed        Status = "failed"         // failed before changing anything
 	StatusRestored      Status = "restored"       // changed, then put back
 	StatusRestoreFailed Status = "restore-failed" // changed, and could not be put back
-	StatusSkipped       Status = "skipped"        // not attempted because another target failed first
+	StatusSkipped       Status = "skipped"        // not attempted: the run failed before it got there
 )
 
 // Outcome is the result of a whole run; it maps onto ferry's exit codes.
@@ -132,9 +132,15 @@ func NewReport(command string, targets []string) *Report {
 }
 
 // Fail records that the run ended with err, which is not nil, and returns
-// it: the outcome comes from [OutcomeOf].
+// it: the outcome comes from [OutcomeOf], and the targets no step reached
+// are skipped.
 func (r *Report) Fail(err error) error {
 	r.Outcome, r.Error = OutcomeOf(err), err.Error()
+	for i := range r.Targets {
+		if r.Targets[i].Status == "" {
+			r.Targets[i].Status = StatusSkipped
+		}
+	}
 	return err
 }
 

@@ -188,7 +188,7 @@ func TestRun(t *testing.T) {
 			src:      fakeSource{},
 			targets:  []*fakeTarget{{name: "a"}, {name: "b", snapErr: Input(errors.New("paused"))}},
 			outcome:  OutcomeBadInput,
-			statuses: []Status{"", StatusFailed},
+			statuses: []Status{StatusSkipped, StatusFailed},
 			restored: []bool{false, false}, released: []bool{false, false},
 		},
 		{
@@ -204,7 +204,7 @@ func TestRun(t *testing.T) {
 			src:      fakeSource{err: Input(errors.New("no digest"))},
 			targets:  []*fakeTarget{{name: "a"}},
 			outcome:  OutcomeBadInput,
-			statuses: []Status{""},
+			statuses: []Status{StatusSkipped},
 			restored: []bool{false}, released: []bool{false},
 		},
 	}
@@ -226,17 +226,24 @@ func TestRun(t *testing.T) {
 				t.Errorf("RestoreError = %v for outcome %s", err, r.Outcome)
 			}
 			for i, f := range c.targets {
-				if got := r.Targets[i].Status; got != c.statuses[i] && (c.statuses[i] != "" || got != StatusSkipped) {
-					t.Errorf("%s: status %q, want %q", f.name, got, c.statuses[i])
-				}
-				if f.did("restore") != c.restored[i] {
-					t.Errorf("%s: restored = %v, want %v", f.name, f.did("restore"), c.restored[i])
-				}
-				if f.did("release") != c.released[i] {
-					t.Errorf("%s: released = %v, want %v", f.name, f.did("release"), c.released[i])
-				}
+				checkTarget(t, f, r.Targets[i].Status, c.statuses[i], c.restored[i], c.released[i])
 			}
 		})
+	}
+}
+
+// checkTarget checks what happened to f: its status, and whether it was
+// restored and released.
+func checkTarget(t *testing.T, f *fakeTarget, got, want Status, restored, released bool) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: status %q, want %q", f.name, got, want)
+	}
+	if f.did("restore") != restored {
+		t.Errorf("%s: restored = %v, want %v", f.name, f.did("restore"), restored)
+	}
+	if f.did("release") != released {
+		t.Errorf("%s: released = %v, want %v", f.name, f.did("release"), released)
 	}
 }
 

@@ -83,11 +83,7 @@ func (r *run) snapshotAll(ctx context.Context, want image.Image) error {
 		tr.Before = &seen
 		r.o.Logger.Logf(t.String(), "snapshot: runs %s", describeSeen(seen))
 	})
-	err := errors.Join(errs...)
-	if err != nil {
-		r.skipRest()
-	}
-	return err
+	return errors.Join(errs...)
 }
 
 // changer is what step 4 does to one target: a release of an image, or a
@@ -148,11 +144,7 @@ func (r *run) canRollBack() error {
 			errs = append(errs, Input(fmt.Errorf("%s: cannot be rolled back", t)))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		r.skipRest()
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // changeAll is step 4: change and verify every target that needs it, in
@@ -299,15 +291,6 @@ func (r *run) afterAll(ctx context.Context) {
 			tr.After = &s.Seen
 		}
 	})
-}
-
-// skipRest marks the targets no step reached as skipped.
-func (r *run) skipRest() {
-	for i := range r.report.Targets {
-		if r.report.Targets[i].Status == "" {
-			r.report.Targets[i].Status = StatusSkipped
-		}
-	}
 }
 
 func (r *run) allUnchanged() bool {

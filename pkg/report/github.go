@@ -37,8 +37,10 @@ func (g *GitHub) Mask(secrets []string) {
 	}
 }
 
-// Write sets the step's outputs (digest, source-image, result,
-// rolled-back, report), appends the summary, and annotates the outcome.
+// Write sets the step's outputs (digest, source-image, result, error,
+// rolled-back, report), appends the summary, and annotates the outcome:
+// a notice on success, an error annotation otherwise. It is called for
+// every run, whatever way it ended.
 func (g *GitHub) Write(r *promote.Report) error {
 	js, err := json.Marshal(r)
 	if err != nil {
@@ -50,6 +52,7 @@ func (g *GitHub) Write(r *promote.Report) error {
 		g.a.SetOutput("digest", r.Digest)
 		g.a.SetOutput("source-image", r.Image)
 		g.a.SetOutput("result", string(r.Outcome))
+		g.a.SetOutput("error", g.scrub.String(oneLine(r.Error)))
 		g.a.SetOutput("rolled-back", strings.Join(r.RolledBack(), " "))
 		g.a.SetOutput("report", g.scrub.String(string(js)))
 	}
@@ -59,10 +62,17 @@ func (g *GitHub) Write(r *promote.Report) error {
 	switch r.Outcome {
 	case promote.OutcomePromoted:
 		g.a.Noticef("promoted %s", r.Image)
+	case promote.OutcomeRolledBack:
+		g.a.Noticef("rolled back %s", strings.Join(r.RolledBack(), ", "))
 	case promote.OutcomeFailed, promote.OutcomeBadInput, promote.OutcomeRestoreFailed:
 		g.a.Errorf("%s", g.scrub.String(fmt.Sprintf("ferry %s: %s: %s", r.Command, r.Outcome, r.Error)))
 	}
 	return nil
+}
+
+// oneLine joins the lines of s: a step output holds one.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Summary renders r as Markdown for the step summary.
@@ -86,6 +96,9 @@ func Summary(r *promote.Report) string {
 		if t.Restore != "" {
 			fmt.Fprintf(&b, "- `%s`: **restore failed, needs a human**: %s\n", t.Target, mdEscape(t.Restore))
 		}
+	}
+	if e := runError(r); e != "" {
+		fmt.Fprintf(&b, "\n**Error:** %s\n", mdEscape(e))
 	}
 	return b.String()
 }

@@ -81,8 +81,22 @@ func Text(w io.Writer, r *promote.Report, scrub Scrubber) error {
 			fmt.Fprintf(&b, "%s: RESTORE FAILED, needs a human: %s\n", t.Target, t.Restore)
 		}
 	}
+	if e := runError(r); e != "" {
+		fmt.Fprintf(&b, "error: %s\n", e)
+	}
 	_, err := io.WriteString(w, scrub.String(b.String()))
 	return err
+}
+
+// runError is the run's error when no target's line already says it: a
+// failure that is one target's error is shown once, with its target.
+func runError(r *promote.Report) string {
+	for _, t := range r.Targets {
+		if t.Error != "" && r.Error == t.Target+": "+t.Error {
+			return ""
+		}
+	}
+	return r.Error
 }
 
 func describe(s *promote.Seen) string {
