@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -32,6 +31,12 @@ type Kubeconfig struct {
 	Data string
 	// UserAgent is set on every client.
 	UserAgent string
+	// Home is the home directory: without Paths, ~/.kube/config is read.
+	Home string
+	// InCluster is true inside a Kubernetes pod (KUBERNETES_SERVICE_HOST
+	// and _PORT set): without a kubeconfig, the pod's service account is
+	// used.
+	InCluster bool
 }
 
 // Clients builds and caches one client per kubeconfig context.
@@ -70,29 +75,27 @@ func (k Kubeconfig) load() (*clientcmdapi.Config, error) {
 		}
 		return cfg, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if k.Paths != "" {
-		rules.Precedence = filepath.SplitList(k.Paths)
+	// The paths come from the caller, never from the process
+	// environment clientcmd would read KUBECONFIG and HOME from.
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(k.Paths)}
+	if k.Paths == "" && k.Home != "" {
+		rules.Precedence = []string{filepath.Join(k.Home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)}
 	}
 	cfg, err := rules.Load()
 	if err != nil {
 		return nil, promote.Input(fmt.Errorf("loading kubeconfig: %w", err))
 	}
-	if len(cfg.Contexts) == 0 && k.Paths == "" && inCluster() {
+	if len(cfg.Contexts) == 0 && k.Paths == "" && k.InCluster {
 		return nil, nil // in-cluster
 	}
 	if len(cfg.Contexts) == 0 {
-		where := k.Paths
+		where := strings.Join(rules.Precedence, string(filepath.ListSeparator))
 		if where == "" {
-			where = clientcmd.RecommendedHomeFile
+			where = "no kubeconfig file (FERRY_KUBECONFIG and HOME are unset)"
 		}
 		return nil, promote.Input(fmt.Errorf("no kubeconfig contexts found in %s: set KUBECONFIG to a kubeconfig file or FERRY_KUBECONFIG_DATA to its contents (base64)", where))
 	}
 	return cfg, nil
-}
-
-func inCluster() bool {
-	return os.Getenv("KUBERNETES_SERVICE_HOST") != "" && os.Getenv("KUBERNETES_SERVICE_PORT") != ""
 }
 
 // decodeData accepts raw YAML/JSON or base64 (standard or URL alphabet,

@@ -35,74 +35,106 @@ func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format 
 	if err != nil {
 		return fmt.Errorf("deployment selector: %w", err)
 	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	w := newRolloutWatch(cs, ns, name, sel.String())
+	stopped, err := w.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cancel() // the informers stop when ctx ends
+		stopped()
+	}()
+	return w.wait(ctx, logf)
+}
 
+// rolloutWatch is one wait for a rollout: the informers of the Deployment,
+// its ReplicaSets and its pods, and the last API error they saw.
+type rolloutWatch struct {
+	ns, name                   string
+	deploys, replicaSets, pods cache.SharedIndexInformer
+	changed                    chan struct{}
+
+	mu       sync.Mutex
+	watchErr error
+}
+
+func newRolloutWatch(cs API, ns, name, selector string) *rolloutWatch {
 	byName := func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
-	deploys := informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName)
-	replicaSets := informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector)
-	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
-	informers := []cache.SharedIndexInformer{deploys, replicaSets, pods}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = selector }
+	return &rolloutWatch{
+		ns: ns, name: name,
+		deploys:     informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName),
+		replicaSets: informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector),
+		pods:        informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector),
+		changed:     make(chan struct{}, 1),
+	}
+}
 
-	changed := make(chan struct{}, 1)
+func (w *rolloutWatch) informers() []cache.SharedIndexInformer {
+	return []cache.SharedIndexInformer{w.deploys, w.replicaSets, w.pods}
+}
+
+// start runs the informers until ctx ends; stopped waits for them to
+// have stopped (cancel ctx first).
+func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
 	poke := func() {
 		select {
-		case changed <- struct{}{}:
+		case w.changed <- struct{}{}:
 		default:
 		}
 	}
-	var mu sync.Mutex
-	var watchErr error
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke() },
 		UpdateFunc: func(any, any) { poke() },
 		DeleteFunc: func(any) { poke() },
 	}
-	for _, inf := range informers {
+	for _, inf := range w.informers() {
 		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("watching rollout: %w", err)
+			return nil, fmt.Errorf("watching rollout: %w", err)
 		}
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			mu.Lock()
-			watchErr = err
-			mu.Unlock()
+			w.mu.Lock()
+			w.watchErr = err
+			w.mu.Unlock()
 		})
 	}
 	var running sync.WaitGroup
-	for _, inf := range informers {
+	for _, inf := range w.informers() {
 		running.Go(func() { inf.RunWithContext(ctx) })
 	}
-	defer running.Wait()
-	defer cancel() // runs before Wait: the informers stop when ctx ends
+	return running.Wait, nil
+}
 
-	lastErr := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return watchErr
-	}
+func (w *rolloutWatch) lastErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watchErr
+}
+
+func (w *rolloutWatch) synced() bool {
+	return w.deploys.HasSynced() && w.replicaSets.HasSynced() && w.pods.HasSynced()
+}
+
+// wait evaluates the rollout at every change until it is done or failed.
+func (w *rolloutWatch) wait(ctx context.Context, logf func(format string, args ...any)) error {
 	var last Verdict
 	lastLog := time.Time{}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	synced := false
 	for {
-		if !synced {
-			synced = deploys.HasSynced() && replicaSets.HasSynced() && pods.HasSynced()
-		}
-		if synced {
-			v, err := evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name)
-			if err != nil {
+		if synced = synced || w.synced(); synced {
+			v, err := evaluateFromStores(w.deploys.GetStore(), w.replicaSets.GetStore(), w.pods.GetStore(), w.ns, w.name)
+			switch {
+			case err != nil:
 				return err
-			}
-			if v.Failure != "" {
+			case v.Failure != "":
 				return &RolloutError{Reason: v.Failure}
-			}
-			if v.Done {
+			case v.Done:
 				return nil
-			}
-			if v.Progress != last.Progress && time.Since(lastLog) >= 2*time.Second {
+			case v.Progress != last.Progress && time.Since(lastLog) >= 2*time.Second:
 				logf("waiting: %s", v.Progress)
 				lastLog = time.Now()
 			}
@@ -110,15 +142,8 @@ func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format 
 		}
 		select {
 		case <-ctx.Done():
-			msg := last.Progress
-			if !synced {
-				msg = "could not read the rollout state"
-			}
-			if e := lastErr(); e != nil {
-				msg += " (last API error: " + e.Error() + ")"
-			}
-			return fmt.Errorf("%w: %s", context.Cause(ctx), msg)
-		case <-changed:
+			return w.interrupted(ctx, synced, last)
+		case <-w.changed:
 		case <-tick.C:
 			if synced && last.Progress != "" && time.Since(lastLog) >= 15*time.Second {
 				logf("waiting: %s", last.Progress)
@@ -126,6 +151,18 @@ func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format 
 			}
 		}
 	}
+}
+
+// interrupted says where the rollout stood when ctx ended.
+func (w *rolloutWatch) interrupted(ctx context.Context, synced bool, last Verdict) error {
+	msg := last.Progress
+	if !synced {
+		msg = "could not read the rollout state"
+	}
+	if e := w.lastErr(); e != nil {
+		msg += " (last API error: " + e.Error() + ")"
+	}
+	return fmt.Errorf("%w: %s", context.Cause(ctx), msg)
 }
 
 // informerFor is an informer over one resource of one namespace, with the
@@ -155,18 +192,21 @@ func evaluateFromStores(deploys, replicaSets, pods cache.Store, ns, name string)
 	if err != nil {
 		return Verdict{}, err
 	}
-	if !ok {
+	d, isDeployment := obj.(*appsv1.Deployment)
+	if !ok || !isDeployment {
 		return Verdict{}, fmt.Errorf("deployment %s/%s disappeared while watching its rollout", ns, name)
 	}
-	d := obj.(*appsv1.Deployment)
-	rsObjs, podObjs := replicaSets.List(), pods.List()
-	rss := make([]*appsv1.ReplicaSet, 0, len(rsObjs))
-	for _, o := range rsObjs {
-		rss = append(rss, o.(*appsv1.ReplicaSet))
+	var rss []*appsv1.ReplicaSet
+	for _, o := range replicaSets.List() {
+		if rs, ok := o.(*appsv1.ReplicaSet); ok {
+			rss = append(rss, rs)
+		}
 	}
-	ps := make([]corev1.Pod, 0, len(podObjs))
-	for _, o := range podObjs {
-		ps = append(ps, *o.(*corev1.Pod))
+	var ps []corev1.Pod
+	for _, o := range pods.List() {
+		if p, ok := o.(*corev1.Pod); ok {
+			ps = append(ps, *p)
+		}
 	}
 	return Evaluate(d, currentReplicaSet(d, rss), ps), nil
 }
