@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -16,81 +14,35 @@ import (
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
-	"github.com/ferry-dev/ferry/pkg/report"
 )
 
-// app holds what one ferry command works with.
+// app builds the sources and targets of one ferry command from its Config
+// and hands them to pkg/promote.
 type app struct {
-	cfg     config.Config
-	environ []string
-	stdout  io.Writer
-	stderr  io.Writer
-	scrub   report.Scrubber
-	log     promote.Logger
-	// progress shows how far a copy has come.
-	progress func(target string, p image.Progress)
-	kube    *kube.Clients
-	heroku  *heroku.Client
-	gh      *report.GitHub
-	closers []func()
+	cfg    config.Config
+	out    *output
+	log    promote.Logger
+	kube   *kube.Clients
+	heroku *heroku.Client
 }
 
-// guard is what keeps secrets out of a run's output: the scrubber every
-// printed string passes, and in GitHub Actions the runner's masks.
-type guard struct {
-	kube  *kube.Clients
-	scrub report.Scrubber
-	gh    *report.GitHub // nil outside GitHub Actions
-}
-
-// newGuard reads the secrets of cfg — the configured ones and the
-// credentials inside the kubeconfig (read from memory or disk, no API
-// call) — and, in GitHub Actions, masks them before anything is printed.
-func newGuard(cfg config.Config, environ []string, stdout io.Writer) guard {
-	g := guard{kube: kube.NewClients(kube.Kubeconfig{
-		Paths:     cfg.Kubeconfig,
-		Data:      cfg.KubeconfigData,
-		UserAgent: "ferry/" + buildVersion(),
-	})}
-	secrets, creds := cfg.Secrets(), append(g.kube.Secrets(), registrySecrets(cfg, environ)...)
-	g.scrub = report.NewScrubber(append(secrets, creds...)...)
-	if cfg.Mode == config.ModeGitHub {
-		getenv := func(k string) string { return lookup(environ, k) }
-		g.gh = report.NewGitHub(getenv, stdout, g.scrub)
-		// The runner masks line by line, so a multi-line secret (a
-		// kubeconfig in YAML) is masked through the credentials inside
-		// it, not its every ordinary line.
-		g.gh.Mask(append(singleLine(secrets), creds...))
-	}
-	return g
-}
-
-func newApp(cfg config.Config, environ []string, stdout, stderr io.Writer, g guard) (*app, error) {
-	a := &app{cfg: cfg, environ: environ, stdout: stdout, stderr: stderr, kube: g.kube, scrub: g.scrub, gh: g.gh}
-	ll := report.NewLineLogger(stderr, a.scrub)
-	if cfg.Mode == config.ModeLocal && isTerminal(stderr) {
-		ll.TTY, ll.Timestamps = true, true
-	}
-	a.log, a.progress = ll, ll.Progress
+// newApp checks what can be checked without an API call: that every
+// kubeconfig context named exists and can be used.
+func newApp(cfg config.Config, out *output) (*app, error) {
+	a := &app{cfg: cfg, out: out, log: out.log, kube: out.kube}
 	return a, a.preflight()
 }
 
-func (a *app) close() {
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		a.closers[i]()
-	}
-}
+func (a *app) close() {}
 
 func (a *app) addresses() []address.Address {
-	out := append([]address.Address(nil), a.cfg.TargetAddrs...)
-	if a.cfg.SourceAddr.Kind != "" {
-		out = append(out, a.cfg.SourceAddr)
+	out := append([]address.Address(nil), a.cfg.Targets...)
+	if a.cfg.Source.Kind != "" {
+		out = append(out, a.cfg.Source)
 	}
 	return out
 }
 
-// preflight checks what can be checked without an API call: that every
-// kubeconfig context named exists.
 func (a *app) preflight() error {
 	var errs []error
 	for _, ad := range a.addresses() {
@@ -104,10 +56,42 @@ func (a *app) preflight() error {
 	return promote.Input(errors.Join(errs...))
 }
 
+// do runs the command.
+func (a *app) do(ctx context.Context) (*promote.Report, error) {
+	switch a.cfg.Command {
+	case config.CommandPromote, config.CommandPlan:
+		src, err := a.source(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := a.targets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if a.cfg.Command == config.CommandPlan {
+			return promote.Plan(ctx, src, ts, a.options())
+		}
+		return promote.Run(ctx, src, ts, a.options())
+	case config.CommandStatus:
+		ts, err := a.targets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return promote.Inspect(ctx, ts, a.options())
+	case config.CommandRollback:
+		ts, err := a.targets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return promote.Rollback(ctx, ts, a.cfg.Run.ToRevision, a.options())
+	}
+	return nil, fmt.Errorf("unknown command %q", a.cfg.Command)
+}
+
 func (a *app) options() promote.Options {
 	return promote.Options{
-		Parallelism:    a.cfg.Parallelism,
-		RestoreTimeout: a.cfg.RestoreTimeout,
+		Parallelism:    a.cfg.Run.Parallelism,
+		RestoreTimeout: a.cfg.Run.RestoreTimeout,
 		Logger:         a.log,
 	}
 }
@@ -117,41 +101,47 @@ func (a *app) resolver() image.Resolver {
 }
 
 func (a *app) source(ctx context.Context) (promote.Source, error) {
-	ad := a.cfg.SourceAddr
+	ad := a.cfg.Source
 	switch ad.Kind {
 	case address.KindKube:
 		var reg kube.Resolver
-		if a.cfg.ResolveTags {
+		if a.cfg.Kube.ResolveTags {
 			reg = a.resolver()
 		}
 		return kube.NewSource(a.kube, kubeRef(ad), reg), nil
 	case address.KindImage:
 		return image.RefSource{Ref: ad.Ref, Resolver: a.resolver()}, nil
 	case address.KindHeroku:
-		return a.herokuSource(ctx, ad)
+		c, err := a.herokuClient(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return heroku.NewSource(c, ad), nil
 	}
 	return nil, fmt.Errorf("source %s: unsupported kind %q", ad, ad.Kind)
 }
 
 func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 	var out []promote.Target
-	for _, ad := range a.cfg.TargetAddrs {
+	for _, ad := range a.cfg.Targets {
 		var t promote.Target
 		switch ad.Kind {
 		case address.KindKube:
 			t = kube.NewTarget(a.kube, kubeRef(ad), kube.TargetOptions{
-				Timeout:       a.cfg.Timeout,
-				OnPaused:      a.cfg.OnPaused,
-				OnProgressing: a.cfg.OnProgressing,
+				Timeout:       a.cfg.Run.Timeout,
+				OnPaused:      a.cfg.Kube.OnPaused,
+				OnProgressing: a.cfg.Kube.OnProgressing,
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
 			})
 		case address.KindHeroku:
-			ht, err := a.herokuTarget(ctx, ad)
+			c, err := a.herokuClient(ctx)
 			if err != nil {
 				return nil, err
 			}
-			t = ht
+			if t, err = heroku.NewTarget(c, ad); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, promote.Input(fmt.Errorf("target %s: only k8s: and heroku: addresses can be targets", ad))
 		}
@@ -171,8 +161,8 @@ func kubeRef(ad address.Address) kube.Ref {
 
 // changeCause records what was promoted from where, and the CI run.
 func (a *app) changeCause(img image.Image) string {
-	if a.cfg.ChangeCause != "" {
-		return a.cfg.ChangeCause
+	if a.cfg.Run.ChangeCause != "" {
+		return a.cfg.Run.ChangeCause
 	}
 	return fmt.Sprintf("ferry %s: promoted %s %s", buildVersion(), img.Ref(), a.provenance())
 }
@@ -180,101 +170,12 @@ func (a *app) changeCause(img image.Image) string {
 // provenance says where a promotion comes from: the source address, the CI
 // commit and the run URL, when known.
 func (a *app) provenance() string {
-	parts := []string{"from " + a.cfg.SourceAddr.String()}
-	if sha := firstOf(a.environ, "GITHUB_SHA", "CIRCLE_SHA1"); sha != "" {
-		parts = append(parts, "commit "+sha)
+	parts := []string{"from " + a.cfg.Source.String()}
+	if a.cfg.CI.Commit != "" {
+		parts = append(parts, "commit "+a.cfg.CI.Commit)
 	}
-	if u := runURL(a.environ); u != "" {
-		parts = append(parts, u)
+	if a.cfg.CI.RunURL != "" {
+		parts = append(parts, a.cfg.CI.RunURL)
 	}
 	return strings.Join(parts, "; ")
-}
-
-func runURL(environ []string) string {
-	if id := lookup(environ, "GITHUB_RUN_ID"); id != "" {
-		server := lookup(environ, "GITHUB_SERVER_URL")
-		if server == "" {
-			server = "https://github.com"
-		}
-		return fmt.Sprintf("%s/%s/actions/runs/%s", server, lookup(environ, "GITHUB_REPOSITORY"), id)
-	}
-	return lookup(environ, "CIRCLE_BUILD_URL")
-}
-
-func firstOf(environ []string, names ...string) string {
-	for _, n := range names {
-		if v := lookup(environ, n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// pipeline is promote.Run or promote.Plan.
-type pipeline func(context.Context, promote.Source, []promote.Target, promote.Options) (*promote.Report, error)
-
-// runPipeline builds the source and targets and hands them to p.
-func (a *app) runPipeline(ctx context.Context, p pipeline) (*promote.Report, error) {
-	src, err := a.source(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := a.targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p(ctx, src, ts, a.options())
-}
-
-func (a *app) status(ctx context.Context) (*promote.Report, error) {
-	ts, err := a.targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return promote.Inspect(ctx, ts, a.options())
-}
-
-func (a *app) rollback(ctx context.Context, to string) (*promote.Report, error) {
-	ts, err := a.targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return promote.Rollback(ctx, ts, to, a.options())
-}
-
-// write prints the report in the configured format, and hands it to
-// GitHub Actions when running there.
-func (a *app) write(r *promote.Report) error {
-	var err error
-	switch a.cfg.Output {
-	case "json":
-		err = report.JSON(a.stdout, r, a.scrub)
-	default:
-		err = report.Text(a.stdout, r, a.scrub)
-	}
-	if a.gh != nil {
-		err = errors.Join(err, a.gh.Write(r))
-	}
-	return err
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// singleLine keeps the values that fit on one line.
-func singleLine(values []string) []string {
-	var out []string
-	for _, v := range values {
-		if !strings.ContainsAny(strings.TrimSpace(v), "\r\n") {
-			out = append(out, v)
-		}
-	}
-	return out
 }

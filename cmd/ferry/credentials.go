@@ -17,17 +17,17 @@ import (
 // authentication puts in the Authorization header — for the Heroku
 // registry too, which is logged into as "_" with the API key. Credential
 // helpers are not asked: their secrets stay unknown until used.
-func registrySecrets(cfg config.Config, environ []string) []string {
+func registrySecrets(s config.Settings) []string {
 	var out []string
 	basic := func(user, pass string) {
 		out = append(out, pass, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	}
-	if cfg.HerokuAPIKey != "" {
-		basic("_", cfg.HerokuAPIKey)
+	if s.HerokuAPIKey != "" {
+		basic("_", s.HerokuAPIKey)
 	}
-	dir := lookup(environ, "DOCKER_CONFIG")
+	dir := s.Env.Get("DOCKER_CONFIG")
 	if dir == "" {
-		home := lookup(environ, "HOME")
+		home := s.Env.Get("HOME")
 		if home == "" {
 			return out
 		}

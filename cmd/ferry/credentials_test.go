@@ -21,7 +21,7 @@ func TestRegistrySecrets(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := registrySecrets(config.Config{HerokuAPIKey: "hk-key"}, []string{"DOCKER_CONFIG=" + dir})
+	got := registrySecrets(config.Settings{HerokuAPIKey: "hk-key", Env: config.Env{"DOCKER_CONFIG": dir}})
 	for _, want := range []string{
 		"hk-key", b64("_:hk-key"),
 		b64("bot:ghp_s3cret"), "ghp_s3cret",
@@ -46,10 +46,10 @@ func TestRegistrySecrets(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := registrySecrets(config.Config{}, []string{"HOME=" + home}); !slices.Contains(got, "quay-pass") {
+	if got := registrySecrets(config.Settings{Env: config.Env{"HOME": home}}); !slices.Contains(got, "quay-pass") {
 		t.Errorf("~/.docker/config.json not read: %q", got)
 	}
-	if got := registrySecrets(config.Config{}, []string{"HOME=" + t.TempDir()}); len(got) != 0 {
+	if got := registrySecrets(config.Settings{Env: config.Env{"HOME": t.TempDir()}}); len(got) != 0 {
 		t.Errorf("secrets without a config: %q", got)
 	}
 }

@@ -5,18 +5,18 @@ import "github.com/ferry-dev/ferry/pkg/health"
 // healthTemplate is the HTTP check configured by FERRY_HEALTH_*; a target's
 // ?health= fills in its URL.
 func (a *app) healthTemplate() health.Check {
-	ranges := a.cfg.HealthStatusRanges
+	h := a.cfg.Health
 	return health.Check{
-		Interval:  a.cfg.HealthInterval,
-		Timeout:   a.cfg.HealthTimeout,
-		Soak:      a.cfg.HealthSoak,
-		Threshold: a.cfg.HealthThreshold,
-		BodyMatch: a.cfg.HealthBodyRegexp,
+		Interval:  h.Interval,
+		Timeout:   h.Timeout,
+		Soak:      h.Soak,
+		Threshold: h.Threshold,
+		BodyMatch: h.Body,
 		Expect: func(status int) bool {
-			if len(ranges) == 0 {
+			if len(h.Status) == 0 {
 				return health.DefaultExpect(status)
 			}
-			for _, r := range ranges {
+			for _, r := range h.Status {
 				if r.Contains(status) {
 					return true
 				}
@@ -25,4 +25,3 @@ func (a *app) healthTemplate() health.Check {
 		},
 	}
 }
-

@@ -5,11 +5,8 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/heroku"
-	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // herokuClient returns the one Heroku client of the run, after checking the
@@ -18,24 +15,21 @@ func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
 	if a.heroku != nil {
 		return a.heroku, nil
 	}
-	platform, err := v1.ParsePlatform(a.cfg.Platform)
-	if err != nil {
-		return nil, promote.Input(fmt.Errorf("FERRY_PLATFORM=%q: %w; for example linux/amd64", a.cfg.Platform, err))
-	}
+	h := a.cfg.Heroku
 	c, err := heroku.NewClient(heroku.Options{
-		APIKey:      a.cfg.HerokuAPIKey,
-		APIURL:      a.cfg.HerokuAPIURL,
-		Registry:    a.cfg.HerokuRegistry,
-		Platform:    *platform,
+		APIKey:      h.APIKey,
+		APIURL:      h.APIURL,
+		Registry:    h.Registry,
+		Platform:    h.Platform,
 		Keychain:    authn.DefaultKeychain,
 		Logger:      a.log,
-		Progress:    a.progress,
+		Progress:    a.out.log.Progress,
 		Description: a.description(),
 		UserAgent:   "ferry/" + buildVersion(),
-		BootTimeout: a.cfg.Timeout,
+		BootTimeout: a.cfg.Run.Timeout,
 		// A release phase is part of the rollout FERRY_TIMEOUT bounds;
 		// left alone, one that never ends would hold ferry for 30m.
-		ReleaseTimeout: a.cfg.Timeout,
+		ReleaseTimeout: a.cfg.Run.Timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heroku: %w", err)
@@ -47,27 +41,11 @@ func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
 	return c, nil
 }
 
-func (a *app) herokuSource(ctx context.Context, ad address.Address) (promote.Source, error) {
-	c, err := a.herokuClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return heroku.NewSource(c, ad), nil
-}
-
-func (a *app) herokuTarget(ctx context.Context, ad address.Address) (promote.Target, error) {
-	c, err := a.herokuClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return heroku.NewTarget(c, ad)
-}
-
 // description is the note logged with each Heroku release (the Platform
 // API has no field for it on container releases).
 func (a *app) description() string {
-	if a.cfg.ChangeCause != "" {
-		return a.cfg.ChangeCause
+	if a.cfg.Run.ChangeCause != "" {
+		return a.cfg.Run.ChangeCause
 	}
 	return "ferry " + buildVersion() + ": promoted " + a.provenance()
 }

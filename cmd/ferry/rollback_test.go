@@ -21,11 +21,12 @@ import (
 // A rollout stuck in progress (a restore that failed, say) is what `ferry
 // rollback` is for: it is not refused the way a promotion is.
 func TestRollbackOfARolloutInProgress(t *testing.T) {
-	cfg, err := config.Load([]string{"FERRY_TARGETS=k8s:shop/web?context=prod", "FERRY_TIMEOUT=1s"})
+	settings, err := config.Load([]string{"FERRY_TARGETS=k8s:shop/web?context=prod", "FERRY_TIMEOUT=1s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate("rollback"); err != nil {
+	cfg, err := settings.Check("rollback")
+	if err != nil {
 		t.Fatal(err)
 	}
 	yes, replicas := true, int32(2)
@@ -59,7 +60,7 @@ func TestRollbackOfARolloutInProgress(t *testing.T) {
 	a := &app{cfg: cfg, kube: clients, log: promote.Discard}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := a.rollback(ctx, "")
+	r, err := a.do(ctx)
 	if r == nil || r.Outcome == promote.OutcomeBadInput {
 		t.Fatalf("rollback refused: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/ferry-dev/ferry/pkg/config"
@@ -32,7 +33,8 @@ Usage:
   ferry version     print the version
 
 Settings come from the environment: FERRY_* (INPUT_* in GitHub Actions), plus
-KUBECONFIG, HEROKU_API_KEY and DOCKER_CONFIG. Flags override the environment.
+KUBECONFIG, HEROKU_API_KEY and DOCKER_CONFIG. Flags override the environment;
+ferry COMMAND -h lists a command's flags.
 
 Examples:
   FERRY_SOURCE='k8s:shop/web?context=staging' \
@@ -41,160 +43,137 @@ Examples:
 
   FERRY_TARGETS='k8s:shop/web?context=prod-eu' ferry rollback --to-revision 7
 
-Exit codes: 0 promoted or nothing to do; 1 failed and every changed target was
-restored; 2 bad input, nothing changed; 3 a target could not be restored.
-
-Flags (after the command):
+Exit codes: 0 promoted, rolled back or nothing to do; 1 failed and every changed
+target was restored; 2 bad input, nothing changed; 3 a target could not be
+restored.
 `
 
 // run is ferry without the process around it: it reads args and environ,
-// writes to stdout/stderr, and returns the exit code.
+// writes to stdout/stderr, and returns the exit code. Every way a command
+// ends is reported the same way: the report on stdout, the step's outputs,
+// summary and annotation in GitHub Actions, and the exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cmd := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	cfg, err := config.Load(environ)
+	settings, err := config.Load(environ)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return exitBadInput
 	}
-	g := newGuard(cfg, environ, stdout) // masks come before any other output
-	if cmd == "" {
-		cmd = cfg.Command
+	cmd, args, code, done := command(args, settings, stdout, stderr)
+	if done {
+		return code
 	}
-	if cmd == "" && cfg.Mode == config.ModeGitHub {
+	out := newOutput(settings, stdout, stderr) // masks come before any other output
+	fs := flags(cmd, &settings)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, cmd)
+			return exitOK
+		}
+		return out.finish(cmd, nil, promote.Input(fmt.Errorf("%w; ferry %s -h lists its flags", err, cmd)))
+	}
+	out.setFormat(settings.Output) // a flag may have set it
+	if fs.NArg() > 0 {
+		return out.finish(cmd, nil, promote.Input(fmt.Errorf("unexpected argument %q; settings come from FERRY_* variables or flags (ferry %s -h)", fs.Arg(0), cmd)))
+	}
+	cfg, err := settings.Check(cmd)
+	if err != nil {
+		return out.finish(cmd, nil, promote.Input(fmt.Errorf("bad configuration, nothing was changed:\n%s", indent(err.Error()))))
+	}
+	a, err := newApp(cfg, out)
+	if err != nil {
+		return out.finish(cmd, nil, err)
+	}
+	defer a.close()
+	r, err := a.do(ctx)
+	return out.finish(cmd, r, err)
+}
+
+// command finds the command in args (or, without one, in FERRY_COMMAND,
+// and in GitHub Actions promote) and handles those that need no settings:
+// help, version and env. done is true when the command was one of those,
+// and code is then the exit code.
+func command(args []string, s config.Settings, stdout, stderr io.Writer) (cmd string, rest []string, code int, done bool) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	if len(args) > 0 && cmd == "" {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			cmd, args = "help", args[1:]
+		case "-version", "--version":
+			cmd, args = "version", args[1:]
+		}
+	}
+	if cmd == "" {
+		cmd = s.Command
+	}
+	if cmd == "" && s.Mode == config.ModeGitHub {
 		cmd = "promote" // the action's default
 	}
 	switch cmd {
-	case "", "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		flags(cmd, &cfg, new(string)).PrintDefaults()
-		if cmd == "" {
-			return exitBadInput
+	case "":
+		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nferry: no command given")
+		return "", nil, exitBadInput, true
+	case "help":
+		if len(args) > 0 && commandHelp[args[0]] != "" {
+			commandUsage(stdout, args[0])
+			return "", nil, exitOK, true
 		}
-		return exitOK
+		fmt.Fprint(stdout, usage)
+		return "", nil, exitOK, true
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
-		return exitOK
+		return "", nil, exitOK, true
 	case "env":
 		if len(args) > 0 && args[0] == "--markdown" {
 			fmt.Fprint(stdout, varsMarkdown())
-			return exitOK
+		} else {
+			printVars(stdout)
 		}
-		printVars(stdout)
-		return exitOK
-	case "promote", "plan", "status", "rollback":
-	default:
-		fmt.Fprintf(stderr, "ferry: unknown command %q: use promote, plan, status, rollback, env or version (ferry help)\n", cmd)
-		return exitBadInput
+		return "", nil, exitOK, true
+	case config.CommandPromote, config.CommandPlan, config.CommandStatus, config.CommandRollback:
+		return cmd, args, 0, false
 	}
-
-	fs := flags(cmd, &cfg, &cfg.ToRevision)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\nFlags:\n", commandHelp[cmd])
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ferry %s: unexpected argument %q; settings come from FERRY_* variables or flags\n", cmd, fs.Arg(0))
-		return exitBadInput
-	}
-	if err := cfg.Validate(cmd); err != nil {
-		fmt.Fprintf(stderr, "ferry %s: bad configuration, nothing was changed:\n%v\n", cmd, g.scrub.String(indent(err.Error())))
-		if g.gh != nil {
-			// The step still gets its outputs and an annotation.
-			r := &promote.Report{Command: cmd, Outcome: promote.OutcomeBadInput, Error: err.Error()}
-			if werr := g.gh.Write(r); werr != nil {
-				fmt.Fprintf(stderr, "ferry: writing the step outputs: %v\n", werr)
-			}
-		}
-		return exitBadInput
-	}
-
-	app, err := newApp(cfg, environ, stdout, stderr, g)
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry %s: %s\n", cmd, app.scrub.String(err.Error()))
-		return exitBadInput
-	}
-	defer app.close()
-
-	var r *promote.Report
-	switch cmd {
-	case "promote":
-		r, err = app.runPipeline(ctx, promote.Run)
-	case "plan":
-		r, err = app.runPipeline(ctx, promote.Plan)
-	case "status":
-		r, err = app.status(ctx)
-	case "rollback":
-		r, err = app.rollback(ctx, cfg.ToRevision)
-	}
-	if r == nil {
-		r = &promote.Report{Command: cmd, Outcome: promote.OutcomeFailed}
-		if promote.IsInput(err) {
-			r.Outcome = promote.OutcomeBadInput
-		}
-		if err != nil {
-			r.Error = err.Error()
-		}
-	}
-	if werr := app.write(r); werr != nil {
-		fmt.Fprintf(stderr, "ferry: writing the report: %v\n", werr)
-	}
-	if err != nil {
-		app.log.Logf("", "%s %s: %v", cmd, r.Outcome, err)
-	}
-	return exitCode(r, err)
+	fmt.Fprintf(stderr, "ferry: unknown command %q: use promote, plan, status, rollback, env or version (ferry help)\n", cmd)
+	return "", nil, exitBadInput, true
 }
 
-func exitCode(r *promote.Report, err error) int {
-	switch r.Outcome {
-	case promote.OutcomeRestoreFailed:
-		return exitRestoreFailed
-	case promote.OutcomeBadInput:
-		return exitBadInput
-	case promote.OutcomeFailed:
-		return exitFailed
-	}
-	var re *promote.RestoreError
-	switch {
-	case errors.As(err, &re):
-		return exitRestoreFailed
-	case promote.IsInput(err):
-		return exitBadInput
-	case err != nil:
-		return exitFailed
-	}
-	return exitOK
+// commandFlags are the flags each command takes.
+var commandFlags = map[string][]string{
+	config.CommandPromote:  {"source", "targets", "output", "o", "timeout", "parallelism"},
+	config.CommandPlan:     {"source", "targets", "output", "o", "parallelism"},
+	config.CommandStatus:   {"targets", "output", "o", "parallelism"},
+	config.CommandRollback: {"targets", "output", "o", "timeout", "parallelism", "to-revision"},
 }
 
-// flags are the command-line overrides of the environment.
-func flags(cmd string, cfg *config.Config, toRevision *string) *flag.FlagSet {
+// flags are the command-line overrides of the environment that cmd takes.
+func flags(cmd string, s *config.Settings) *flag.FlagSet {
 	fs := flag.NewFlagSet("ferry "+cmd, flag.ContinueOnError)
-	fs.StringVar(&cfg.Source, "source", cfg.Source, "source address (FERRY_SOURCE)")
-	fs.StringVar(&cfg.Targets, "targets", cfg.Targets, "target addresses, space-separated (FERRY_TARGETS)")
-	fs.StringVar(&cfg.Output, "output", cfg.Output, "report format: text or json (FERRY_OUTPUT)")
-	fs.StringVar(&cfg.Output, "o", cfg.Output, "short for --output")
-	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "verify timeout per target (FERRY_TIMEOUT)")
-	fs.IntVar(&cfg.Parallelism, "parallelism", cfg.Parallelism, "targets worked on at once (FERRY_PARALLELISM)")
-	fs.StringVar(toRevision, "to-revision", *toRevision, "rollback: the Deployment revision or Heroku release version (v42) to go back to (FERRY_TO_REVISION); default the previous one")
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	all.StringVar(&s.Source, "source", s.Source, "source address (FERRY_SOURCE)")
+	all.StringVar(&s.Targets, "targets", s.Targets, "target addresses, space-separated (FERRY_TARGETS)")
+	all.StringVar(&s.Output, "output", s.Output, "report format: text or json (FERRY_OUTPUT)")
+	all.StringVar(&s.Output, "o", s.Output, "short for --output")
+	all.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long each target may take to roll out and pass its checks (FERRY_TIMEOUT)")
+	all.IntVar(&s.Parallelism, "parallelism", s.Parallelism, "targets worked on at once (FERRY_PARALLELISM)")
+	all.StringVar(&s.ToRevision, "to-revision", s.ToRevision, "the Deployment revision (7) or Heroku release version (v42) to go back to (FERRY_TO_REVISION); default the one before")
+	all.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(commandFlags[cmd], f.Name) {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
 	return fs
 }
 
-func lookup(environ []string, name string) string {
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+// commandUsage is `ferry COMMAND -h`: what it does and its flags only.
+func commandUsage(w io.Writer, cmd string) {
+	fmt.Fprintf(w, "%s\nFlags:\n", commandHelp[cmd])
+	var s config.Settings
+	fs := flags(cmd, &s)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 func indent(s string) string {
@@ -263,9 +242,11 @@ Example:
 Example:
   FERRY_TARGETS='k8s:shop/web?context=prod-eu heroku:shop-prod/web' ferry status
 `,
-	"rollback": `ferry rollback: put every target in FERRY_TARGETS back to its previous
-Deployment revision or Heroku release, or to --to-revision (7, or v42 on
-Heroku), and wait until that runs.
+	"rollback": `ferry rollback: put every target in FERRY_TARGETS back to the revision or
+release before the one it runs, or to --to-revision (7, or v42 on Heroku), and
+verify it like a promotion; a rollback that fails is restored. A revision that
+was rolled away from (by a restore or an earlier rollback) is never "the one
+before".
 
 Example:
   FERRY_TARGETS='k8s:shop/web?context=prod-eu' ferry rollback --to-revision 7
