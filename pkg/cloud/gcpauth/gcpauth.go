@@ -276,7 +276,7 @@ func (p *Provider) federation(ctx context.Context) (func(context.Context) (*oaut
 	from := "workload identity federation (" + name + ", " + s.OIDC.String() + ")"
 	if s.ServiceAccount != "" {
 		if !strings.Contains(s.ServiceAccount, "@") {
-			return nil, "", promote.Input(fmt.Errorf("Google service account %q is not an email: write NAME@PROJECT.iam.gserviceaccount.com", s.ServiceAccount))
+			return nil, "", promote.Input(fmt.Errorf("google service account %q is not an email: write NAME@PROJECT.iam.gserviceaccount.com", s.ServiceAccount))
 		}
 		conf.ServiceAccountImpersonationURL = fmt.Sprintf(impersonationURL, s.ServiceAccount)
 		from += " as " + s.ServiceAccount
