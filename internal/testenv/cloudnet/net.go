@@ -2,6 +2,7 @@ package cloudnet
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -303,11 +304,7 @@ func (n *Net) record(host string) {
 // serveTunnel serves a request that came through a CONNECT tunnel or
 // Direct: dispatch by Host and record it.
 func (n *Net) serveTunnel(w http.ResponseWriter, r *http.Request) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
+	host := HostOf(r)
 	h := n.handler(host)
 	if h == nil {
 		http.Error(w, fmt.Sprintf("cloudnet: no emulator for %s", host), http.StatusMisdirectedRequest)
@@ -323,10 +320,28 @@ func (n *Net) serveTunnel(w http.ResponseWriter, r *http.Request) {
 	n.mu.Unlock()
 }
 
+type directKey struct{}
+
+// HostOf returns the emulated host name a request was sent to, lower-case
+// and without port: r.Host for requests through the proxy, the host given
+// to Direct for requests to its listener (whose r.Host is
+// 127.0.0.1:PORT, as the client sent and signed it).
+func HostOf(r *http.Request) string {
+	if h, ok := r.Context().Value(directKey{}).(string); ok {
+		return h
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
 // Direct serves host's handler on its own loopback TLS listener (a
 // certificate for 127.0.0.1 from the test CA) and returns its base URL,
 // https://127.0.0.1:PORT, for settings such as AWS_ENDPOINT_URL_STS.
-// Requests are dispatched and recorded as if they had been sent to host.
+// Requests are dispatched and recorded as if they had been sent to host;
+// handlers see r.Host as the client sent it and HostOf(r) as host.
 // Repeated calls for one host return the same URL.
 func (n *Net) Direct(host string) (string, error) {
 	host = strings.ToLower(host)
@@ -346,8 +361,7 @@ func (n *Net) Direct(host string) (string, error) {
 	s := &http.Server{
 		Addr: ln.Addr().String(),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Host = host
-			n.serveTunnel(w, r)
+			n.serveTunnel(w, r.WithContext(context.WithValue(r.Context(), directKey{}, host)))
 		}),
 		TLSConfig:         n.ca.ServerTLS("127.0.0.1"),
 		ReadHeaderTimeout: 30 * time.Second,

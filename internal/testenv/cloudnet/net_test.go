@@ -56,7 +56,7 @@ func TestMatchLabels(t *testing.T) {
 
 func hello(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s %s %s", name, r.Host, r.TLS.ServerName, r.Proto)
+		fmt.Fprintf(w, "%s %s %s %s", name, HostOf(r), r.TLS.ServerName, r.Proto)
 	})
 }
 
