@@ -49,7 +49,9 @@
 // it) and loads the system roots, and so SSL_CERT_FILE, once per process.
 // A test binary that drives SDKs in process must therefore start one Net
 // in TestMain and set the environment (SetEnv) before any HTTPS request;
-// a subprocess (the ferry binary) simply gets Env.
+// a subprocess (the ferry binary) gets ProcessEnv(os.Environ()). Both drop
+// the Overriding variables first: CI machines set AWS_CA_BUNDLE, which the
+// AWS SDK prefers to SSL_CERT_FILE, and proxy exclusions.
 //
 // # What it does not cover
 //

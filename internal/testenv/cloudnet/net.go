@@ -120,14 +120,44 @@ func (n *Net) Env() []string {
 	return []string{"HTTPS_PROXY=" + n.ProxyURL(), "SSL_CERT_FILE=" + n.caFile}
 }
 
-// SetEnv sets Env in this process for the rest of the test binary's life
-// (see the package doc for why not per test). It fails when another Net
+// Overriding lists variables that would take precedence over Env in a
+// process or an SDK: another CA bundle for the AWS SDK (AWS_CA_BUNDLE
+// replaces the system roots), lower-case proxy settings, and proxy
+// exclusions. CI machines often set some of them.
+var Overriding = []string{"AWS_CA_BUNDLE", "https_proxy", "NO_PROXY", "no_proxy"}
+
+// ProcessEnv returns base (os.Environ() for a subprocess) without the
+// Overriding variables and Env's, followed by Env: the environment for a
+// process that must reach the emulators.
+func (n *Net) ProcessEnv(base []string) []string {
+	drop := map[string]bool{"HTTPS_PROXY": true, "SSL_CERT_FILE": true}
+	for _, k := range Overriding {
+		drop[k] = true
+	}
+	var out []string
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, n.Env()...)
+}
+
+// SetEnv sets Env in this process, and unsets the Overriding variables,
+// for the rest of the test binary's life (see the package doc for why not
+// per test). It fails when another Net
 // already set them in this process, because Go would keep using that one.
 func (n *Net) SetEnv() error {
 	envOwner.Lock()
 	defer envOwner.Unlock()
 	if envOwner.n != nil && envOwner.n != n {
 		return fmt.Errorf("cloudnet: another Net already set HTTPS_PROXY and SSL_CERT_FILE in this process; start one Net per test binary, in TestMain")
+	}
+	for _, k := range Overriding {
+		if err := os.Unsetenv(k); err != nil {
+			return fmt.Errorf("cloudnet: unsetting %s: %w", k, err)
+		}
 	}
 	for _, kv := range n.Env() {
 		k, v, _ := strings.Cut(kv, "=")

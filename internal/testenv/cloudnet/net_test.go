@@ -192,3 +192,13 @@ func TestPlainHTTPRefused(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+func TestProcessEnv(t *testing.T) {
+	base := []string{"PATH=/bin", "AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt", "SSL_CERT_FILE=/etc/ssl/other.pem",
+		"no_proxy=.amazonaws.com", "HOME=/github/home"}
+	got := shared.ProcessEnv(base)
+	want := []string{"PATH=/bin", "HOME=/github/home", "HTTPS_PROXY=" + shared.ProxyURL(), "SSL_CERT_FILE=" + shared.CAFile()}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
