@@ -402,7 +402,6 @@ func stringLike(pattern, s string) bool {
 	return ok
 }
 
-
 func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
