@@ -42,8 +42,8 @@
 //     id_token, audience //iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/ID.
 //     The subject token is verified against the provider's issuer
 //     through its discovery document and JWKS, its aud against the
-//     provider's allowed audiences (default https://iam.googleapis.com/
-//   - the provider's resource name), attributes are mapped
+//     provider's allowed audiences (by default https://iam.googleapis.com/
+//     followed by the provider's resource name), attributes are mapped
 //     (assertion.CLAIM only) and the condition applied. Answers
 //     {access_token, issued_token_type, token_type, expires_in} for the
 //     principal://.../subject/SUB; errors invalid_target (unknown
