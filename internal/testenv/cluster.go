@@ -114,9 +114,11 @@ type TokenWebhook struct {
 	// CAPEM verifies the webhook's serving certificate.
 	CAPEM []byte
 	// CacheTTL is --authentication-token-webhook-cache-ttl: how long
-	// kube-apiserver remembers an answer. 0 (the default here; 2m in
-	// kube-apiserver) makes every request ask, so token expiry is seen
-	// at once.
+	// kube-apiserver remembers the webhook's answer (2m by default in
+	// kube-apiserver, 0 here). kube-apiserver also remembers every
+	// successful token authentication for 10 s, whatever the
+	// authenticator (not configurable), so an expired token is refused
+	// at most 10 s after its last accepted request.
 	CacheTTL time.Duration
 }
 

@@ -8,8 +8,10 @@
 // 127.0.0.1; its Config goes into testenv.ClusterOptions.TokenWebhook,
 // which starts kube-apiserver with --authentication-token-webhook-config-file,
 // --authentication-token-webhook-version=v1 and
-// --authentication-token-webhook-cache-ttl=0s (so an expired token is
-// refused at its next request). The static tokens of AdminUser and
+// --authentication-token-webhook-cache-ttl=0s; kube-apiserver still
+// remembers a successful authentication for 10 s (its own token cache),
+// so an expired token is refused at most 10 s after its last accepted
+// request, as on a real cluster with a zero webhook cache. The static tokens of AdminUser and
 // FerryUser keep working. The webhook accepts only what one of its
 // Authenticators accepts; everything else gets authenticated=false, so a
 // wrong token is a 401. RBAC stays on: an authenticated user without a
