@@ -90,5 +90,5 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	fmt.Fprint(w, xml.Header)
-	xml.NewEncoder(w).Encode(v)
+	_ = xml.NewEncoder(w).Encode(v) // the client went away: nothing to tell it
 }

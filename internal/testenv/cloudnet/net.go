@@ -98,8 +98,8 @@ func Start() (*Net, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          quiet,
 	}
-	go n.tunnel.ServeTLS(n.conns, "", "")
-	go n.proxy.Serve(ln)
+	go func() { _ = n.tunnel.ServeTLS(n.conns, "", "") }() // ends with Close
+	go func() { _ = n.proxy.Serve(ln) }()
 	return n, nil
 }
 
@@ -316,7 +316,7 @@ func (n *Net) serveProxy(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
-	c := net.Conn(conn)
+	c := conn
 	if buf.Reader.Buffered() > 0 {
 		c = &bufferedConn{Conn: conn, r: buf.Reader}
 	}
@@ -397,7 +397,7 @@ func (n *Net) Direct(host string) (string, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
-	go s.ServeTLS(ln, "", "")
+	go func() { _ = s.ServeTLS(ln, "", "") }()
 	n.mu.Lock()
 	n.directs[host] = s
 	n.mu.Unlock()

@@ -73,7 +73,7 @@ func (e *Emulator) AddProvider(p Provider) (*Provider, error) {
 		p.AttributeMapping["google.subject"] = "assertion.sub"
 	}
 	for k, v := range p.AttributeMapping {
-		if !strings.HasPrefix(v, "assertion.") || !(k == "google.subject" || k == "google.groups" || strings.HasPrefix(k, "attribute.")) {
+		if !strings.HasPrefix(v, "assertion.") || (k != "google.subject" && k != "google.groups" && !strings.HasPrefix(k, "attribute.")) {
 			return nil, fmt.Errorf("gcpemu: attribute mapping %s=%s: only google.subject, google.groups and attribute.NAME = assertion.CLAIM are emulated", k, v)
 		}
 	}

@@ -193,7 +193,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 	}
 
 	good := presignEKS(t, deployer, "prod")
-	creds, err := google.CredentialsFromJSON(ctx, sa.KeyFile(), "https://www.googleapis.com/auth/cloud-platform")
+	creds, err := google.CredentialsFromJSONWithType(ctx, sa.KeyFile(), google.ServiceAccount, "https://www.googleapis.com/auth/cloud-platform")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 
 	// A Google token that expires: refused once kube-apiserver asks again.
 	gcp.SetTokenLifetime(time.Second)
-	short, err := google.CredentialsFromJSON(ctx, sa.KeyFile(), "https://www.googleapis.com/auth/cloud-platform")
+	short, err := google.CredentialsFromJSONWithType(ctx, sa.KeyFile(), google.ServiceAccount, "https://www.googleapis.com/auth/cloud-platform")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func StartWebhook(auths ...Authenticator) (*Webhook, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
-	go w.srv.ServeTLS(ln, "", "")
+	go func() { _ = w.srv.ServeTLS(ln, "", "") }() // ends with Close
 	return w, nil
 }
 

@@ -134,7 +134,7 @@ func TestGoogleRegistries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := google.CredentialsFromJSON(t.Context(), sa.KeyFile(), "https://www.googleapis.com/auth/cloud-platform")
+	creds, err := google.CredentialsFromJSONWithType(t.Context(), sa.KeyFile(), google.ServiceAccount, "https://www.googleapis.com/auth/cloud-platform")
 	if err != nil {
 		t.Fatal(err)
 	}
