@@ -296,3 +296,35 @@ func TestACRExchange(t *testing.T) {
 		t.Fatalf("exchange of a non-ARM token: %s", resp.Status)
 	}
 }
+
+// TestDiscoveryDocuments checks what MSAL and other clients read before a
+// token request.
+func TestDiscoveryDocuments(t *testing.T) {
+	get := func(u string) (int, map[string]any) {
+		resp, err := nw.Client().Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	emu.AddApp(App{Tenant: tenant, ClientID: NewGUID()})
+	code, m := get("https://" + Host + "/common/discovery/instance?api-version=1.1&authorization_endpoint=" +
+		url.QueryEscape("https://"+Host+"/"+tenant+"/oauth2/v2.0/authorize"))
+	if code != 200 || m["tenant_discovery_endpoint"] != "https://"+Host+"/"+tenant+"/v2.0/.well-known/openid-configuration" {
+		t.Fatalf("instance discovery %d %v", code, m)
+	}
+	code, m = get("https://" + Host + "/" + tenant + "/v2.0/.well-known/openid-configuration")
+	if code != 200 || m["issuer"] != "https://"+Host+"/"+tenant+"/v2.0" || m["token_endpoint"] != "https://"+Host+"/"+tenant+"/oauth2/v2.0/token" {
+		t.Fatalf("metadata %d %v", code, m)
+	}
+	code, m = get("https://" + Host + "/" + tenant + "/discovery/v2.0/keys")
+	if keys, _ := m["keys"].([]any); code != 200 || len(keys) != 1 {
+		t.Fatalf("keys %d %v", code, m)
+	}
+	if code, m = get("https://" + Host + "/" + NewGUID() + "/v2.0/.well-known/openid-configuration"); code != 400 || m["error"] != "invalid_request" {
+		t.Fatalf("unknown tenant %d %v", code, m)
+	}
+}
