@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ type Cluster struct {
 	ferryToken string
 	bins       string
 	ports      clusterPorts
+	opts       ClusterOptions
 
 	mu      sync.Mutex
 	procs   map[string]*process
@@ -92,6 +94,36 @@ var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // logs (kept for inspection) and quotes the tail of the log of a component
 // that exited.
 func StartCluster(ctx context.Context, name string) (*Cluster, error) {
+	return StartClusterWith(ctx, name, ClusterOptions{})
+}
+
+// ClusterOptions change how StartClusterWith starts a cluster. The zero
+// value is StartCluster's cluster.
+type ClusterOptions struct {
+	// TokenWebhook, when set, makes kube-apiserver ask a TokenReview
+	// webhook about every bearer token that is not one of its static
+	// tokens (AdminUser's and FerryUser's keep working).
+	TokenWebhook *TokenWebhook
+}
+
+// TokenWebhook is a webhook token authenticator for kube-apiserver
+// (--authentication-token-webhook-config-file).
+type TokenWebhook struct {
+	// URL receives POSTs of authentication.k8s.io/v1 TokenReview.
+	URL string
+	// CAPEM verifies the webhook's serving certificate.
+	CAPEM []byte
+	// CacheTTL is --authentication-token-webhook-cache-ttl: how long
+	// kube-apiserver remembers the webhook's answer (2m by default in
+	// kube-apiserver, 0 here). kube-apiserver also remembers every
+	// successful token authentication for 10 s, whatever the
+	// authenticator (not configurable), so an expired token is refused
+	// at most 10 s after its last accepted request.
+	CacheTTL time.Duration
+}
+
+// StartClusterWith is StartCluster with options.
+func StartClusterWith(ctx context.Context, name string, opts ClusterOptions) (*Cluster, error) {
 	if !validName.MatchString(name) {
 		return nil, fmt.Errorf("starting cluster %q: name must be lower-case letters, digits and '-'", name)
 	}
@@ -102,7 +134,7 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		c, err := start(ctx, name, bins)
+		c, err := start(ctx, name, bins, opts)
 		if err == nil {
 			return c, nil
 		}
@@ -121,7 +153,7 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 
 // start makes one attempt. On error the returned cluster, if not nil, may
 // have components running and must be halted or discarded.
-func start(ctx context.Context, name, bins string) (*Cluster, error) {
+func start(ctx context.Context, name, bins string, opts ClusterOptions) (*Cluster, error) {
 	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
@@ -138,6 +170,7 @@ func start(ctx context.Context, name, bins string) (*Cluster, error) {
 		procs: map[string]*process{},
 		args:  map[string][]string{},
 		ports: clusterPorts{ports[0], ports[1], ports[2], ports[3], ports[4]},
+		opts:  opts,
 	}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(c.ports.apiserver)
 	if err := c.writeFiles(); err != nil {
@@ -226,6 +259,18 @@ func (c *Cluster) writeFiles() error {
 	if err := clientcmd.WriteToFile(*kc, filepath.Join(c.Dir, "admin.kubeconfig")); err != nil {
 		return fmt.Errorf("writing admin.kubeconfig: %w", err)
 	}
+	if w := c.opts.TokenWebhook; w != nil {
+		// The webhook configuration is a kubeconfig: the cluster is the
+		// webhook, the user is kube-apiserver (no client credentials).
+		wc := clientcmdapi.NewConfig()
+		wc.Clusters["token-webhook"] = &clientcmdapi.Cluster{Server: w.URL, CertificateAuthorityData: w.CAPEM}
+		wc.AuthInfos["kube-apiserver"] = &clientcmdapi.AuthInfo{}
+		wc.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "token-webhook", AuthInfo: "kube-apiserver"}
+		wc.CurrentContext = "webhook"
+		if err := clientcmd.WriteToFile(*wc, filepath.Join(c.Dir, "token-webhook.kubeconfig")); err != nil {
+			return fmt.Errorf("writing token-webhook.kubeconfig: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -277,6 +322,12 @@ func (c *Cluster) setArgs() {
 		// On SIGTERM, close open watches after 2 s instead of waiting up
 		// to the 60 s request timeout for them (RestartAPIServer).
 		"--shutdown-send-retry-after=true",
+	}
+	if w := c.opts.TokenWebhook; w != nil {
+		c.args["kube-apiserver"] = append(c.args["kube-apiserver"],
+			"--authentication-token-webhook-config-file="+f("token-webhook.kubeconfig"),
+			"--authentication-token-webhook-version=v1",
+			"--authentication-token-webhook-cache-ttl="+w.CacheTTL.String())
 	}
 	c.args["kube-controller-manager"] = []string{
 		kubeconfig,
@@ -453,6 +504,10 @@ func (c *Cluster) defaultServiceAccount(ctx context.Context) error {
 	_, err := c.Admin.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 	return err
 }
+
+// CAPEM returns the cluster CA certificate (PEM) that clients verify the
+// API server with: the certificate-authority-data of a kubeconfig.
+func (c *Cluster) CAPEM() []byte { return slices.Clone(c.caPEM) }
 
 // AdminConfig returns a copy of the REST config behind Admin, for clients
 // other than the typed clientset (dynamic, discovery).

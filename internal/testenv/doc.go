@@ -67,6 +67,13 @@
 // FerryUser, so a test can assert that a bad configuration reached no API
 // server. The tokens are random per cluster and live only in Dir (mode 0600).
 //
+// StartClusterWith's TokenWebhook option adds a webhook token
+// authenticator (--authentication-token-webhook-config-file): tokens the
+// static file does not know are sent as TokenReviews to a webhook that
+// the test serves (internal/testenv/kubeauth checks EKS, GKE and AKS
+// tokens minted by the cloud emulators), with RBAC deciding what they may
+// do. Off by default.
+//
 // # Binaries and processes
 //
 // BinDir finds the binaries: $FERRY_TESTENV_BIN, else the folder printed by

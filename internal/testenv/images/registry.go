@@ -48,11 +48,7 @@ func StartRegistryWith(opt RegistryOptions) (host string, stop func(), err error
 	if logw == nil {
 		logw = io.Discard
 	}
-	blobs := newScopedBlobs()
-	h := blobs.mounts(registry.New(
-		registry.Logger(log.New(logw, "registry: ", 0)),
-		registry.WithBlobHandler(blobs),
-	))
+	h := newHandler(logw)
 	if opt.Wrap != nil {
 		h = opt.Wrap(h)
 	}
@@ -61,6 +57,20 @@ func StartRegistryWith(opt RegistryOptions) (host string, stop func(), err error
 	srv.Listener = ln
 	srv.Start()
 	return strings.TrimPrefix(srv.URL, "http://"), srv.Close, nil
+}
+
+// Handler returns the registry StartRegistry serves (per-repository blobs,
+// cross-repository mounts), without a listener, for servers that put
+// their own authentication in front of it. Each call returns an empty
+// registry.
+func Handler() http.Handler { return newHandler(io.Discard) }
+
+func newHandler(logw io.Writer) http.Handler {
+	blobs := newScopedBlobs()
+	return blobs.mounts(registry.New(
+		registry.Logger(log.New(logw, "registry: ", 0)),
+		registry.WithBlobHandler(blobs),
+	))
 }
 
 // scopedBlobs stores each blob once but lets a repository see only the
