@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,6 +44,7 @@ type Config struct {
 	Targets []address.Address
 	Kube    Kube
 	Heroku  Heroku
+	Cloud   Cloud
 	Run     Run
 	Health  Health
 	// CI says which CI run this is, when any.
@@ -66,10 +68,48 @@ type Kube struct {
 
 // Heroku is how the Platform API and the Heroku registry are reached.
 type Heroku struct {
-	APIKey, APIURL, Registry string
+	// APIKey is the default key; AppKeys the keys of apps that have their
+	// own (FERRY_HEROKU_API_KEY_<APP>), by app name.
+	APIKey           string
+	AppKeys          map[string]string
+	APIURL, Registry string
 	// Platform is picked from a multi-platform image.
 	Platform v1.Platform
 }
+
+// KeyFor is the API key of app.
+func (h Heroku) KeyFor(app string) string {
+	if k, ok := h.AppKeys[app]; ok {
+		return k
+	}
+	return h.APIKey
+}
+
+// Cloud is how ferry gets credentials of the clouds for clusters and
+// registries, and whether it stands in for kubeconfig exec plugins.
+type Cloud struct {
+	// KubeCredentials is auto, ferry or plugin.
+	KubeCredentials string
+	AWS             AWS
+	GCP             GCP
+	Azure           Azure
+	// GitHubToken reads packages on ghcr.io.
+	GitHubToken string
+}
+
+// AWS is the role ferry assumes, and where.
+type AWS struct{ RoleARN, Region, Audience string }
+
+// GCP is how ferry gets Google credentials.
+type GCP struct {
+	WorkloadIdentityProvider, ServiceAccount, Audience string
+	// CredentialsFile is a credentials JSON file, its path as seen from
+	// where ferry runs.
+	CredentialsFile string
+}
+
+// Azure is the Entra ID application ferry signs in as.
+type Azure struct{ ClientID, TenantID, ClientSecret, Audience string }
 
 // Run bounds and describes the run.
 type Run struct {
@@ -117,7 +157,8 @@ func (s Settings) Check(command string) (Config, error) {
 	}
 	c.Targets, heroku = ch.targets(command, c.Source, heroku)
 	c.Kube = ch.kube()
-	c.Heroku = ch.heroku(heroku)
+	c.Heroku = ch.heroku(heroku, c.Source, c.Targets)
+	c.Cloud = ch.cloud()
 	c.Run = ch.run()
 	c.Health = ch.health()
 	ch.oneOf("OUTPUT", s.Output, "text", "json")
@@ -283,12 +324,20 @@ func (ch *checker) kube() Kube {
 }
 
 // heroku checks how Heroku is reached; heroku lists the heroku:
-// addresses, which need a key.
-func (ch *checker) heroku(heroku []string) Heroku {
+// addresses, which need a key unless their app has its own.
+func (ch *checker) heroku(heroku []string, source address.Address, targets []address.Address) Heroku {
 	s := ch.s
-	if len(heroku) > 0 && s.HerokuAPIKey == "" {
+	appKeys := ch.appKeys(append([]address.Address{source}, targets...))
+	var keyless []string
+	for _, h := range heroku {
+		app := strings.TrimPrefix(strings.SplitN(h, "/", 2)[0], "heroku:")
+		if _, ok := appKeys[app]; !ok {
+			keyless = append(keyless, h)
+		}
+	}
+	if len(keyless) > 0 && s.HerokuAPIKey == "" {
 		msg := fmt.Sprintf("required for heroku: addresses (%s); create a key with \"heroku authorizations:create\"",
-			strings.Join(heroku, ", "))
+			strings.Join(keyless, ", "))
 		if s.Mode != ModeGitHub {
 			msg += " (HEROKU_API_KEY works too)"
 		}
@@ -304,7 +353,7 @@ func (ch *checker) heroku(heroku []string) Heroku {
 		ch.add("HEROKU_REGISTRY", fmt.Sprintf("%q is not a registry host (HOST or HOST:PORT, no scheme or path)", s.HerokuRegistry),
 			fieldKeyed("HEROKU_REGISTRY").def)
 	}
-	h := Heroku{APIKey: s.HerokuAPIKey, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry}
+	h := Heroku{APIKey: s.HerokuAPIKey, AppKeys: appKeys, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry}
 	if p, err := v1.ParsePlatform(s.Platform); err != nil || !platformRE.MatchString(s.Platform) {
 		ch.add("PLATFORM", fmt.Sprintf("%q is not a platform: write OS/ARCH or OS/ARCH/VARIANT in lower case", s.Platform),
 			fieldKeyed("PLATFORM").def)
@@ -312,6 +361,72 @@ func (ch *checker) heroku(heroku []string) Heroku {
 		h.Platform = *p
 	}
 	return h
+}
+
+// appKeys reads the per-app Heroku keys, FERRY_HEROKU_API_KEY_<APP>, and
+// reports those that name no app of addrs.
+func (ch *checker) appKeys(addrs []address.Address) map[string]string {
+	apps := map[string]bool{}
+	var names []string
+	for _, a := range addrs {
+		if a.Kind == address.KindHeroku && !apps[a.App] {
+			apps[a.App] = true
+			names = append(names, AppKeyVar(a.App))
+		}
+	}
+	keys := map[string]string{}
+	for _, v := range sortedKeys(ch.s.Env) {
+		suffix, ok := strings.CutPrefix(v, AppKeyPrefix)
+		if !ok || strings.TrimSpace(ch.s.Env[v]) == "" {
+			continue
+		}
+		app := strings.ReplaceAll(strings.ToLower(suffix), "_", "-")
+		if apps[app] {
+			keys[app] = strings.TrimSpace(ch.s.Env[v])
+			continue
+		}
+		msg := "names no app of a heroku: address"
+		if s := suggest(v, names); s != "" {
+			msg += ": did you mean " + s + "?"
+		} else if len(names) > 0 {
+			msg += " (the keys of the apps named would be " + strings.Join(names, ", ") + ")"
+		}
+		ch.problems = append(ch.problems, Problem{Var: v, Message: msg, lhs: v, order: fieldKeyed("HEROKU_API_KEY").index})
+	}
+	return keys
+}
+
+// cloud checks how the clouds' credentials are got.
+func (ch *checker) cloud() Cloud {
+	s := ch.s
+	ch.oneOf("KUBE_CREDENTIALS", s.KubeCredentials, "auto", "plugin", "ferry")
+	ch.pattern("AWS_ROLE_ARN", s.AWSRoleARN, roleARNRE, "is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+	ch.pattern("AWS_REGION", s.AWSRegion, regionRE, "is not an AWS region (such as eu-west-1)")
+	ch.pattern("GCP_WORKLOAD_IDENTITY_PROVIDER", s.GCPWorkloadIdentityProvider, wifProviderRE,
+		"is not a workload identity pool provider (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER)")
+	ch.pattern("GCP_SERVICE_ACCOUNT", s.GCPServiceAccount, serviceAccountRE, "is not a service account email (NAME@PROJECT.iam.gserviceaccount.com)")
+	if s.GCPServiceAccount != "" && s.GCPWorkloadIdentityProvider == "" && ch.ok("GCP_SERVICE_ACCOUNT") {
+		ch.add("GCP_WORKLOAD_IDENTITY_PROVIDER", "required with FERRY_GCP_SERVICE_ACCOUNT: the account is impersonated after workload identity federation", fieldKeyed("GCP_WORKLOAD_IDENTITY_PROVIDER").example)
+	}
+	if s.AzureClientSecret != "" && (s.AzureClientID == "" || s.AzureTenantID == "") {
+		ch.add("AZURE_CLIENT_ID", "FERRY_AZURE_CLIENT_SECRET needs FERRY_AZURE_CLIENT_ID and FERRY_AZURE_TENANT_ID (AZURE_CLIENT_ID and AZURE_TENANT_ID work too)", fieldKeyed("AZURE_CLIENT_ID").example)
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	return Cloud{
+		KubeCredentials: s.KubeCredentials,
+		AWS:             AWS{RoleARN: s.AWSRoleARN, Region: s.AWSRegion, Audience: s.AWSAudience},
+		GCP: GCP{WorkloadIdentityProvider: s.GCPWorkloadIdentityProvider, ServiceAccount: s.GCPServiceAccount, Audience: s.GCPAudience,
+			CredentialsFile: s.Env.ContainerPath(s.GoogleApplicationCredentials, exists)},
+		Azure:       Azure{ClientID: s.AzureClientID, TenantID: s.AzureTenantID, ClientSecret: s.AzureClientSecret, Audience: s.AzureAudience},
+		GitHubToken: s.GitHubToken,
+	}
+}
+
+// pattern reports a non-empty value of key that does not match re.
+func (ch *checker) pattern(key, v string, re *regexp.Regexp, why string) {
+	if v != "" && !re.MatchString(v) {
+		ch.add(key, fmt.Sprintf("%q %s", v, why), fieldKeyed(key).example)
+	}
 }
 
 // run checks the run's bounds.
@@ -394,8 +509,12 @@ func addressExample(err error) string {
 }
 
 var (
-	platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
-	yamlKeyRE  = regexp.MustCompile(`(?m)^[ \t]*["']?[A-Za-z][A-Za-z0-9_-]*["']?[ \t]*:([ \t]|$)`)
+	roleARNRE        = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	regionRE         = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	wifProviderRE    = regexp.MustCompile(`^(//iam\.googleapis\.com/|https://iam\.googleapis\.com/)?projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]{4,32}/providers/[a-z0-9-]{4,32}$`)
+	serviceAccountRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}@[a-z0-9.-]+\.gserviceaccount\.com$`)
+	platformRE       = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+	yamlKeyRE        = regexp.MustCompile(`(?m)^[ \t]*["']?[A-Za-z][A-Za-z0-9_-]*["']?[ \t]*:([ \t]|$)`)
 )
 
 // kubeconfigShape returns why s cannot be a kubeconfig, or "". It is only

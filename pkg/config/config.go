@@ -45,6 +45,32 @@ type Settings struct {
 
 	Platform string `env:"PLATFORM" envDefault:"linux/amd64" desc:"Platform (os/arch[/variant]) picked from a multi-platform image for Heroku, which runs single-platform images only." example:"linux/amd64"`
 
+	KubeCredentials string `env:"KUBE_CREDENTIALS" envDefault:"auto" desc:"Who gets the tokens of kubeconfig users whose exec plugin is aws (eks get-token), aws-iam-authenticator, gke-gcloud-auth-plugin or kubelogin: auto (ferry itself when the plugin is not installed), ferry (always ferry) or plugin (always the plugin)." example:"ferry"`
+
+	AWSRoleARN string `env:"AWS_ROLE_ARN" desc:"An AWS IAM role to assume for EKS and ECR: with the CI job's OIDC token in GitHub Actions (permissions: id-token: write) and CircleCI, else with the AWS credentials at hand." example:"arn:aws:iam::111122223333:role/ferry"`
+
+	AWSRegion string `env:"AWS_REGION" alias:"AWS_REGION" desc:"The AWS region of STS and ECR when neither the kubeconfig's plugin nor the registry host names one." example:"eu-west-1"`
+
+	AWSAudience string `env:"AWS_AUDIENCE" envDefault:"sts.amazonaws.com" desc:"The audience of the CI job's OIDC token exchanged for FERRY_AWS_ROLE_ARN: a client id of the IAM OIDC identity provider." example:"sts.amazonaws.com"`
+
+	GCPWorkloadIdentityProvider string `env:"GCP_WORKLOAD_IDENTITY_PROVIDER" desc:"A Google workload identity pool provider: ferry exchanges the CI job's OIDC token for Google credentials for GKE and Artifact Registry." example:"projects/123456789/locations/global/workloadIdentityPools/github/providers/acme"`
+
+	GCPServiceAccount string `env:"GCP_SERVICE_ACCOUNT" desc:"A Google service account to impersonate after workload identity federation." example:"ferry-promoter@acme-prod.iam.gserviceaccount.com"`
+
+	GCPAudience string `env:"GCP_AUDIENCE" desc:"The audience of the CI job's OIDC token for FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER; default the provider's own, https://iam.googleapis.com/ followed by its name." example:"https://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github/providers/acme"`
+
+	GoogleApplicationCredentials string `env:"GOOGLE_APPLICATION_CREDENTIALS" alias:"GOOGLE_APPLICATION_CREDENTIALS" desc:"A Google credentials file: a service account key or a workload identity federation configuration. In a GitHub docker action, a path in the runner's workspace is read from /github/workspace." example:"/github/workspace/gcp-credentials.json"`
+
+	AzureClientID string `env:"AZURE_CLIENT_ID" alias:"AZURE_CLIENT_ID" desc:"The Entra ID application (or managed identity) ferry signs in as for AKS and ACR: with FERRY_AZURE_CLIENT_SECRET, or with the CI job's OIDC token through a federated credential." example:"00000000-0000-0000-0000-000000000000"`
+
+	AzureTenantID string `env:"AZURE_TENANT_ID" alias:"AZURE_TENANT_ID" desc:"The Entra ID tenant of FERRY_AZURE_CLIENT_ID." example:"11111111-1111-1111-1111-111111111111"`
+
+	AzureClientSecret string `env:"AZURE_CLIENT_SECRET" alias:"AZURE_CLIENT_SECRET" secret:"true" desc:"A client secret of FERRY_AZURE_CLIENT_ID; without it, the CI job's OIDC token is used as a federated credential."`
+
+	AzureAudience string `env:"AZURE_AUDIENCE" envDefault:"api://AzureADTokenExchange" desc:"The audience of the CI job's OIDC token exchanged with Entra ID (the federated credential's audience)." example:"api://AzureADTokenExchange"`
+
+	GitHubToken string `env:"GITHUB_TOKEN" alias:"GITHUB_TOKEN" secret:"true" desc:"A GitHub token that can read packages, for images on ghcr.io (in a workflow: github-token: ${{ github.token }} with permissions: packages: read)."`
+
 	Output string `env:"OUTPUT" envDefault:"text" desc:"Report format on standard output: text or json." example:"json"`
 
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"5m" desc:"How long each target may take to roll out and pass its checks after its release; more than 0, at most 6h." example:"5m"`
@@ -222,6 +248,11 @@ func (c Settings) Secrets() []string {
 			}
 		}
 		out = append(out, s)
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if strings.HasPrefix(k, AppKeyPrefix) {
+			add(strings.TrimSpace(c.Env[k]))
+		}
 	}
 	for _, f := range fields {
 		if !f.secret {

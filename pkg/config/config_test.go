@@ -183,7 +183,7 @@ func TestVars(t *testing.T) {
 			t.Errorf("%s has no example", v.Name)
 		}
 	}
-	if want := []string{"FERRY_KUBECONFIG_DATA", "FERRY_HEROKU_API_KEY"}; !slices.Equal(secrets, want) {
+	if want := []string{"FERRY_KUBECONFIG_DATA", "FERRY_HEROKU_API_KEY", "FERRY_AZURE_CLIENT_SECRET", "FERRY_GITHUB_TOKEN"}; !slices.Equal(secrets, want) {
 		t.Errorf("secrets = %v, want %v", secrets, want)
 	}
 	byName := map[string]Var{}

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"path"
+	"strings"
+)
 
 // Env is the process environment, read once by [Load]. Everything in ferry
 // that depends on the environment (CI metadata, Docker's and the clouds'
@@ -53,4 +57,35 @@ func firstOf(e Env, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// ContainerPath is where a path of the GitHub runner's machine is inside
+// ferry's docker action container. The runner mounts its workspace at
+// /github/workspace and RUNNER_TEMP's _github_home and _github_workflow
+// at /github/home and /github/workflow, and passes variables set by
+// earlier steps (GOOGLE_APPLICATION_CREDENTIALS, DOCKER_CONFIG) as they
+// are, with the machine's paths. Outside a docker action, or for a path
+// that exists as it is, p is returned unchanged.
+func (e Env) ContainerPath(p string, exists func(string) bool) string {
+	if p == "" || e.Get("GITHUB_ACTIONS") != "true" || e.Get("GITHUB_WORKSPACE") != "/github/workspace" || exists(p) {
+		return p
+	}
+	mounts := map[string]string{}
+	if t := strings.TrimRight(e.Get("RUNNER_TEMP"), "/"); t != "" {
+		mounts[t+"/_github_home"] = "/github/home"
+		mounts[t+"/_github_workflow"] = "/github/workflow"
+	}
+	if w := strings.TrimRight(e.Get("RUNNER_WORKSPACE"), "/"); w != "" {
+		_, repo, _ := strings.Cut(e.Get("GITHUB_REPOSITORY"), "/")
+		if repo == "" {
+			repo = path.Base(w)
+		}
+		mounts[w+"/"+repo] = "/github/workspace"
+	}
+	for host, inside := range mounts {
+		if rest, ok := strings.CutPrefix(p, host); ok && (rest == "" || rest[0] == '/') {
+			return inside + rest
+		}
+	}
+	return p
 }

@@ -28,8 +28,8 @@ func unknownVars(all map[string]string, m Mode) []Problem {
 		default:
 			continue
 		}
-		if contains(candidates, name) {
-			continue
+		if contains(candidates, name) || strings.HasPrefix(name, AppKeyPrefix) {
+			continue // per-app Heroku keys are checked against the addresses
 		}
 		msg := "not a setting of ferry's: remove it (ferry env lists every setting)"
 		if s := suggest(name, candidates); s != "" {
@@ -96,4 +96,22 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// AppKeyPrefix starts the variables that hold a Heroku app's own API key:
+// FERRY_HEROKU_API_KEY_SHOP_PROD is the key of app shop-prod.
+const AppKeyPrefix = Prefix + "HEROKU_API_KEY_"
+
+// AppKeyVar is the variable of app's own Heroku API key.
+func AppKeyVar(app string) string {
+	return AppKeyPrefix + strings.ToUpper(strings.ReplaceAll(app, "-", "_"))
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -372,5 +373,82 @@ func TestUnknownVariables(t *testing.T) {
 	// INPUT_ variables outside Actions belong to someone else.
 	if _, err := validate(t, CommandPromote, with("INPUT_TARGET=x")); err != nil {
 		t.Errorf("INPUT_ outside Actions: %v", err)
+	}
+}
+
+func TestCloudSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    string // the one problem, "" for none
+	}{
+		{"role", with("FERRY_AWS_ROLE_ARN=arn:aws:iam::111122223333:role/ferry"), ""},
+		{"bad role", with("FERRY_AWS_ROLE_ARN=ferry-role"),
+			`FERRY_AWS_ROLE_ARN: "ferry-role" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); for example FERRY_AWS_ROLE_ARN=arn:aws:iam::111122223333:role/ferry`},
+		{"bad region", with("AWS_REGION=europe"),
+			`AWS_REGION: "europe" is not an AWS region (such as eu-west-1); for example AWS_REGION=eu-west-1`},
+		{"bad provider", with("FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER=github"),
+			`FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER: "github" is not a workload identity pool provider (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER); for example FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER=projects/123456789/locations/global/workloadIdentityPools/github/providers/acme`},
+		{"service account without a provider", with("FERRY_GCP_SERVICE_ACCOUNT=ferry-promoter@acme.iam.gserviceaccount.com"),
+			`FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER: required with FERRY_GCP_SERVICE_ACCOUNT: the account is impersonated after workload identity federation; for example FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER=projects/123456789/locations/global/workloadIdentityPools/github/providers/acme`},
+		{"azure secret alone", with("AZURE_CLIENT_SECRET=s3cr3t"),
+			`FERRY_AZURE_CLIENT_ID: FERRY_AZURE_CLIENT_SECRET needs FERRY_AZURE_CLIENT_ID and FERRY_AZURE_TENANT_ID (AZURE_CLIENT_ID and AZURE_TENANT_ID work too); for example FERRY_AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000000`},
+		{"kube credentials", with("FERRY_KUBE_CREDENTIALS=always"),
+			`FERRY_KUBE_CREDENTIALS: "always" is not one of auto, plugin, ferry; for example FERRY_KUBE_CREDENTIALS=ferry`},
+		{"an app's own key replaces the default", with("FERRY_HEROKU_API_KEY", "FERRY_HEROKU_API_KEY_SHOP_PRODUCTION=k2"), ""},
+		{"an app's own key for an app not named", with("FERRY_HEROKU_API_KEY_SHOP_PRODUCTON=k2"),
+			`FERRY_HEROKU_API_KEY_SHOP_PRODUCTON: names no app of a heroku: address: did you mean FERRY_HEROKU_API_KEY_SHOP_PRODUCTION?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := validate(t, CommandPromote, tt.environ)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("want no problem, got:\n%v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+			_ = c
+		})
+	}
+	c, err := validate(t, CommandPromote, with("FERRY_HEROKU_API_KEY_SHOP_PRODUCTION=k2"))
+	if err != nil || c.Heroku.KeyFor("shop-production") != "k2" || c.Heroku.KeyFor("other") != "0123-key" {
+		t.Errorf("KeyFor: %q %q (%v)", c.Heroku.KeyFor("shop-production"), c.Heroku.KeyFor("other"), err)
+	}
+	s, _ := Load(with("FERRY_HEROKU_API_KEY_SHOP_PRODUCTION=app-key-2"))
+	if !slices.Contains(s.Secrets(), "app-key-2") {
+		t.Errorf("an app's own key is not among the secrets: %q", s.Secrets())
+	}
+}
+
+// In a docker action the runner's paths are elsewhere: a credentials file
+// an earlier step wrote in the workspace is read from /github/workspace.
+func TestContainerPath(t *testing.T) {
+	action := Env{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/home/runner/work/_temp",
+		"RUNNER_WORKSPACE": "/home/runner/work/shop", "GITHUB_REPOSITORY": "acme/shop"}
+	none := func(string) bool { return false }
+	tests := []struct {
+		env  Env
+		in   string
+		want string
+	}{
+		{action, "/home/runner/work/shop/shop/gha-creds-1.json", "/github/workspace/gha-creds-1.json"},
+		{action, "/home/runner/work/_temp/_github_home/.docker", "/github/home/.docker"},
+		{action, "/home/runner/work/_temp/_github_workflow/event.json", "/github/workflow/event.json"},
+		{action, "/home/runner/work/shop/shopping/x", "/home/runner/work/shop/shopping/x"},
+		{action, "/etc/gcp.json", "/etc/gcp.json"},
+		{action, "", ""},
+		{Env{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/home/runner/work/shop/shop"}, "/home/runner/work/shop/shop/k.json", "/home/runner/work/shop/shop/k.json"},
+	}
+	for _, tt := range tests {
+		if got := tt.env.ContainerPath(tt.in, none); got != tt.want {
+			t.Errorf("ContainerPath(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := action.ContainerPath("/home/runner/work/shop/shop/k.json", func(string) bool { return true }); got != "/home/runner/work/shop/shop/k.json" {
+		t.Errorf("a path that exists was translated to %q", got)
 	}
 }
