@@ -260,7 +260,7 @@ func TestOrbParametersMirrorSettings(t *testing.T) {
 func TestExpandJob(t *testing.T) {
 	o := packed(t)
 	j, err := o.ExpandJob("promote", map[string]any{
-		"executor":       map[string]any{"name": "default", "tag": "v1.4.2"},
+		"executor":       map[string]any{"name": "default", "resource-class": "medium"},
 		"source":         "k8s:shop/web?context=staging",
 		"targets":        "k8s:shop/web?context=prod&container=app",
 		"parallelism":    float64(2),
@@ -272,7 +272,7 @@ func TestExpandJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	docker, _ := j.Executor["docker"].([]any)
-	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v1.4.2-busybox" || j.Executor["resource_class"] != "small" {
+	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v0-shell" || j.Executor["resource_class"] != "medium" {
 		t.Errorf("executor %v", j.Executor)
 	}
 	var names []string
@@ -596,7 +596,7 @@ func TestOrbScript(t *testing.T) {
 	})
 	t.Run("no ferry", func(t *testing.T) {
 		out, code := runScript("/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
-		if code != 2 || !strings.Contains(out, "ferry is neither at /ferry nor on the PATH") {
+		if code != 2 || !strings.Contains(out, "ferry is not on the PATH") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 	})
