@@ -3,7 +3,6 @@ package check
 import (
 	"archive/tar"
 	"archive/zip"
-	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -131,7 +130,9 @@ func TestRelease(t *testing.T) {
 		}
 		b, _ := os.ReadFile(sums)
 		tampered := filepath.Join(t.TempDir(), "checksums.txt")
-		if err := os.WriteFile(tampered, bytes.Replace(b, []byte(b[:8]), []byte("00000000"), 1), 0o644); err != nil {
+		altered := append([]byte(nil), b...)
+		altered[0] ^= 1 // one bit of the first archive's checksum
+		if err := os.WriteFile(tampered, altered, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if r := verify(tampered); r.code == 0 {
