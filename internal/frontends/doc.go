@@ -5,10 +5,10 @@
 //
 // [PackOrb] packs an orb source tree the way `circleci orb pack` does (the
 // CircleCI CLI, which the release workflow publishes with, cannot be
-// installed here):
-// src/@orb.yml, then every YAML file of commands/, jobs/, executors/ and
-// examples/ under its file name without the extension, with a string that
-// is exactly <<include(path)>> replaced by that file's content.
+// installed where the tests run): src/@orb.yml, then every YAML file of
+// commands/, jobs/, executors/ and examples/ under its file name without
+// the extension, with a string that is exactly <<include(path)>> replaced
+// by that file's content.
 // [CheckWithCircleCI] checks the packed orb with CircleCI's own config
 // parser (@circleci/circleci-config-parser, in node): parameter
 // declarations, component schemas, references, the examples' use of the
