@@ -44,7 +44,8 @@ revision=$(git rev-parse HEAD)
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 labels=(
   --image-label "org.opencontainers.image.title=ferry"
-  --image-label "org.opencontainers.image.description=Promotes the exact image staging runs to production, verifies it, and rolls back by itself when production is unhealthy."
+  # (ko splits flag values at commas: none in a label.)
+  --image-label "org.opencontainers.image.description=Promotes the exact image staging runs to production and rolls back by itself when production is unhealthy."
   --image-label "org.opencontainers.image.source=https://github.com/ferry-dev/ferry"
   --image-label "org.opencontainers.image.licenses=Apache-2.0"
   --image-label "org.opencontainers.image.version=$version"
@@ -57,14 +58,13 @@ mkdir -p "$out"
 build() { # NAME BASE SUFFIX
   local name=$1 base=$2 suffix=$3 tags=$version$3
   [[ -n $moving ]] && tags+=,$moving$suffix
-  KO_DEFAULTBASEIMAGE=$base "$ko" build ./cmd/ferry --bare --tags "$tags" \
-    --sbom spdx --sbom-dir "$out/sbom/$name" --image-refs "$out/$name.ref.tmp" "${labels[@]}" >/dev/null
-  # ko prints REPO@sha256:…; name the version tag too, so the line says
-  # both what it is and what it is pinned to.
+  # ko prints the index it pushed, REPO@sha256:…, on standard output.
   local ref
-  ref=$(cat "$out/$name.ref.tmp")
-  rm "$out/$name.ref.tmp"
-  [[ $ref == *@sha256:* ]] || { echo "images.sh: ko reported $ref, not a digest" >&2; exit 1; }
+  ref=$(KO_DEFAULTBASEIMAGE=$base "$ko" build ./cmd/ferry --bare --tags "$tags" \
+    --sbom spdx --sbom-dir "$out/sbom/$name" "${labels[@]}")
+  [[ $ref =~ ^[^[:space:]]+@sha256:[0-9a-f]{64}$ ]] || { echo "images.sh: ko reported \"$ref\", not one image by digest" >&2; exit 1; }
+  # Name the version tag too, so the line says both which release it is
+  # and what it is pinned to.
   echo "$KO_DOCKER_REPO:$version$suffix@${ref##*@}" > "$out/$name.ref"
   echo "images.sh: pushed $(cat "$out/$name.ref")" >&2
 }
