@@ -14,21 +14,24 @@ GOLANGCI_LINT := $(TOOLS_CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS_CACHE)/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
-# Packages without the end-to-end suite.
-UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
+# Packages without the end-to-end suite and the release check.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /e2e -e /hack/release/check)
 # How long each fuzz target runs in `make test`.
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit e2e fuzz testenv deps lint demo clean
+.PHONY: all build test unit e2e fuzz testenv deps lint demo clean release-check release-tools
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
 
-## test: everything CI runs: unit tests, bounded fuzzing, end-to-end tests.
-test: deps testenv unit fuzz e2e
+## test: everything CI runs: unit tests, bounded fuzzing, end-to-end tests,
+## and the local proof of a release.
+test: deps testenv unit fuzz e2e release-check
 
+## deps: what the tests need beyond Go (git, shellcheck, GNU time, node and
+## CircleCI's config parser for the orb checks).
 deps:
 	hack/install-deps.sh
 
@@ -57,19 +60,33 @@ $(GOLANGCI_LINT):
 $(ACTIONLINT):
 	GOBIN=$(dir $@) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-## image: build the container image without a docker daemon (hack/image) for
-## linux/$(GOARCH) (IMAGE_ARCH=arm64 for another), and push it to $(IMAGE) —
-## any registry, e.g. IMAGE=127.0.0.1:5000/ferry:dev — or, with IMAGE unset,
-## write it to dist/image as an OCI image layout.
-IMAGE ?=
-IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+## release-tools: build (or find cached) the pinned release tools: goreleaser,
+## ko, cosign, cyclonedx-gomod (hack/tools, hack/build-tool.sh).
+RELEASE_TOOLS := goreleaser ko cosign cyclonedx-gomod
+release-tools:
+	@for t in $(RELEASE_TOOLS); do hack/build-tool.sh $$t >/dev/null || exit 1; done
+
+## release-check: prove a release here, without GitHub, ghcr.io or a docker
+## daemon (hack/release/check): goreleaser check and a snapshot release in
+## dist/, the images built twice with ko into a registry on loopback and run
+## from their layers, cosign signatures made with a throwaway key, verified,
+## and refused when tampered with, the SBOMs held to go.mod, the release's
+## action.yml and orb pinned by digest and linted.
+release-check: release-tools $(ACTIONLINT)
+	GORELEASER="$$(hack/build-tool.sh goreleaser)" KO="$$(hack/build-tool.sh ko)" \
+	COSIGN="$$(hack/build-tool.sh cosign)" CYCLONEDX_GOMOD="$$(hack/build-tool.sh cyclonedx-gomod)" \
+	ACTIONLINT=$(ACTIONLINT) $(GO) test -count=1 -timeout 40m -v ./hack/release/check/ 2>&1 | hack/test-summary.sh release-check
+
+## image: build ferry's two images with ko (hack/release/images.sh; no docker
+## daemon) and push them to $(IMAGE_REPO), e.g. IMAGE_REPO=127.0.0.1:5000/ferry:
+## $(IMAGE_REPO):$(VERSION) (for the GitHub Action) and :$(VERSION)-shell (for
+## the orb), both for linux/amd64 and linux/arm64. VERSION must be v1.2.3 or
+## v1.2.3-rc.1 here.
+IMAGE_REPO ?=
 .PHONY: image
 image:
-	@mkdir -p dist
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/ferry_linux_$(IMAGE_ARCH) ./cmd/ferry
-	rm -rf dist/image
-	$(GO) run ./hack/image -binary linux/$(IMAGE_ARCH)=dist/ferry_linux_$(IMAGE_ARCH) -version $(VERSION) \
-		$(if $(IMAGE),-tag $(IMAGE),-oci-layout dist/image)
+	@test -n "$(IMAGE_REPO)" || { echo "make image: set IMAGE_REPO to a repository to push to, e.g. IMAGE_REPO=127.0.0.1:5000/ferry"; exit 2; }
+	KO_DOCKER_REPO=$(IMAGE_REPO) hack/release/images.sh $(VERSION)
 
 demo: build testenv
 	FERRY_TESTENV_BIN="$$(hack/build-testenv.sh)" $(GO) run ./internal/testenv/cmd/demo -ferry $(BIN)

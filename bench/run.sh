@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools=$(bench/install.sh)
+ko=$(hack/build-tool.sh ko) # builds the image whose size is reported
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$bin/ferry-copy" ./bench/cmd/ferry-copy
@@ -18,4 +19,4 @@ go build -o "$bin/ferrybench" ./bench/cmd/ferrybench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 "$bin/ferrybench" -tools "$tools" -ferry bin/ferry -ferry-copy "$bin/ferry-copy" -floor bench/floor.sh \
-  -repo . -out bench -busy "${BENCH_BUSY:-}" ${BENCH_ARGS:-}
+  -repo . -ko "$ko" -out bench -busy "${BENCH_BUSY:-}" ${BENCH_ARGS:-}

@@ -24,8 +24,7 @@ type orbStep struct {
 // the job's environment and the step's own, in order, the later ones
 // skipped after a failure unless they run `when: always`. jobEnv is the
 // project's and the context's variables plus CircleCI's own. ferry is
-// found on the PATH, as in an executor that installs it; the orb's image
-// has it at /ferry.
+// found on the PATH, as in the orb's image (/ko-app/ferry).
 func runOrbJob(t *testing.T, job frontends.Job, jobEnv env) []orbStep {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
@@ -94,7 +93,7 @@ func TestCircleCIOrbPromotes(t *testing.T) {
 	stepsLog := filepath.Join(t.TempDir(), "steps")
 
 	job, err := packOrb(t).ExpandJob("promote", map[string]any{
-		"executor":            map[string]any{"name": "default", "tag": "v1.4.2"},
+		"executor":            map[string]any{"name": "default", "resource-class": "medium"},
 		"source":              "k8s:" + sns + "/web?context=staging",
 		"targets":             target(pns, "web", prodAt) + "&container=app",
 		"kubeconfig-data-var": "PROD_KUBECONFIG",
@@ -106,8 +105,8 @@ func TestCircleCIOrbPromotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	docker, _ := job.Executor["docker"].([]any)
-	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v1.4.2-busybox" {
-		t.Fatalf("executor %v: want the busybox image of the tag", job.Executor)
+	if len(docker) != 1 || !strings.HasPrefix(docker[0].(map[string]any)["image"].(string), "ghcr.io/ferry-dev/ferry:") || job.Executor["resource_class"] != "medium" {
+		t.Fatalf("executor %v: want ferry's shell image in the resource class given", job.Executor)
 	}
 	steps := runOrbJob(t, job, env{
 		"PROD_KUBECONFIG":  b64(kubeconfigData), // a context's secret

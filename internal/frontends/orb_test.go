@@ -32,6 +32,9 @@ func TestOrbIsValid(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatalf("the orb is not valid:\n%v", err)
 	}
+	if err := CheckWithCircleCI(t.Context(), "../..", o); err != nil {
+		t.Fatalf("CircleCI's parser finds problems in the orb:\n%v", err)
+	}
 	for _, want := range []string{"commands", "jobs", "executors", "examples"} {
 		if len(o.Section(want)) == 0 {
 			t.Errorf("the packed orb has no %s", want)
@@ -260,7 +263,7 @@ func TestOrbParametersMirrorSettings(t *testing.T) {
 func TestExpandJob(t *testing.T) {
 	o := packed(t)
 	j, err := o.ExpandJob("promote", map[string]any{
-		"executor":       map[string]any{"name": "default", "tag": "v1.4.2"},
+		"executor":       map[string]any{"name": "default", "resource-class": "medium"},
 		"source":         "k8s:shop/web?context=staging",
 		"targets":        "k8s:shop/web?context=prod&container=app",
 		"parallelism":    float64(2),
@@ -272,7 +275,7 @@ func TestExpandJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	docker, _ := j.Executor["docker"].([]any)
-	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v1.4.2-busybox" || j.Executor["resource_class"] != "small" {
+	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v0-shell" || j.Executor["resource_class"] != "medium" {
 		t.Errorf("executor %v", j.Executor)
 	}
 	var names []string
@@ -434,14 +437,8 @@ func TestValidateFindsProblems(t *testing.T) {
 		{"declared, not used", func(o Orb) { delete(run(o)["environment"].(map[string]any), "LOUD") }, `commands.greet: declares parameter "loud" but never uses it`},
 		{"used, not declared", func(o Orb) { run(o)["environment"].(map[string]any)["X"] = "<< parameters.x >>" }, "commands.greet: uses << parameters.x >>, which it does not declare"},
 		{"parameter in the shell command", func(o Orb) { run(o)["command"] = "echo << parameters.to >>" }, "pass it through environment instead"},
-		{"unknown parameter type", func(o Orb) { param(cmd(o), "to")["type"] = "text" }, `type "text" is not one of`},
-		{"default of the wrong type", func(o Orb) { param(cmd(o), "loud")["default"] = "no" }, "default: no is not a boolean"},
-		{"integer default", func(o Orb) { param(job(o), "times")["default"] = 1.5 }, "default: 1.5 is not an integer"},
 		{"enum default outside", func(o Orb) { param(job(o), "mood")["default"] = "angry" }, "default: angry is not one of happy, sad"},
-		{"enum without values", func(o Orb) { delete(param(job(o), "mood"), "enum") }, "an enum needs a list of values"},
-		{"env_var_name default", func(o Orb) { param(cmd(o), "key-var")["default"] = "API KEY" }, "is not an environment variable name"},
 		{"parameter without description", func(o Orb) { delete(param(cmd(o), "to"), "description") }, "parameters.to: needs a description"},
-		{"unknown parameter key", func(o Orb) { param(cmd(o), "to")["required"] = true }, `unknown key "required"`},
 		{"unknown command", func(o Orb) { job(o)["steps"] = append(job(o)["steps"].([]any), "greeet") }, `"greeet" is neither a built-in step nor a command of the orb`},
 		{"unknown command argument", func(o Orb) {
 			job(o)["steps"].([]any)[1].(map[string]any)["greet"].(map[string]any)["too"] = "x"
@@ -450,11 +447,6 @@ func TestValidateFindsProblems(t *testing.T) {
 		{"job without environment", func(o Orb) { delete(job(o), "executor") }, "needs exactly one of executor, docker, machine, macos"},
 		{"steps parameter misused", func(o Orb) { job(o)["environment"].(map[string]any)["PRE"] = "<< parameters.pre >>" }, `steps parameter "pre" must be used as`},
 		{"executor parameter misused", func(o Orb) { job(o)["environment"].(map[string]any)["E"] = "<< parameters.executor >>" }, `executor parameter "executor" must be used as`},
-		{"run without command", func(o Orb) { delete(run(o), "command") }, "needs a command"},
-		{"run when", func(o Orb) { run(o)["when"] = "sometimes" }, "must be always, on_success or on_fail"},
-		{"docker without image", func(o Orb) {
-			o.Section("executors")["default"].(map[string]any)["docker"] = []any{map[string]any{"user": "root"}}
-		}, "needs an image"},
 		{"executor parameter unused", func(o Orb) {
 			o.Section("executors")["default"].(map[string]any)["docker"] = []any{map[string]any{"image": "busybox"}}
 		}, `executors.default: declares parameter "tag" but never uses it`},
@@ -476,6 +468,63 @@ func TestValidateFindsProblems(t *testing.T) {
 			o := base(t)
 			c.break_(o)
 			err := o.Validate()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want a problem containing %q, got:\n%v", c.want, err)
+			}
+		})
+	}
+}
+
+// TestCircleCIParserFindsProblems breaks a valid orb one way at a time and
+// checks that CircleCI's parser (CheckWithCircleCI) names the problem: what
+// Validate leaves to it.
+func TestCircleCIParserFindsProblems(t *testing.T) {
+	base := func(t *testing.T) Orb {
+		t.Helper()
+		var o Orb
+		if err := yaml.Unmarshal([]byte(validOrb), &o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if err := CheckWithCircleCI(t.Context(), "../..", base(t)); err != nil {
+		t.Fatalf("the valid orb is not valid for CircleCI's parser: %v", err)
+	}
+	cmd := func(o Orb) map[string]any { return o.Section("commands")["greet"].(map[string]any) }
+	job := func(o Orb) map[string]any { return o.Section("jobs")["hello"].(map[string]any) }
+	param := func(el map[string]any, name string) map[string]any {
+		return el["parameters"].(map[string]any)[name].(map[string]any)
+	}
+	run := func(o Orb) map[string]any {
+		return cmd(o)["steps"].([]any)[0].(map[string]any)["run"].(map[string]any)
+	}
+	for _, c := range []struct {
+		name   string
+		break_ func(o Orb)
+		want   string
+	}{
+		{"unknown parameter type", func(o Orb) { param(cmd(o), "to")["type"] = "text" }, "commands.greet.parameters.to.type: must be equal to one of the allowed values"},
+		{"default of the wrong type", func(o Orb) { param(cmd(o), "loud")["default"] = "no" }, "commands.greet.parameters.loud.default: must be boolean"},
+		{"integer default", func(o Orb) { param(job(o), "times")["default"] = 1.5 }, "jobs.hello.parameters.times.default: must be integer"},
+		{"enum without values", func(o Orb) { delete(param(job(o), "mood"), "enum") }, "jobs.hello.parameters.mood: must have required property 'enum'"},
+		{"env_var_name default", func(o Orb) { param(cmd(o), "key-var")["default"] = "API KEY" }, "commands.greet.parameters.key-var.default: must match pattern"},
+		{"unknown parameter key", func(o Orb) { param(cmd(o), "to")["required"] = true }, "commands.greet.parameters.to: must NOT have additional properties"},
+		{"run without command", func(o Orb) { delete(run(o), "command") }, "commands.greet.steps.0.run: must have required property 'command'"},
+		{"docker without image", func(o Orb) {
+			o.Section("executors")["default"].(map[string]any)["docker"] = []any{map[string]any{"user": "root"}}
+		}, "reusable_executor:default/docker_executor"},
+		{"unknown command", func(o Orb) { job(o)["steps"] = append(job(o)["steps"].([]any), "greeet") }, "Custom Command greeet not found"},
+		{"unknown executor", func(o Orb) { param(job(o), "executor")["default"] = "other" }, "Reusable executor other not found"},
+		{"job without steps", func(o Orb) { delete(job(o), "steps") }, "jobs.hello: must have required property 'steps'"},
+		{"example job unknown", func(o Orb) {
+			wf := o.Section("examples")["use"].(map[string]any)["usage"].(map[string]any)["workflows"].(map[string]any)["w"].(map[string]any)
+			wf["jobs"] = []any{"x/bye"}
+		}, "Job x/bye not found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := base(t)
+			c.break_(o)
+			err := CheckWithCircleCI(t.Context(), "../..", o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want a problem containing %q, got:\n%v", c.want, err)
 			}
@@ -596,7 +645,7 @@ func TestOrbScript(t *testing.T) {
 	})
 	t.Run("no ferry", func(t *testing.T) {
 		out, code := runScript("/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
-		if code != 2 || !strings.Contains(out, "ferry is neither at /ferry nor on the PATH") {
+		if code != 2 || !strings.Contains(out, "ferry is not on the PATH") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 	})

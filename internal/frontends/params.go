@@ -19,8 +19,6 @@ const (
 	TypeExecutor   = "executor"
 )
 
-var paramTypes = []string{TypeString, TypeBoolean, TypeInteger, TypeEnum, TypeEnvVarName, TypeSteps, TypeExecutor}
-
 var (
 	// nameRe is what CircleCI allows as the name of a command, job,
 	// executor, example or parameter.

@@ -16,7 +16,6 @@ var (
 	jobKeys      = []string{"description", "parameters", "executor", "docker", "machine", "macos", "steps", "environment", "working_directory", "shell", "parallelism", "resource_class", "circleci_ip_ranges", "retention"}
 	executorKeys = []string{"description", "parameters", "docker", "machine", "macos", "resource_class", "shell", "working_directory", "environment"}
 	exampleKeys  = []string{"description", "usage", "result"}
-	paramKeys    = []string{"type", "description", "default", "enum"}
 	dockerKeys   = []string{"image", "name", "entrypoint", "command", "user", "environment", "auth", "aws_auth"}
 	runKeys      = []string{"name", "command", "shell", "environment", "background", "working_directory", "no_output_timeout", "when", "max_auto_reruns", "auto_rerun_delay"}
 	// environments are the keys naming where a job runs; exactly one.
@@ -28,10 +27,17 @@ var (
 	workflowJobKeys = []string{"requires", "context", "filters", "name", "matrix", "pre-steps", "post-steps", "type", "serial-group", "override-with"}
 )
 
-// Validate checks o the way CircleCI's config processor and the orb
-// development kit's review would, and also that every parameter an
-// element declares is used in it and every parameter it uses is declared.
-// It returns every problem found, joined; nil when there is none.
+// Validate checks what CircleCI's own parser ([CheckWithCircleCI]) does
+// not: keys each part may hold, names, the orb development kit's review
+// rules (descriptions, display.source_url, named run steps), that every
+// parameter an element declares is used in it and every parameter it uses
+// is declared, that no parameter is spliced into a shell command, that
+// steps and executor parameters are used where they fit, an enum's default
+// among its values, and the names and types of the arguments every
+// invocation (in the orb and in its examples) passes. Parameter types,
+// default types, enum values, run steps and docker images are left to
+// CircleCI's parser. It returns every problem found, joined; nil when
+// there is none.
 func (o Orb) Validate() error {
 	v := &validator{orb: o}
 	v.orbLevel()
@@ -196,9 +202,6 @@ func (v *validator) docker(at string, d any) {
 			continue
 		}
 		v.keys(iat, m, dockerKeys)
-		if s, _ := m["image"].(string); s == "" {
-			v.addf(iat, "needs an image")
-		}
 		v.environment(iat+".environment", m["environment"])
 	}
 }
@@ -374,23 +377,12 @@ func (v *validator) params(at string, el map[string]any) map[string]Param {
 			v.addf(pat, "must be a map")
 			continue
 		}
-		v.keys(pat, spec, paramKeys)
 		v.description(pat, spec)
 	}
 	params := paramMap(el)
 	for _, name := range sortedKeys(params) {
 		p := params[name]
 		pat := at + ".parameters." + name
-		if !contains(paramTypes, p.Type) {
-			v.addf(pat, "type %q is not one of %s", p.Type, strings.Join(paramTypes, ", "))
-			continue
-		}
-		if p.Type == TypeEnum && len(p.Enum) == 0 {
-			v.addf(pat, "an enum needs a list of values")
-		}
-		if p.Type != TypeEnum && p.Enum != nil {
-			v.addf(pat, "only an enum has values")
-		}
 		if !p.HasDefault {
 			continue
 		}
@@ -398,8 +390,12 @@ func (v *validator) params(at string, el map[string]any) map[string]Param {
 			v.addf(pat, "a default cannot refer to a parameter")
 			continue
 		}
-		if msg := p.checkValue(p.Default); msg != "" {
-			v.addf(pat, "default: %s", msg)
+		// CircleCI's parser checks a default's type, not an enum's
+		// default against its values.
+		if p.Type == TypeEnum && len(p.Enum) > 0 {
+			if msg := p.checkValue(p.Default); msg != "" {
+				v.addf(pat, "default: %s", msg)
+			}
 		}
 		switch p.Type {
 		case TypeSteps:
@@ -539,17 +535,10 @@ func (v *validator) run(at string, r any) {
 		if name, _ := r["name"].(string); strings.TrimSpace(name) == "" {
 			v.addf(at, "needs a name (the orb development kit's review, RC008)")
 		}
-		cmd, ok := r["command"].(string)
-		if !ok || strings.TrimSpace(cmd) == "" {
-			v.addf(at, "needs a command")
-		}
-		if paramRefRe.MatchString(cmd) {
+		if cmd, _ := r["command"].(string); paramRefRe.MatchString(cmd) {
 			v.addf(at+".command", "uses a parameter inside the shell command; pass it through environment instead")
 		}
 		v.environment(at+".environment", r["environment"])
-		if w, ok := r["when"]; ok && !contains([]string{"always", "on_success", "on_fail"}, Scalar(w)) {
-			v.addf(at+".when", "must be always, on_success or on_fail, not %v", w)
-		}
 	default:
 		v.addf(at, "must be a command string or a map")
 	}

@@ -30,7 +30,8 @@ type config struct {
 	ferry     string // bin/ferry
 	ferryCopy string // the bench's copy command
 	floor     string // floor.sh
-	repo      string // repository root, for hack/image
+	repo      string // repository root, for hack/release/images.sh
+	ko        string // the pinned ko (hack/build-tool.sh ko), for the image size
 	out       string // where results.{json,md} go
 	work      string // scratch folder (registry storage)
 	runs      int
@@ -42,7 +43,7 @@ type config struct {
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.ferryCopy, "ferry-copy", "", "the ferry-copy binary (bench/cmd/ferry-copy)")
 	fs.StringVar(&c.floor, "floor", "bench/floor.sh", "the curl floor script")
 	fs.StringVar(&c.repo, "repo", ".", "ferry's repository root")
+	fs.StringVar(&c.ko, "ko", "", "the ko binary that builds the image whose size is reported (hack/build-tool.sh ko)")
 	fs.StringVar(&c.out, "out", "bench", "folder for results.json and results.md")
 	fs.StringVar(&workRoot, "work", "", "scratch folder for registry storage (default /dev/shm when it has room, else $TMPDIR)")
 	fs.IntVar(&c.runs, "runs", 5, "runs per figure")
@@ -96,7 +98,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	for _, p := range []*string{&c.tools, &c.ferry, &c.ferryCopy, &c.floor, &c.repo, &c.out, &c.profile} {
+	for _, p := range []*string{&c.tools, &c.ferry, &c.ferryCopy, &c.floor, &c.repo, &c.out, &c.profile, &c.ko} {
 		if *p == "" {
 			continue
 		}
@@ -139,6 +141,10 @@ func run(ctx context.Context, args []string) error {
 			}
 		case "startup":
 			err = b.startupScenario(ctx)
+		case "size":
+			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
+				err = b.sizeScenario(ctx)
+			}
 		}
 		if err != nil {
 			b.log.Printf("scenario %s failed: %v", s, err)

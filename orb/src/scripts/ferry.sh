@@ -2,7 +2,7 @@
 # Runs ferry for the orb's commands. The step's environment carries the
 # settings (FERRY_*, including FERRY_COMMAND); secrets arrive as the names
 # of the variables that hold them (PARAM_*_VAR), so their values never
-# appear in the configuration. POSIX sh: the executor's image is busybox.
+# appear in the configuration. POSIX sh: the executor's image is Alpine's.
 set -eu
 
 # from_var NAME VAR: export NAME with the value of the variable named VAR.
@@ -21,13 +21,10 @@ from_var FERRY_KUBECONFIG_DATA "${PARAM_KUBECONFIG_DATA_VAR:-FERRY_KUBECONFIG_DA
 from_var FERRY_HEROKU_API_KEY "${PARAM_HEROKU_API_KEY_VAR:-HEROKU_API_KEY}"
 unset PARAM_KUBECONFIG_DATA_VAR PARAM_HEROKU_API_KEY_VAR
 
-# The executor's image has ferry at /ferry; in another executor, ferry on
-# the PATH.
-ferry=/ferry
-if [ ! -x "$ferry" ]; then
-  ferry=$(command -v ferry) || {
-    echo "ferry orb: ferry is neither at /ferry nor on the PATH; use the orb's executor or install ferry first" >&2
-    exit 2
-  }
-fi
+# ferry on the PATH: the executor's image has it there (/ko-app/ferry);
+# in another executor, install it first.
+ferry=$(command -v ferry) || {
+  echo "ferry orb: ferry is not on the PATH; use the orb's executor or install ferry first" >&2
+  exit 2
+}
 exec "$ferry"
