@@ -29,6 +29,9 @@ type API interface {
 	Deployments(namespace string) DeploymentClient
 	ReplicaSets(namespace string) ReplicaSetClient
 	Pods(namespace string) PodClient
+	// ServiceAccounts and Secrets are read for a source's pull secrets.
+	ServiceAccounts(namespace string) ServiceAccountClient
+	Secrets(namespace string) SecretClient
 }
 
 // DeploymentClient reads, watches and patches Deployments.
@@ -49,6 +52,16 @@ type ReplicaSetClient interface {
 type PodClient interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// ServiceAccountClient reads ServiceAccounts.
+type ServiceAccountClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ServiceAccount, error)
+}
+
+// SecretClient reads Secrets.
+type SecretClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
 }
 
 // scheme knows apps/v1 and core/v1 and nothing else.
@@ -117,4 +130,18 @@ func (a restAPI) Pods(ns string) PodClient {
 		func() *corev1.Pod { return &corev1.Pod{} },
 		func() *corev1.PodList { return &corev1.PodList{} },
 		gentype.PrefersProtobuf[*corev1.Pod]())
+}
+
+func (a restAPI) ServiceAccounts(ns string) ServiceAccountClient {
+	return gentype.NewClientWithList("serviceaccounts", a.core, parameterCodec, ns,
+		func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
+		func() *corev1.ServiceAccountList { return &corev1.ServiceAccountList{} },
+		gentype.PrefersProtobuf[*corev1.ServiceAccount]())
+}
+
+func (a restAPI) Secrets(ns string) SecretClient {
+	return gentype.NewClientWithList("secrets", a.core, parameterCodec, ns,
+		func() *corev1.Secret { return &corev1.Secret{} },
+		func() *corev1.SecretList { return &corev1.SecretList{} },
+		gentype.PrefersProtobuf[*corev1.Secret]())
 }

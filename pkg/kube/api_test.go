@@ -23,6 +23,10 @@ type clientsetAPI struct{ cs kubernetes.Interface }
 func (a clientsetAPI) Deployments(ns string) DeploymentClient { return a.cs.AppsV1().Deployments(ns) }
 func (a clientsetAPI) ReplicaSets(ns string) ReplicaSetClient { return a.cs.AppsV1().ReplicaSets(ns) }
 func (a clientsetAPI) Pods(ns string) PodClient               { return a.cs.CoreV1().Pods(ns) }
+func (a clientsetAPI) ServiceAccounts(ns string) ServiceAccountClient {
+	return a.cs.CoreV1().ServiceAccounts(ns)
+}
+func (a clientsetAPI) Secrets(ns string) SecretClient { return a.cs.CoreV1().Secrets(ns) }
 
 // NewAPI speaks the paths, queries and content types of client-go's typed
 // clients; a recording server checks them (real API servers serve it in

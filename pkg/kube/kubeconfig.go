@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/ferry-dev/ferry/pkg/cloud/kubeauth"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -33,6 +35,14 @@ type Kubeconfig struct {
 	UserAgent string
 	// Home is the home directory: without Paths, ~/.kube/config is read.
 	Home string
+	// Credentials stands in for the exec plugins ferry knows (aws,
+	// aws-iam-authenticator, gke-gcloud-auth-plugin, kubelogin) as its
+	// policy says; nil leaves every plugin to client-go.
+	Credentials *kubeauth.Resolver
+	// RequireContext refuses an address without ?context= when the
+	// kubeconfig has several contexts (in CI, where the current context is
+	// whatever the last step left).
+	RequireContext bool
 	// InCluster is true inside a Kubernetes pod (KUBERNETES_SERVICE_HOST
 	// and _PORT set): without a kubeconfig, the pod's service account is
 	// used.
@@ -48,12 +58,15 @@ type Clients struct {
 
 	mu      sync.Mutex
 	clients map[string]API
+	// creds are the tokens ferry mints for a context's user, by context
+	// ("" = current).
+	creds map[string]*kubeauth.Credentials
 }
 
 // NewClients returns a client cache for cfg. Nothing is loaded until first
 // use.
 func NewClients(cfg Kubeconfig) *Clients {
-	return &Clients{cfg: cfg, clients: map[string]API{}}
+	return &Clients{cfg: cfg, clients: map[string]API{}, creds: map[string]*kubeauth.Credentials{}}
 }
 
 // load reads the kubeconfig once.
@@ -134,36 +147,66 @@ func (c *Clients) Contexts() ([]string, error) {
 }
 
 // CheckContext returns an input error when context is not defined (""
-// means the current context, which must then be set).
-func (c *Clients) CheckContext(context string) error {
+// means the current context, which must then be set, and in CI the only
+// one), when its cluster cannot be used, or when its user's credentials
+// cannot be had: an exec plugin ferry neither has nor stands in for, or
+// (when ferry mints the token) cloud credentials that do not work. It
+// mints a token then, so that such problems end the run before anything
+// changed.
+func (c *Clients) CheckContext(ctx context.Context, contextName string) error {
 	raw, err := c.load()
 	if err != nil {
 		return err
 	}
 	if raw == nil {
-		if context != "" {
-			return promote.Input(fmt.Errorf("context %q: running in-cluster without a kubeconfig, so no contexts exist; drop ?context= or provide a kubeconfig", context))
+		if contextName != "" {
+			return promote.Input(fmt.Errorf("context %q: running in-cluster without a kubeconfig, so no contexts exist; drop ?context= or provide a kubeconfig", contextName))
 		}
 		return nil
 	}
-	if context == "" {
-		if raw.CurrentContext == "" {
-			return promote.Input(errors.New("the kubeconfig has no current context: add ?context=NAME to the address"))
-		}
-		context = raw.CurrentContext
+	name, kc, err := c.context(raw, contextName)
+	if err != nil {
+		return err
 	}
-	kc, ok := raw.Contexts[context]
-	if !ok {
-		names, _ := c.Contexts()
-		return promote.Input(fmt.Errorf("context %q is not in the kubeconfig (it has: %s)", context, strings.Join(names, ", ")))
+	if err := checkCluster(raw, name, kc); err != nil {
+		return promote.Input(err)
 	}
-	return promote.Input(checkContext(raw, context, kc))
+	creds, err := c.credentials(ctx, raw, contextName, name, kc)
+	if err != nil || creds == nil {
+		return err
+	}
+	if err := creds.Check(ctx); err != nil {
+		return fmt.Errorf("context %q: %w", name, err)
+	}
+	return nil
 }
 
-// checkContext finds what would only fail at the first API call: a
-// cluster that is not defined or has no http(s) server, and a credential
-// plugin that is not installed.
-func checkContext(raw *clientcmdapi.Config, name string, kc *clientcmdapi.Context) error {
+// context finds the context an address names.
+func (c *Clients) context(raw *clientcmdapi.Config, contextName string) (string, *clientcmdapi.Context, error) {
+	names := make([]string, 0, len(raw.Contexts))
+	for n := range raw.Contexts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if contextName == "" {
+		switch {
+		case raw.CurrentContext == "":
+			return "", nil, promote.Input(errors.New("the kubeconfig has no current context: add ?context=NAME to the address"))
+		case c.cfg.RequireContext && len(names) > 1:
+			return "", nil, promote.Input(fmt.Errorf("the address names no context, and in CI the kubeconfig's current context (%q) is whatever an earlier step left: add ?context=NAME to the address (the kubeconfig has: %s)", raw.CurrentContext, strings.Join(names, ", ")))
+		}
+		contextName = raw.CurrentContext
+	}
+	kc, ok := raw.Contexts[contextName]
+	if !ok {
+		return "", nil, promote.Input(fmt.Errorf("context %q is not in the kubeconfig (it has: %s)", contextName, strings.Join(names, ", ")))
+	}
+	return contextName, kc, nil
+}
+
+// checkCluster finds what would only fail at the first API call: a
+// cluster that is not defined or has no http(s) server.
+func checkCluster(raw *clientcmdapi.Config, name string, kc *clientcmdapi.Context) error {
 	cl, ok := raw.Clusters[kc.Cluster]
 	if !ok {
 		return fmt.Errorf("context %q names cluster %q, which the kubeconfig does not define", name, kc.Cluster)
@@ -171,18 +214,47 @@ func checkContext(raw *clientcmdapi.Config, name string, kc *clientcmdapi.Contex
 	if u, err := url.Parse(cl.Server); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("context %q: cluster %q has server %q, which is not an https:// URL", name, kc.Cluster, cl.Server)
 	}
-	if ai, ok := raw.AuthInfos[kc.AuthInfo]; ok && ai.Exec != nil && ai.Exec.Command != "" {
-		if _, err := exec.LookPath(ai.Exec.Command); err != nil {
-			return fmt.Errorf("context %q: user %q gets its credentials from the plugin %q, which is not installed where ferry runs (not found in PATH): install it, or use a kubeconfig whose user has a token",
-				name, kc.AuthInfo, ai.Exec.Command)
-		}
-	}
 	return nil
 }
 
+// credentials returns the tokens ferry mints for the context's user, nil
+// when its user needs none from ferry (a token, a certificate, or an exec
+// plugin client-go runs). A plugin that can be run by neither is an input
+// error.
+func (c *Clients) credentials(ctx context.Context, raw *clientcmdapi.Config, key, name string, kc *clientcmdapi.Context) (*kubeauth.Credentials, error) {
+	ai, ok := raw.AuthInfos[kc.AuthInfo]
+	if !ok || ai.Exec == nil || ai.Exec.Command == "" {
+		return nil, nil
+	}
+	c.mu.Lock()
+	creds, ok := c.creds[key]
+	c.mu.Unlock()
+	if ok {
+		return creds, nil
+	}
+	r := c.cfg.Credentials
+	if r == nil {
+		r = &kubeauth.Resolver{Policy: kubeauth.PluginOnly}
+		if _, err := exec.LookPath(ai.Exec.Command); err != nil {
+			r.Policy = kubeauth.Auto
+		}
+	}
+	src, err := r.Source(ctx, ai.Exec, raw.Clusters[kc.Cluster].Server)
+	if err != nil {
+		return nil, fmt.Errorf("context %q: user %q: %w", name, kc.AuthInfo, err)
+	}
+	if src != nil {
+		creds = kubeauth.NewCredentials(src)
+	}
+	c.mu.Lock()
+	c.creds[key] = creds
+	c.mu.Unlock()
+	return creds, nil
+}
+
 // RESTConfig returns the client configuration for context ("" = current).
-func (c *Clients) RESTConfig(context string) (*rest.Config, error) {
-	if err := c.CheckContext(context); err != nil {
+func (c *Clients) RESTConfig(ctx context.Context, contextName string) (*rest.Config, error) {
+	if err := c.CheckContext(ctx, contextName); err != nil {
 		return nil, err
 	}
 	raw, _ := c.load()
@@ -191,35 +263,47 @@ func (c *Clients) RESTConfig(context string) (*rest.Config, error) {
 	if raw == nil {
 		rc, err = rest.InClusterConfig()
 	} else {
-		overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
-		rc, err = clientcmd.NewNonInteractiveClientConfig(*raw, context, overrides, nil).ClientConfig()
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: contextName}
+		rc, err = clientcmd.NewNonInteractiveClientConfig(*raw, contextName, overrides, nil).ClientConfig()
 	}
 	if err != nil {
-		return nil, promote.Input(fmt.Errorf("kubeconfig context %q: %w", context, err))
+		return nil, promote.Input(fmt.Errorf("kubeconfig context %q: %w", contextName, err))
 	}
 	if c.cfg.UserAgent != "" {
 		rc.UserAgent = c.cfg.UserAgent
+	}
+	c.mu.Lock()
+	creds := c.creds[contextName]
+	c.mu.Unlock()
+	if creds != nil {
+		kubeauth.Configure(rc, creds)
 	}
 	rc.QPS, rc.Burst = 50, 100
 	return rc, nil
 }
 
-// Client returns the (cached) API client for context.
-func (c *Clients) Client(context string) (API, error) {
+// Client returns the (cached) API client for the context ("" = current).
+func (c *Clients) Client(ctx context.Context, contextName string) (API, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cs, ok := c.clients[context]; ok {
+	cs, ok := c.clients[contextName]
+	c.mu.Unlock()
+	if ok {
 		return cs, nil
 	}
-	rc, err := c.RESTConfig(context)
+	rc, err := c.RESTConfig(ctx, contextName)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := NewAPI(rc)
+	cs, err = NewAPI(rc)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig context %q: %w", context, err)
+		return nil, fmt.Errorf("kubeconfig context %q: %w", contextName, err)
 	}
-	c.clients[context] = cs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.clients[contextName]; ok {
+		return have, nil // another goroutine made one meanwhile
+	}
+	c.clients[contextName] = cs
 	return cs, nil
 }
 
@@ -232,7 +316,7 @@ func (c *Clients) Secrets() []string {
 	}
 	var out []string
 	for _, a := range raw.AuthInfos {
-		for _, s := range []string{a.Token, a.Password, string(a.ClientKeyData)} {
+		for _, s := range append([]string{a.Token, a.Password, string(a.ClientKeyData)}, execSecrets(a.Exec)...) {
 			if s != "" {
 				out = append(out, s)
 			}
@@ -241,9 +325,39 @@ func (c *Clients) Secrets() []string {
 	return out
 }
 
-// Set replaces the client for context (tests use fake clientsets).
-func (c *Clients) Set(context string, cs API) {
+// secretArgs are exec plugin flags whose value is a secret (kubelogin's).
+var secretArgs = []string{"--client-secret", "--password", "--client-certificate-password"}
+
+// execSecrets are the secrets an exec plugin's configuration holds: the
+// values of its environment variables named like credentials, and of
+// its secret flags.
+func execSecrets(ec *clientcmdapi.ExecConfig) []string {
+	if ec == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ec.Env {
+		n := strings.ToUpper(e.Name)
+		if strings.Contains(n, "SECRET") || strings.Contains(n, "PASSWORD") || strings.Contains(n, "TOKEN") || strings.HasSuffix(n, "_KEY") {
+			out = append(out, e.Value)
+		}
+	}
+	for i, a := range ec.Args {
+		for _, f := range secretArgs {
+			switch {
+			case a == f && i+1 < len(ec.Args):
+				out = append(out, ec.Args[i+1])
+			case strings.HasPrefix(a, f+"="):
+				out = append(out, strings.TrimPrefix(a, f+"="))
+			}
+		}
+	}
+	return out
+}
+
+// Set replaces the client for a context (tests use fake clientsets).
+func (c *Clients) Set(contextName string, cs API) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.clients[context] = cs
+	c.clients[contextName] = cs
 }

@@ -1,9 +1,11 @@
 package kube
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/pkg/cloud/kubeauth"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -42,11 +44,11 @@ func TestCheckContext(t *testing.T) {
 		{"server of another scheme", kubeconfig("ftp://127.0.0.1:6443", "prod", tokenUser), "prod", `has server "ftp://127.0.0.1:6443"`},
 		{"plugin not installed", kubeconfig("https://127.0.0.1:6443", "prod",
 			"    exec: {apiVersion: client.authentication.k8s.io/v1, command: no-such-credential-plugin-4711, interactiveMode: Never}\n"), "prod",
-			`user "prod" gets its credentials from the plugin "no-such-credential-plugin-4711", which is not installed where ferry runs (not found in PATH)`},
+			`user "prod": credential plugin "no-such-credential-plugin-4711" is not installed where ferry runs (not found in PATH), and ferry cannot stand in for it`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := NewClients(Kubeconfig{Data: c.data}).CheckContext(c.context)
+			err := NewClients(Kubeconfig{Data: c.data, Credentials: &kubeauth.Resolver{}}).CheckContext(context.Background(), c.context)
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("CheckContext: %v", err)
@@ -60,5 +62,28 @@ func TestCheckContext(t *testing.T) {
 				t.Errorf("%v is not an input error", err)
 			}
 		})
+	}
+}
+
+// In CI the current context is whatever an earlier step left: an address
+// without ?context= is refused when there is more than one to choose from.
+func TestCheckContextInCI(t *testing.T) {
+	two := strings.Replace(kubeconfig("https://127.0.0.1:6443", "prod", tokenUser), "current-context: prod", `- name: staging
+  context: {cluster: prod, user: prod}
+current-context: prod`, 1)
+	ci := NewClients(Kubeconfig{Data: two, RequireContext: true})
+	err := ci.CheckContext(context.Background(), "")
+	if !promote.IsInput(err) || !strings.Contains(err.Error(), "add ?context=NAME to the address (the kubeconfig has: prod, staging)") {
+		t.Fatalf("CheckContext in CI = %v", err)
+	}
+	if err := ci.CheckContext(context.Background(), "staging"); err != nil {
+		t.Errorf("a named context in CI: %v", err)
+	}
+	if err := NewClients(Kubeconfig{Data: two}).CheckContext(context.Background(), ""); err != nil {
+		t.Errorf("the current context on a laptop: %v", err)
+	}
+	one := NewClients(Kubeconfig{Data: kubeconfig("https://127.0.0.1:6443", "prod", tokenUser), RequireContext: true})
+	if err := one.CheckContext(context.Background(), ""); err != nil {
+		t.Errorf("the only context in CI: %v", err)
 	}
 }

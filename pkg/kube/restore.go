@@ -75,7 +75,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	if err != nil {
 		return err
 	}
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
 	}

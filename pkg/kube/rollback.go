@@ -97,7 +97,7 @@ func (t *Target) Rollback(ctx context.Context, s promote.Snapshot, to string) (p
 	if err != nil {
 		return promote.Change{}, err
 	}
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Change{}, err
 	}

@@ -47,7 +47,7 @@ func (s *Source) Resolve(ctx context.Context) (image.Image, error) {
 }
 
 func (s *Source) resolve(ctx context.Context) (image.Image, error) {
-	cs, err := s.clients.Client(s.ref.Context)
+	cs, err := s.clients.Client(ctx, s.ref.Context)
 	if err != nil {
 		return image.Image{}, err
 	}
@@ -85,7 +85,7 @@ func (s *Source) resolve(ctx context.Context) (image.Image, error) {
 // digestFromPods returns the manifest digest every ready pod of the current
 // ReplicaSet reports for container, or why it cannot.
 func (s *Source) digestFromPods(ctx context.Context, d *appsv1.Deployment, container string) (v1.Hash, error) {
-	cs, err := s.clients.Client(s.ref.Context)
+	cs, err := s.clients.Client(ctx, s.ref.Context)
 	if err != nil {
 		return v1.Hash{}, err
 	}

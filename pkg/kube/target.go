@@ -71,7 +71,7 @@ func (t *Target) logf(format string, args ...any) { t.opts.Logger.Logf(t.ref.Add
 // rollout has not finished, is refused (or handled as OnPaused and
 // OnProgressing say).
 func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapshot, error) {
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
@@ -169,7 +169,7 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Change{}, err
 	}
@@ -234,7 +234,7 @@ func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Depl
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
 func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 // Describe says what the Deployment runs now: its containers' images,
 // its revision and how its rollout stands (see promote.Describer).
 func (t *Target) Describe(ctx context.Context) (string, error) {
-	cs, err := t.clients.Client(t.ref.Context)
+	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return "", err
 	}
