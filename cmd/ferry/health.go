@@ -25,4 +25,3 @@ func (a *app) healthTemplate() health.Check {
 		},
 	}
 }
-

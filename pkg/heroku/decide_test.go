@@ -50,7 +50,9 @@ func TestPlanRestore(t *testing.T) {
 	st := State{App: "shop", ReleaseID: "r1", Version: 1}
 	ours := &releaseRef{ID: "r2", Version: 2, Status: statusSucceeded}
 	failed := &releaseRef{ID: "r2", Version: 2, Status: statusFailed}
-	rel := func(id string, v int, desc string) hk.Release { return hk.Release{ID: id, Version: v, Description: desc} }
+	rel := func(id string, v int, desc string) hk.Release {
+		return hk.Release{ID: id, Version: v, Description: desc}
+	}
 	cases := []struct {
 		name string
 		st   State
