@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 	"github.com/ferry-dev/ferry/pkg/report"
 )
 
@@ -25,21 +26,21 @@ type app struct {
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
-	scrub   report.Scrubber
+	scrub   redact.Secrets
 	log     promote.Logger
 	// progress shows how far a copy has come.
 	progress func(target string, p image.Progress)
-	kube    *kube.Clients
-	heroku  *heroku.Client
-	gh      *report.GitHub
-	closers []func()
+	kube     *kube.Clients
+	heroku   *heroku.Client
+	gh       *report.GitHub
+	closers  []func()
 }
 
 // guard is what keeps secrets out of a run's output: the scrubber every
 // printed string passes, and in GitHub Actions the runner's masks.
 type guard struct {
 	kube  *kube.Clients
-	scrub report.Scrubber
+	scrub redact.Secrets
 	gh    *report.GitHub // nil outside GitHub Actions
 }
 
@@ -53,7 +54,7 @@ func newGuard(cfg config.Config, environ []string, stdout io.Writer) guard {
 		UserAgent: "ferry/" + buildVersion(),
 	})}
 	secrets, creds := cfg.Secrets(), append(g.kube.Secrets(), registrySecrets(cfg, environ)...)
-	g.scrub = report.NewScrubber(append(secrets, creds...)...)
+	g.scrub = redact.NewSecrets(append(secrets, creds...)...)
 	if cfg.Mode == config.ModeGitHub {
 		getenv := func(k string) string { return lookup(environ, k) }
 		g.gh = report.NewGitHub(getenv, stdout, g.scrub)
