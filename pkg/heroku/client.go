@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // Defaults for Options.
@@ -75,13 +76,14 @@ type Options struct {
 // Client talks to the Platform API and the Heroku registry with one API
 // key. It is safe for concurrent use.
 type Client struct {
-	opts   Options
-	key    string
-	api    *hk.Service // Accept: version=3
-	docker *hk.Service // Accept: version=3.docker-releases
-	base   http.RoundTripper
-	reg    name.Registry
-	log    promote.Logger
+	opts    Options
+	key     string
+	secrets redact.Secrets // the key
+	api     *hk.Service    // Accept: version=3
+	docker  *hk.Service    // Accept: version=3.docker-releases
+	base    http.RoundTripper
+	reg     name.Registry
+	log     promote.Logger
 }
 
 // NewClient checks o and builds a Client. It makes no request.
@@ -121,7 +123,7 @@ func NewClient(o Options) (*Client, error) {
 	if o.BootTimeout <= 0 {
 		o.BootTimeout = 5 * time.Minute
 	}
-	c := &Client{opts: o, key: o.APIKey, reg: reg, log: o.Logger}
+	c := &Client{opts: o, key: o.APIKey, secrets: redact.NewSecrets(o.APIKey), reg: reg, log: o.Logger}
 	if c.log == nil {
 		c.log = promote.Discard
 	}
@@ -181,29 +183,13 @@ func (c *Client) apiErr(err error) error {
 	return c.scrub(err)
 }
 
-// scrub hides the API key should it ever appear in err's text.
-func (c *Client) scrub(err error) error {
-	if err == nil || c.key == "" || !strings.Contains(err.Error(), c.key) {
-		return err
-	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), c.key, "[REDACTED]"), err: err}
-}
+// scrub hides the API key should it ever appear in err's text, and what
+// the URLs in it may carry (a registry's signed redirect, user info).
+func (c *Client) scrub(err error) error { return redact.Error(err, c.secrets.String, redact.URLs) }
 
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (s *scrubbed) Error() string { return s.msg }
-func (s *scrubbed) Unwrap() error { return s.err }
-
-// logf logs for a target, scrubbing the key.
+// logf logs for a target, hiding the key.
 func (c *Client) logf(target, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if c.key != "" {
-		msg = strings.ReplaceAll(msg, c.key, "[REDACTED]")
-	}
-	c.log.Logf(target, "%s", msg)
+	c.log.Logf(target, "%s", c.secrets.String(fmt.Sprintf(format, args...)))
 }
 
 func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {

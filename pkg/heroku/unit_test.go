@@ -19,6 +19,7 @@ import (
 	hk "github.com/heroku/heroku-go/v5"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 func TestDeployedImages(t *testing.T) {
@@ -346,7 +347,7 @@ func TestErrorsNeverCarryTheKey(t *testing.T) {
 	if !promote.IsInput(err) || StatusOf(err) != 401 {
 		t.Fatalf("CheckAuth: %v", err)
 	}
-	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[REDACTED]") {
+	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), redact.Marker) {
 		t.Fatalf("error text %q", err)
 	}
 	c.logf("", "key is %s", key)

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // CopyOptions configures [Copy]. The zero value copies anonymously, four
@@ -167,7 +169,7 @@ func (o CopyOptions) withDefaults() CopyOptions {
 func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res CopyResult, err error) {
 	defer func() {
 		if err != nil {
-			err = &scrubbedError{msg: scrub(fmt.Sprintf("copying %s to %s: %v", src.Ref(), dst.String(), err)), err: err}
+			err = redact.Error(fmt.Errorf("copying %s to %s: %w", src.Ref(), dst.String(), err), redact.URLs)
 		}
 	}()
 	if src.Repository == "" || src.Digest == (v1.Hash{}) {

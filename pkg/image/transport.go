@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // observer watches the requests remote makes to the destination repository
@@ -149,7 +149,7 @@ func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait = fmt.Sprintf(", after the %s it asked for", d)
 		}
 		t.logf("registry: %s %s%s answered %s; retrying%s (at most %d attempts)",
-			req.Method, req.URL.Host, scrub(req.URL.Path), resp.Status, wait, t.attempts)
+			req.Method, req.URL.Host, redact.URLs(req.URL.Path), resp.Status, wait, t.attempts)
 	}
 	if d <= 0 {
 		return resp, nil
@@ -209,48 +209,3 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
-
-var urlPattern = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
-
-// queryAllowlist are the query keys of the registry protocol itself; any
-// other value (a signed redirect, an upload state token) is redacted.
-var queryAllowlist = map[string]bool{"scope": true, "service": true, "mount": true, "from": true, "digest": true, "n": true, "last": true}
-
-// scrub removes user info and unexpected query values from URLs in an
-// error message, so that no credential reaches a log.
-func scrub(msg string) string {
-	return urlPattern.ReplaceAllStringFunc(msg, func(s string) string {
-		// Punctuation after a URL belongs to the sentence.
-		trimmed := strings.TrimRight(s, ".,:;)")
-		tail := s[len(trimmed):]
-		u, err := url.Parse(trimmed)
-		if err != nil {
-			return "[redacted url]" + tail
-		}
-		if u.User != nil {
-			u.User = url.User("REDACTED")
-		}
-		if u.RawQuery != "" {
-			q := u.Query()
-			for k, vs := range q {
-				if !queryAllowlist[k] {
-					for i := range vs {
-						vs[i] = "REDACTED"
-					}
-				}
-			}
-			u.RawQuery = q.Encode()
-		}
-		return u.String() + tail
-	})
-}
-
-// scrubbedError carries a scrubbed message and keeps the original error
-// for errors.Is and errors.As.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }

@@ -2,39 +2,11 @@ package image
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 )
-
-func TestScrub(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"plain words", "plain words"},
-		{
-			`PATCH https://registry.heroku.com/v2/shop/web/blobs/uploads/1?_state=abc&digest=sha256:x: 500`,
-			`PATCH https://registry.heroku.com/v2/shop/web/blobs/uploads/1?_state=REDACTED&digest=sha256%3Ax: 500`,
-		},
-		{
-			`Get "https://_:hrku-secret@registry.heroku.com/v2/": EOF`,
-			`Get "https://REDACTED@registry.heroku.com/v2/": EOF`,
-		},
-		{
-			`token from https://auth.example.com/token?scope=repository:a:pull&service=reg&access_token=s3cret failed`,
-			`token from https://auth.example.com/token?access_token=REDACTED&scope=repository%3Aa%3Apull&service=reg failed`,
-		},
-	}
-	for _, tt := range tests {
-		if got := scrub(tt.in); got != tt.want {
-			t.Errorf("scrub(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-		}
-	}
-	inner := errors.New("inner")
-	if err := (&scrubbedError{msg: "x", err: inner}); !errors.Is(err, inner) {
-		t.Error("scrubbedError hides its cause")
-	}
-}
 
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
