@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // The commands Validate knows.
@@ -157,7 +158,7 @@ func (c *Config) Validate(command string) error {
 	}
 	if u, err := url.Parse(c.HerokuAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
 		u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		add("HEROKU_API_URL", fmt.Sprintf("%q is not an http(s) URL without credentials or query", redactURL(c.HerokuAPIURL)),
+		add("HEROKU_API_URL", fmt.Sprintf("%q is not an http(s) URL without credentials or query", redact.URL(c.HerokuAPIURL)),
 			fieldKeyed("HEROKU_API_URL").def)
 	}
 	if _, err := name.NewRegistry(c.HerokuRegistry, name.StrictValidation); err != nil ||
@@ -375,20 +376,6 @@ func parseStatus(s string) ([]StatusRange, error) {
 		out = append(out, StatusRange{Min: a, Max: b})
 	}
 	return out, nil
-}
-
-// redactURL hides a password in u, which may not parse.
-func redactURL(u string) string {
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		return p.Redacted()
-	}
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "xxxxx" + u[at:]
-		}
-		return "xxxxx" + u[at:]
-	}
-	return u
 }
 
 // varName is a short name for f's variable inside a message: the one the
