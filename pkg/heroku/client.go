@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	hk "github.com/heroku/heroku-go/v5"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 	"github.com/ferry-dev/ferry/pkg/redact"
@@ -57,8 +58,9 @@ type Options struct {
 	Description string
 	// UserAgent is appended to heroku-go's user agent ["ferry"].
 	UserAgent string
-	// Retry bounds retries of idempotent API requests.
-	Retry Retry
+	// Retry bounds the retries of API and registry requests (see package
+	// httpx for what is retried) [httpx's defaults].
+	Retry httpx.Policy
 	// RequestTimeout bounds one API request [30s].
 	RequestTimeout time.Duration
 	// PollInterval is the longest pause between two looks at a release
@@ -131,7 +133,8 @@ func NewClient(o Options) (*Client, error) {
 	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
 		c.base = o.HTTPClient.Transport
 	}
-	retry := &retrying{next: c.base, retry: o.Retry, logf: func(f string, a ...any) { c.log.Logf("", f, a...) }}
+	retry := httpx.NewRetry(c.base, httpx.WithPolicy(o.Retry), httpx.WithWaitHint(rateLimitHint),
+		httpx.WithLogf("heroku API", func(f string, a ...any) { c.logf("", f, a...) }))
 	ua := hk.DefaultUserAgent + " " + o.UserAgent
 	c.api = hk.NewService(&http.Client{Transport: &hk.Transport{BearerToken: o.APIKey, UserAgent: ua, Transport: retry}})
 	c.api.URL = o.APIURL
@@ -324,10 +327,10 @@ type formationUpdate struct {
 	DockerImage string `json:"docker_image"`
 }
 
-// patchFormation sends the docker-releases formation PATCH. It is never
-// retried here.
+// patchFormation sends the docker-releases formation PATCH, once: what
+// happened when it fails is looked into before anything is sent again.
 func (c *Client) patchFormation(ctx context.Context, app string, ups []formationUpdate) error {
-	cctx, cancel := c.ctx(ctx)
+	cctx, cancel := c.ctx(httpx.WithMode(ctx, httpx.Never))
 	defer cancel()
 	var out []hk.Formation
 	err := c.docker.Patch(cctx, &out, "/apps/"+app+"/formation", struct {
@@ -336,8 +339,9 @@ func (c *Client) patchFormation(ctx context.Context, app string, ups []formation
 	return c.apiErr(err)
 }
 
+// rollback asks for a rollback release, once (as patchFormation).
 func (c *Client) rollback(ctx context.Context, app, releaseID string) (*hk.Release, error) {
-	cctx, cancel := c.ctx(ctx)
+	cctx, cancel := c.ctx(httpx.WithMode(ctx, httpx.Never))
 	defer cancel()
 	r, err := c.api.ReleaseRollback(cctx, app, hk.ReleaseRollbackOpts{Release: releaseID})
 	if err != nil {

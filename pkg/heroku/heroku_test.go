@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/testenv/images"
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/health"
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -83,7 +84,7 @@ func (e *env) client(k string) *Client {
 	c, err := NewClient(Options{
 		APIKey: k, APIURL: e.emu.APIURL(), Registry: e.emu.RegistryHost(), Logger: e.logs,
 		PollInterval: 10 * time.Millisecond, BootTimeout: 3 * time.Second, ReleaseTimeout: 5 * time.Second,
-		Retry:       Retry{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
+		Retry:       httpx.Policy{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
 		Description: "promoted ghcr.io/acme/shop from heroku:shop-staging (abc123, https://ci.example/run/1)",
 	})
 	if err != nil {
