@@ -386,7 +386,7 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(c.keychain()),
 		remote.WithPlatform(c.opts.Platform),
 		remote.WithUserAgent(c.opts.UserAgent),
-	}, image.RetryOptions(image.Retry{}, c.base, func(f string, a ...any) { c.logf("", f, a...) })...)
+	}, image.RemoteOptions(c.base, c.opts.Retry, func(f string, a ...any) { c.logf("", f, a...) })...)
 }
 
 // repo is the Heroku registry repository of APP/PROCESS.

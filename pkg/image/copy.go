@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
@@ -45,57 +46,10 @@ type CopyOptions struct {
 	Progress func(Progress)
 	// Transport is the base HTTP transport; nil means remote's default.
 	Transport http.RoundTripper
-	// Retry bounds retries of failed requests.
-	Retry Retry
+	// Retry bounds retries of failed requests (see [RemoteOptions]).
+	Retry httpx.Policy
 	// Logf, when set, is told about every answer that is retried.
 	Logf func(format string, args ...any)
-}
-
-// Retry bounds how requests are retried. Network errors and answers 408,
-// 429, 500, 502, 503 and 504 are retried with exponential backoff; a
-// Retry-After on 429 or 503 is honoured up to MaxRetryAfter. With the
-// defaults one request waits at most about 10s in total before giving up.
-type Retry struct {
-	// Attempts is the number of tries per request, the first included;
-	// 0 means 5.
-	Attempts int
-	// Backoff is the wait after the first failure, doubled after each
-	// further one (with 10% jitter); 0 means 200ms.
-	Backoff time.Duration
-	// MaxRetryAfter caps the wait a registry asks for with Retry-After;
-	// 0 means 1.5s.
-	MaxRetryAfter time.Duration
-}
-
-func (r Retry) withDefaults() Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 5
-	}
-	if r.Backoff <= 0 {
-		r.Backoff = 200 * time.Millisecond
-	}
-	if r.MaxRetryAfter <= 0 {
-		r.MaxRetryAfter = 1500 * time.Millisecond
-	}
-	return r
-}
-
-// RetryOptions are the remote options that make go-containerregistry
-// retry as r says on top of base (nil: remote's default transport),
-// honouring Retry-After and telling logf (when set) about each answer
-// that is retried. Copy uses them; callers that read from registries
-// themselves should too, so that every registry request rides out the
-// same bursts.
-func RetryOptions(r Retry, base http.RoundTripper, logf func(format string, args ...any)) []remote.Option {
-	r = r.withDefaults()
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	return []remote.Option{
-		remote.WithTransport(&retryAfter{next: base, max: r.MaxRetryAfter, attempts: r.Attempts, logf: logf}),
-		remote.WithRetryBackoff(remote.Backoff{Duration: r.Backoff, Factor: 2, Jitter: 0.1, Steps: r.Attempts}),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-	}
 }
 
 // Progress is a snapshot of a copy. Bytes of blobs that the destination
@@ -132,15 +86,6 @@ const (
 	MaxLayers        = 1000
 )
 
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-}
-
 func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Platform.OS == "" && o.Platform.Architecture == "" {
 		o.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
@@ -151,14 +96,13 @@ func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
-	o.Retry = o.Retry.withDefaults()
 	return o
 }
 
 // Copy copies src to dst, blob by blob, streaming: memory use does not
 // grow with the image. Blobs the destination has are skipped (HEAD), blobs
 // in another repository of the same registry are mounted, and failed
-// requests are retried as opt.Retry says.
+// requests are retried as opt.Retry says (see [RemoteOptions]).
 //
 // Without opt.DockerV2S2 the source is copied unchanged, index and all, so
 // the destination digest equals src.Digest. With it, one image is written
@@ -187,7 +131,7 @@ func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res Co
 		remote.WithContext(ctx),
 		remote.WithJobs(opt.Jobs),
 		remote.WithUserAgent("ferry"),
-	}, RetryOptions(opt.Retry, obs, opt.Logf))
+	}, RemoteOptions(obs, opt.Retry, opt.Logf))
 	var srcAuth, dstAuth []remote.Option
 	if opt.Keychain != nil {
 		srcAuth = []remote.Option{remote.WithAuthFromKeychain(opt.Keychain)}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/testenv/images"
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,8 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// fast keeps retry tests quick; Retry-After is still honoured up to 1.5s.
-var fast = image.Retry{Backoff: 5 * time.Millisecond}
+// fast keeps retry tests quick; Retry-After is still honoured.
+var fast = httpx.Policy{Backoff: 5 * time.Millisecond}
 
 // registry starts an in-process registry whose upload bytes are counted on
 // the server side, behind the given middlewares (outermost first).
@@ -375,6 +376,7 @@ func TestCopyRetries(t *testing.T) {
 		name        string
 		fault       *images.Fault
 		wantErr     bool
+		wantFaults  int // when set: exactly this many
 		minDuration time.Duration
 		maxDuration time.Duration
 	}{
@@ -400,9 +402,13 @@ func TestCopyRetries(t *testing.T) {
 			maxDuration: 5 * time.Second,
 		},
 		{
-			name:        "503 that never ends gives up",
-			fault:       &images.Fault{Match: images.Matching(http.MethodPatch, "/blobs/uploads/"), Times: 1 << 30, RetryAfter: "1"},
-			wantErr:     true,
+			name:    "503 that never ends gives up",
+			fault:   &images.Fault{Match: images.Matching(http.MethodPatch, "/blobs/uploads/"), Times: 1 << 30, RetryAfter: "1"},
+			wantErr: true,
+			// Each of the 3 blobs is tried 5 times (the default attempts)
+			// by go-containerregistry's upload loop, and each PATCH is
+			// sent once: no retry at two levels.
+			wantFaults:  15,
 			maxDuration: 20 * time.Second,
 		},
 	}
@@ -425,6 +431,9 @@ func TestCopyRetries(t *testing.T) {
 			took := time.Since(start)
 			if tt.fault.Injected() == 0 {
 				t.Fatal("the fault never fired")
+			}
+			if tt.wantFaults != 0 && tt.fault.Injected() != tt.wantFaults {
+				t.Errorf("the fault fired %d times, want %d", tt.fault.Injected(), tt.wantFaults)
 			}
 			// Every failed answer is logged, naming the request and status.
 			mu.Lock()
@@ -661,10 +670,10 @@ func TestCopyBadSource(t *testing.T) {
 	}
 }
 
-// RetryOptions give ferry's own registry reads the copy's policy: a burst
+// RemoteOptions give ferry's own registry reads the copy's policy: a burst
 // of 503s longer than go-containerregistry's default three attempts is
 // ridden out, and each retry is logged.
-func TestRetryOptionsOnReads(t *testing.T) {
+func TestRemoteOptionsOnReads(t *testing.T) {
 	burst := &images.Fault{Match: images.Matching(http.MethodGet, "/blobs/"), Times: 4, Status: http.StatusServiceUnavailable}
 	var armed atomic.Bool
 	host, _ := registry(t, func(next http.Handler) http.Handler {
@@ -682,7 +691,7 @@ func TestRetryOptionsOnReads(t *testing.T) {
 	armed.Store(true)
 	var mu sync.Mutex
 	var lines []string
-	opts := image.RetryOptions(image.Retry{Backoff: time.Millisecond}, nil, func(f string, a ...any) {
+	opts := image.RemoteOptions(nil, httpx.Policy{Backoff: time.Millisecond}, func(f string, a ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		lines = append(lines, fmt.Sprintf(f, a...))

@@ -1,19 +1,13 @@
 package image
 
 import (
-	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // observer watches the requests remote makes to the destination repository
@@ -111,101 +105,4 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
 	return n, err
-}
-
-// retryAfter honours Retry-After on 429 and 503 answers: it holds the
-// answer back for the time the registry asked (at most max) before handing
-// it to remote's retry logic, which then tries again after its own short
-// backoff. A cancelled context ends the wait at once. Every answer with a
-// status remote retries is reported to logf, when set.
-type retryAfter struct {
-	next     http.RoundTripper
-	max      time.Duration
-	attempts int
-	logf     func(format string, args ...any)
-}
-
-func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && strings.Contains(req.URL.Path, "/manifests/") && req.Method == http.MethodGet {
-		if resp.ContentLength > MaxManifestBytes {
-			resp.Body.Close()
-			return nil, manifestTooLarge(resp.ContentLength)
-		}
-		resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestBytes}
-	}
-	if err != nil || !slices.Contains(retryStatusCodes, resp.StatusCode) {
-		return resp, err
-	}
-	var d time.Duration
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && ra > 0 {
-			d = min(ra, t.max)
-		}
-	}
-	if t.logf != nil {
-		wait := ""
-		if d > 0 {
-			wait = fmt.Sprintf(", after the %s it asked for", d)
-		}
-		t.logf("registry: %s %s%s answered %s; retrying%s (at most %d attempts)",
-			req.Method, req.URL.Host, redact.URLs(req.URL.Path), resp.Status, wait, t.attempts)
-	}
-	if d <= 0 {
-		return resp, nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return resp, nil
-	case <-req.Context().Done():
-		resp.Body.Close()
-		return nil, req.Context().Err()
-	}
-}
-
-func manifestTooLarge(n int64) error {
-	if n < 0 {
-		return fmt.Errorf("the registry sent a manifest larger than the %d MiB ferry reads", MaxManifestBytes>>20)
-	}
-	return fmt.Errorf("the registry offers a manifest of %.1f MiB, larger than the %d MiB ferry reads", float64(n)/(1<<20), MaxManifestBytes>>20)
-}
-
-// limitedBody fails a read that goes past left bytes.
-type limitedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	// Read at most one byte past the limit: it tells a body of exactly
-	// the limit from a longer one.
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return n, manifestTooLarge(-1)
-	}
-	return n, err
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now), true
-	}
-	return 0, false
 }
