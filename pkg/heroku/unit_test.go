@@ -3,6 +3,7 @@ package heroku
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -397,6 +398,51 @@ func TestStreamGivesUpOnAbsentStream(t *testing.T) {
 	c.stream(context.Background(), srv.URL, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
 	if len(lines) != 1 || lines[0] != "release output: not available (404)" {
 		t.Fatalf("lines %q", lines)
+	}
+}
+
+func TestStreamStepFor(t *testing.T) {
+	answer := func(status int) *http.Response { return &http.Response{StatusCode: status} }
+	dropped := errors.New("connection reset")
+	for _, tt := range []struct {
+		name               string
+		resp               *http.Response
+		err                error
+		misses, reconnects int
+		want               streamStep
+	}{
+		{"whole", answer(200), nil, 0, 0, streamRead},
+		{"resumed", answer(206), nil, 0, 3, streamRead},
+		{"not there yet", answer(404), nil, 0, 0, streamMissing},
+		{"not there, last chance", answer(404), nil, maxStreamMisses - 1, 0, streamMissing},
+		{"never there", answer(404), nil, maxStreamMisses, 0, streamAbsent},
+		{"dropped", nil, dropped, 0, 0, streamDropped},
+		{"dropped too often", nil, dropped, 0, maxReconnects, streamGiveUp},
+		{"refused", answer(403), nil, 0, 0, streamRefused},
+		{"server error", answer(500), nil, 0, 0, streamRefused},
+	} {
+		if got := streamStepFor(tt.resp, tt.err, tt.misses, tt.reconnects); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Release output beyond maxOutputBytes is cut there, and says so.
+func TestStreamIsCapped(t *testing.T) {
+	line := strings.Repeat("x", 1023) + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range maxOutputBytes/len(line) + 100 {
+			if _, err := io.WriteString(w, line); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, _ := NewClient(Options{APIKey: "k", PollInterval: time.Millisecond})
+	var lines []string
+	c.stream(context.Background(), srv.URL, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	if n := len(lines); n != maxOutputBytes/len(line)+1 || lines[n-1] != fmt.Sprintf("release output: truncated after %d bytes", maxOutputBytes) {
+		t.Fatalf("%d lines, the last %q", len(lines), lines[len(lines)-1])
 	}
 }
 
