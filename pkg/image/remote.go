@@ -71,6 +71,9 @@ func isManifestRead(req *http.Request) bool {
 // any other request was retried by the transport already, and an error
 // that names no request is not one to retry.
 func uploadRetryable(err error) bool {
+	if err == nil {
+		return false // asked after every request: keep it free
+	}
 	var te *transport.Error
 	if errors.As(err, &te) && te.Request != nil {
 		return registryMode(te.Request) == httpx.Caller && (httpx.RetryableStatus(te.StatusCode) || te.Temporary())
