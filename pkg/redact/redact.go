@@ -23,7 +23,7 @@ type Secrets struct{ r *strings.Replacer }
 // dropped, and longer values are replaced first, so that a secret that
 // contains another is hidden whole.
 func NewSecrets(values ...string) Secrets {
-	uniq := Distinct(values)
+	uniq := distinct(values)
 	if len(uniq) == 0 {
 		return Secrets{}
 	}
@@ -34,9 +34,9 @@ func NewSecrets(values ...string) Secrets {
 	return Secrets{r: strings.NewReplacer(pairs...)}
 }
 
-// Distinct is what [NewSecrets] keeps of values, longest first: trimmed,
+// distinct is what NewSecrets keeps of values, longest first: trimmed,
 // at least [MinSecret] bytes, each once.
-func Distinct(values []string) []string {
+func distinct(values []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range values {

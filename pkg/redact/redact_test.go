@@ -37,10 +37,10 @@ func TestSecrets(t *testing.T) {
 }
 
 func TestDistinct(t *testing.T) {
-	got := Distinct([]string{"abcd", "abcdef", " abcd ", "ab", "abcde"})
+	got := distinct([]string{"abcd", "abcdef", " abcd ", "ab", "abcde"})
 	want := []string{"abcdef", "abcde", "abcd"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("Distinct = %q, want %q", got, want)
+		t.Errorf("distinct = %q, want %q", got, want)
 	}
 }
 
