@@ -28,9 +28,9 @@ type app struct {
 
 // newApp checks what can be checked without an API call: that every
 // kubeconfig context named exists and can be used.
-func newApp(cfg config.Config, out *output) (*app, error) {
+func newApp(ctx context.Context, cfg config.Config, out *output) (*app, error) {
 	a := &app{cfg: cfg, out: out, log: out.log, kube: out.kube}
-	return a, a.preflight()
+	return a, a.preflight(ctx)
 }
 
 func (a *app) close() {}
@@ -43,13 +43,13 @@ func (a *app) addresses() []address.Address {
 	return out
 }
 
-func (a *app) preflight() error {
+func (a *app) preflight(ctx context.Context) error {
 	var errs []error
 	for _, ad := range a.addresses() {
 		if ad.Kind != address.KindKube {
 			continue
 		}
-		if err := a.kube.CheckContext(ad.Context); err != nil {
+		if err := a.kube.CheckContext(ctx, ad.Context); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ad, err))
 		}
 	}

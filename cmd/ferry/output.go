@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 	"github.com/ferry-dev/ferry/pkg/report"
 )
 
@@ -20,7 +21,7 @@ type output struct {
 	format string // text or json
 	stdout io.Writer
 	stderr io.Writer
-	scrub  report.Scrubber
+	scrub  redact.Secrets
 	log    *report.LineLogger
 	gh     *report.GitHub // nil outside GitHub Actions
 	// kube holds the kubeconfig read for its credentials; the run's
@@ -42,7 +43,7 @@ func newOutput(s config.Settings, stdout, stderr io.Writer) *output {
 		InCluster: s.Env.InCluster(),
 	})
 	secrets, creds := s.Secrets(), append(o.kube.Secrets(), registrySecrets(s)...)
-	o.scrub = report.NewScrubber(append(secrets, creds...)...)
+	o.scrub = redact.NewSecrets(append(secrets, creds...)...)
 	if s.Mode == config.ModeGitHub {
 		o.gh = report.NewGitHub(s.Env.Get, stdout, o.scrub)
 		// The runner masks line by line, so a multi-line secret (a

@@ -91,3 +91,7 @@ func (a clientsetAPI) ReplicaSets(ns string) kube.ReplicaSetClient {
 	return a.cs.AppsV1().ReplicaSets(ns)
 }
 func (a clientsetAPI) Pods(ns string) kube.PodClient { return a.cs.CoreV1().Pods(ns) }
+func (a clientsetAPI) ServiceAccounts(ns string) kube.ServiceAccountClient {
+	return a.cs.CoreV1().ServiceAccounts(ns)
+}
+func (a clientsetAPI) Secrets(ns string) kube.SecretClient { return a.cs.CoreV1().Secrets(ns) }

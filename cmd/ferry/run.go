@@ -80,7 +80,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return out.finish(cmd, nil, promote.Input(fmt.Errorf("bad configuration, nothing was changed:\n%s", indent(err.Error()))))
 	}
-	a, err := newApp(cfg, out)
+	a, err := newApp(ctx, cfg, out)
 	if err != nil {
 		return out.finish(cmd, nil, err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // Kind says which platform an address names.
@@ -58,8 +60,8 @@ type Address struct {
 
 // Error is an address that does not parse.
 type Error struct {
-	// Input is the address as given (with any password in a health URL
-	// replaced by "xxxxx").
+	// Input is the address as given (with the user info of a health URL
+	// hidden by redact.URL).
 	Input string
 	// Msg says what is wrong; it quotes the input.
 	Msg string
@@ -353,7 +355,7 @@ func checkHealth(input string, a Address, example string) error {
 		return bad()
 	}
 	if u.User != nil {
-		a.Health = u.Redacted()
+		a.Health = redact.URL(h)
 		redacted := a.String()
 		return errorf(redacted, example,
 			"health URL in %q carries a user name or password, which would show in logs: use a URL without credentials", redacted)

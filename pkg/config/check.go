@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // The commands Check knows.
@@ -345,7 +346,7 @@ func (ch *checker) heroku(heroku []string, source address.Address, targets []add
 	}
 	if u, err := url.Parse(s.HerokuAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
 		u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		ch.add("HEROKU_API_URL", fmt.Sprintf("%q is not an http(s) URL without credentials or query", redactURL(s.HerokuAPIURL)),
+		ch.add("HEROKU_API_URL", fmt.Sprintf("%q is not an http(s) URL without credentials or query", redact.URL(s.HerokuAPIURL)),
 			fieldKeyed("HEROKU_API_URL").def)
 	}
 	if _, err := name.NewRegistry(s.HerokuRegistry, name.StrictValidation); err != nil ||
@@ -562,18 +563,4 @@ func parseStatus(s string) ([]StatusRange, error) {
 		out = append(out, StatusRange{Min: a, Max: b})
 	}
 	return out, nil
-}
-
-// redactURL hides a password in u, which may not parse.
-func redactURL(u string) string {
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		return p.Redacted()
-	}
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "xxxxx" + u[at:]
-		}
-		return "xxxxx" + u[at:]
-	}
-	return u
 }

@@ -213,7 +213,7 @@ func TestValidateProblems(t *testing.T) {
 		{"heroku api url", "promote", with("FERRY_HEROKU_API_URL=api.heroku.com"),
 			`FERRY_HEROKU_API_URL: "api.heroku.com" is not an http(s) URL without credentials or query; for example FERRY_HEROKU_API_URL=https://api.heroku.com`},
 		{"heroku api url with password", "promote", with("FERRY_HEROKU_API_URL=https://me:hunter2@api.heroku.com"),
-			`FERRY_HEROKU_API_URL: "https://me:xxxxx@api.heroku.com" is not an http(s) URL without credentials or query; for example FERRY_HEROKU_API_URL=https://api.heroku.com`},
+			`FERRY_HEROKU_API_URL: "https://***@api.heroku.com" is not an http(s) URL without credentials or query; for example FERRY_HEROKU_API_URL=https://api.heroku.com`},
 		{"heroku registry", "promote", with("FERRY_HEROKU_REGISTRY=https://registry.heroku.com"),
 			`FERRY_HEROKU_REGISTRY: "https://registry.heroku.com" is not a registry host (HOST or HOST:PORT, no scheme or path); for example FERRY_HEROKU_REGISTRY=registry.heroku.com`},
 		{"platform", "promote", with("FERRY_PLATFORM=amd64"),

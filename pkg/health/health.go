@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // MaxBody is how many bytes of a response body a probe reads at most.
@@ -328,7 +330,7 @@ func (c Check) probe(ctx context.Context, client *http.Client) Probe {
 		return Probe{Err: trimURLError(err)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	body, err := io.ReadAll(httpx.CapBody(resp.Body, MaxBody, httpx.Truncate()))
 	if err != nil && c.BodyContains != "" {
 		return Probe{Status: resp.StatusCode, Err: fmt.Errorf("reading body: %w", err)}
 	}

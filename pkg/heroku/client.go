@@ -15,8 +15,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	hk "github.com/heroku/heroku-go/v5"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // Defaults for Options.
@@ -56,8 +58,9 @@ type Options struct {
 	Description string
 	// UserAgent is appended to heroku-go's user agent ["ferry"].
 	UserAgent string
-	// Retry bounds retries of idempotent API requests.
-	Retry Retry
+	// Retry bounds the retries of API and registry requests (see package
+	// httpx for what is retried) [httpx's defaults].
+	Retry httpx.Policy
 	// RequestTimeout bounds one API request [30s].
 	RequestTimeout time.Duration
 	// PollInterval is the longest pause between two looks at a release
@@ -75,13 +78,14 @@ type Options struct {
 // Client talks to the Platform API and the Heroku registry with one API
 // key. It is safe for concurrent use.
 type Client struct {
-	opts   Options
-	key    string
-	api    *hk.Service // Accept: version=3
-	docker *hk.Service // Accept: version=3.docker-releases
-	base   http.RoundTripper
-	reg    name.Registry
-	log    promote.Logger
+	opts    Options
+	key     string
+	secrets redact.Secrets // the key
+	api     *hk.Service    // Accept: version=3
+	docker  *hk.Service    // Accept: version=3.docker-releases
+	base    http.RoundTripper
+	reg     name.Registry
+	log     promote.Logger
 }
 
 // NewClient checks o and builds a Client. It makes no request.
@@ -121,7 +125,7 @@ func NewClient(o Options) (*Client, error) {
 	if o.BootTimeout <= 0 {
 		o.BootTimeout = 5 * time.Minute
 	}
-	c := &Client{opts: o, key: o.APIKey, reg: reg, log: o.Logger}
+	c := &Client{opts: o, key: o.APIKey, secrets: redact.NewSecrets(o.APIKey), reg: reg, log: o.Logger}
 	if c.log == nil {
 		c.log = promote.Discard
 	}
@@ -129,7 +133,8 @@ func NewClient(o Options) (*Client, error) {
 	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
 		c.base = o.HTTPClient.Transport
 	}
-	retry := &retrying{next: c.base, retry: o.Retry, logf: func(f string, a ...any) { c.log.Logf("", f, a...) }}
+	retry := httpx.NewRetry(c.base, httpx.WithPolicy(o.Retry), httpx.WithWaitHint(rateLimitHint),
+		httpx.WithLogf("heroku API", func(f string, a ...any) { c.logf("", f, a...) }))
 	ua := hk.DefaultUserAgent + " " + o.UserAgent
 	c.api = hk.NewService(&http.Client{Transport: &hk.Transport{BearerToken: o.APIKey, UserAgent: ua, Transport: retry}})
 	c.api.URL = o.APIURL
@@ -181,29 +186,13 @@ func (c *Client) apiErr(err error) error {
 	return c.scrub(err)
 }
 
-// scrub hides the API key should it ever appear in err's text.
-func (c *Client) scrub(err error) error {
-	if err == nil || c.key == "" || !strings.Contains(err.Error(), c.key) {
-		return err
-	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), c.key, "[REDACTED]"), err: err}
-}
+// scrub hides the API key should it ever appear in err's text, and what
+// the URLs in it may carry (a registry's signed redirect, user info).
+func (c *Client) scrub(err error) error { return redact.Error(err, c.secrets.String, redact.URLs) }
 
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (s *scrubbed) Error() string { return s.msg }
-func (s *scrubbed) Unwrap() error { return s.err }
-
-// logf logs for a target, scrubbing the key.
+// logf logs for a target, hiding the key.
 func (c *Client) logf(target, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if c.key != "" {
-		msg = strings.ReplaceAll(msg, c.key, "[REDACTED]")
-	}
-	c.log.Logf(target, "%s", msg)
+	c.log.Logf(target, "%s", c.secrets.String(fmt.Sprintf(format, args...)))
 }
 
 func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -338,10 +327,10 @@ type formationUpdate struct {
 	DockerImage string `json:"docker_image"`
 }
 
-// patchFormation sends the docker-releases formation PATCH. It is never
-// retried here.
+// patchFormation sends the docker-releases formation PATCH, once: what
+// happened when it fails is looked into before anything is sent again.
 func (c *Client) patchFormation(ctx context.Context, app string, ups []formationUpdate) error {
-	cctx, cancel := c.ctx(ctx)
+	cctx, cancel := c.ctx(httpx.WithMode(ctx, httpx.Never))
 	defer cancel()
 	var out []hk.Formation
 	err := c.docker.Patch(cctx, &out, "/apps/"+app+"/formation", struct {
@@ -350,8 +339,9 @@ func (c *Client) patchFormation(ctx context.Context, app string, ups []formation
 	return c.apiErr(err)
 }
 
+// rollback asks for a rollback release, once (as patchFormation).
 func (c *Client) rollback(ctx context.Context, app, releaseID string) (*hk.Release, error) {
-	cctx, cancel := c.ctx(ctx)
+	cctx, cancel := c.ctx(httpx.WithMode(ctx, httpx.Never))
 	defer cancel()
 	r, err := c.api.ReleaseRollback(cctx, app, hk.ReleaseRollbackOpts{Release: releaseID})
 	if err != nil {
@@ -396,7 +386,7 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(c.keychain()),
 		remote.WithPlatform(c.opts.Platform),
 		remote.WithUserAgent(c.opts.UserAgent),
-	}, image.RetryOptions(image.Retry{}, c.base, func(f string, a ...any) { c.logf("", f, a...) })...)
+	}, image.RemoteOptions(c.base, c.opts.Retry, func(f string, a ...any) { c.logf("", f, a...) })...)
 }
 
 // repo is the Heroku registry repository of APP/PROCESS.

@@ -11,12 +11,13 @@
 // Typed calls go through github.com/heroku/heroku-go/v5 (its Transport adds
 // "Authorization: Bearer KEY", "Accept: application/vnd.heroku+json;
 // version=3", a Request-Id and the user agent, and turns error answers into
-// heroku.Error, which this package turns into [APIError]). Under it a
-// retrying transport retries idempotent requests (GET, HEAD) on network
-// errors, 429 and 5xx with backoff, honouring Retry-After and waiting
-// longer on "RateLimit-Remaining: 0", within the bounds of [Retry]. The
-// formation PATCH and the rollback POST are never retried by the
-// transport.
+// heroku.Error, which this package turns into [APIError]). Under it
+// package httpx's transport retries idempotent requests (GET, HEAD) on
+// network errors, 429 and 5xx with backoff, honouring Retry-After and
+// waiting longer on "RateLimit-Remaining: 0", within the bounds of
+// [Options].Retry. The formation PATCH and the rollback POST are sent
+// once (httpx.Never): when one fails, ferry looks at the releases to
+// learn whether it took effect.
 //
 // # What ferry relies on
 //

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	hk "github.com/heroku/heroku-go/v5"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // Bounds of the release-phase output ferry relays.
@@ -73,90 +75,138 @@ func (c *Client) follow(ctx context.Context, app, id string, logf func(format st
 // stream relays a release's output stream line by line. The stream is
 // text/plain; it may answer 404 until it exists, and a dropped connection
 // is resumed with "Range: bytes=N-" from the last whole line. Everything is
-// bounded: 404s, reconnects, line length and total bytes.
+// bounded: 404s, reconnects, line length and total bytes (an httpx cap on
+// each answer, at what is left of maxOutputBytes).
 func (c *Client) stream(ctx context.Context, url string, logf func(format string, args ...any)) {
 	// The output URL is a capability URL on another host: the API key is
-	// not sent there.
-	client := &http.Client{Transport: c.base}
-	var off, total int64
-	misses, reconnects := 0, 0
+	// not sent there, and it is not behind the API's retry transport:
+	// this loop resumes it.
+	s := &outputStream{client: &http.Client{Transport: c.base}, url: url, logf: logf, pause: c.opts.PollInterval}
 	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			logf("release output: %v", err)
+		resp, err := s.get(ctx)
+		if err != nil && ctx.Err() != nil {
 			return
 		}
-		req.Header.Set("Accept", "text/plain")
-		if off > 0 {
-			req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if reconnects++; reconnects > maxReconnects {
-				logf("release output: giving up after %d reconnects: %v", maxReconnects, trimURLError(err))
-				return
-			}
-			if sleepCtx(ctx, c.opts.PollInterval) != nil {
-				return
-			}
-			continue
-		}
-		skip := int64(0)
-		switch resp.StatusCode {
-		case http.StatusNotFound:
+		st := streamStepFor(resp, err, s.misses, s.reconnects)
+		if st != streamRead && resp != nil {
 			resp.Body.Close()
-			if misses++; misses > maxStreamMisses {
-				logf("release output: not available (404)")
+		}
+		switch st {
+		case streamRead:
+			if s.relay(ctx, resp) {
 				return
 			}
-			if sleepCtx(ctx, c.opts.PollInterval) != nil {
+		case streamMissing:
+			s.misses++
+			if sleepCtx(ctx, s.pause) != nil {
 				return
 			}
-			continue
-		case http.StatusOK:
-			skip = off // the server ignored the Range
-		case http.StatusPartialContent:
-		default:
-			resp.Body.Close()
+		case streamDropped:
+			s.reconnects++
+			if sleepCtx(ctx, s.pause) != nil {
+				return
+			}
+		case streamAbsent:
+			logf("release output: not available (404)")
+			return
+		case streamGiveUp:
+			logf("release output: giving up after %d reconnects: %v", maxReconnects, trimURLError(err))
+			return
+		case streamRefused:
 			logf("release output: answered %s", resp.Status)
-			return
-		}
-		if skip > 0 {
-			if _, err := io.CopyN(io.Discard, resp.Body, skip); err != nil {
-				resp.Body.Close()
-				continue
-			}
-		}
-		ended, n, err := relayLines(resp.Body, logf, maxOutputBytes-total)
-		resp.Body.Close()
-		off += n
-		total += n
-		if total >= maxOutputBytes {
-			logf("release output: truncated after %d bytes", total)
-			return
-		}
-		if ended {
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if reconnects++; reconnects > maxReconnects {
-			logf("release output: giving up after %d reconnects: %v", maxReconnects, err)
 			return
 		}
 	}
 }
 
+// streamStep is what to do with one answer of the output stream.
+type streamStep int
+
+const (
+	streamRead    streamStep = iota // relay its lines
+	streamMissing                   // 404: it does not exist yet; wait
+	streamDropped                   // no answer; wait and reconnect
+	streamAbsent                    // 404 for too long: stop
+	streamGiveUp                    // no answer, too often: stop
+	streamRefused                   // any other status: stop
+)
+
+// streamStepFor decides what to do with an answer (resp, or err when none
+// came), after misses 404s and reconnects reconnections so far.
+func streamStepFor(resp *http.Response, err error, misses, reconnects int) streamStep {
+	switch {
+	case err != nil && reconnects >= maxReconnects:
+		return streamGiveUp
+	case err != nil:
+		return streamDropped
+	case resp.StatusCode == http.StatusNotFound && misses >= maxStreamMisses:
+		return streamAbsent
+	case resp.StatusCode == http.StatusNotFound:
+		return streamMissing
+	case resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusPartialContent:
+		return streamRead
+	}
+	return streamRefused
+}
+
+// outputStream is the state of relaying one release's output.
+type outputStream struct {
+	client *http.Client
+	url    string
+	logf   func(format string, args ...any)
+	pause  time.Duration
+
+	off, total         int64 // bytes of whole lines read, relayed
+	misses, reconnects int
+}
+
+// get asks for the stream from the first byte not yet relayed.
+func (s *outputStream) get(ctx context.Context) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain")
+	if s.off > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.off, 10)+"-")
+	}
+	return s.client.Do(req)
+}
+
+// relay logs the lines of an answer 200 or 206 and closes it. It reports
+// whether the stream is done with: ended, truncated, or given up on.
+func (s *outputStream) relay(ctx context.Context, resp *http.Response) (done bool) {
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && s.off > 0 {
+		// The server ignored the Range: skip what was relayed.
+		if _, err := io.CopyN(io.Discard, resp.Body, s.off); err != nil {
+			s.reconnects++
+			return s.reconnects > maxReconnects
+		}
+	}
+	ended, n, err := relayLines(httpx.CapBody(resp.Body, maxOutputBytes-s.total, httpx.Truncate()), s.logf)
+	s.off += n
+	s.total += n
+	switch {
+	case s.total >= maxOutputBytes:
+		s.logf("release output: truncated after %d bytes", s.total)
+		return true
+	case ended, ctx.Err() != nil:
+		return true
+	}
+	if s.reconnects++; s.reconnects > maxReconnects {
+		s.logf("release output: giving up after %d reconnects: %v", maxReconnects, err)
+		return true
+	}
+	return false
+}
+
 // relayLines logs whole lines from r and returns whether the stream ended
 // (EOF), and how many bytes of whole lines were consumed. A last line
 // without a newline is logged when the stream ends.
-func relayLines(r io.Reader, logf func(format string, args ...any), budget int64) (ended bool, n int64, err error) {
+func relayLines(r io.Reader, logf func(format string, args ...any)) (ended bool, n int64, err error) {
 	br := bufio.NewReaderSize(r, maxLine)
-	for n < budget {
+	for {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case err == nil:
@@ -175,7 +225,6 @@ func relayLines(r io.Reader, logf func(format string, args ...any), budget int64
 			return false, n, err
 		}
 	}
-	return false, n, nil
 }
 
 // trimURLError drops the method and URL *url.Error repeats.

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/testenv/images"
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/health"
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -83,7 +84,7 @@ func (e *env) client(k string) *Client {
 	c, err := NewClient(Options{
 		APIKey: k, APIURL: e.emu.APIURL(), Registry: e.emu.RegistryHost(), Logger: e.logs,
 		PollInterval: 10 * time.Millisecond, BootTimeout: 3 * time.Second, ReleaseTimeout: 5 * time.Second,
-		Retry:       Retry{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
+		Retry:       httpx.Policy{Backoff: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
 		Description: "promoted ghcr.io/acme/shop from heroku:shop-staging (abc123, https://ci.example/run/1)",
 	})
 	if err != nil {
@@ -691,44 +692,46 @@ func TestRestoreLeavesANewerReleaseAlone(t *testing.T) {
 		name     string
 		rollback bool
 	}{{"someone else's release", false}, {"someone else's rollback to the snapshot", true}} {
-		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t)
-			old := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
-			img, _ := e.source(images.Spec{Seed: 101})
-			r := e.snapshotted("heroku:shop-prod", img)
-			if err := r.release(img); err != nil {
-				t.Fatalf("Release: %v", err)
-			}
-			// Meanwhile someone else releases (v3).
-			if c.rollback {
-				other := e.client(e.emu.SeedKey())
-				if _, err := other.rollback(ctx(t), "shop-prod", r.state().ReleaseID); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				id := e.seedPush("shop-prod", images.Spec{Seed: 102}, "web")
-				if _, err := e.emu.Deploy("shop-prod", map[string]string{"web": id}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := e.emu.WaitIdle(ctx(t), "shop-prod"); err != nil {
-				t.Fatal(err)
-			}
-			err := r.restore()
-			rels := e.emu.Releases("shop-prod")
-			if len(rels) != 3 || !rels[2].Current {
-				t.Errorf("releases %+v: want the other release left current", rels)
-			}
-			if c.rollback {
-				if err != nil || rels[2].Images["web"] != old {
-					t.Errorf("Restore: %v; current %+v, want v3 (on %s) accepted as the restore", err, rels[2], old)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), "release v3 (Deployed web") || !strings.Contains(err.Error(), "after ferry's release v2") {
-				t.Errorf("Restore: %v, want a refusal naming v3 and ferry's v2", err)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { restoreAfterAnotherRelease(t, c.rollback) })
+	}
+}
+
+func restoreAfterAnotherRelease(t *testing.T, rollback bool) {
+	e := newEnv(t)
+	old := e.seedRelease("shop-prod", images.Spec{Seed: 100}, "web")
+	img, _ := e.source(images.Spec{Seed: 101})
+	r := e.snapshotted("heroku:shop-prod", img)
+	if err := r.release(img); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	// Meanwhile someone else releases (v3).
+	if rollback {
+		other := e.client(e.emu.SeedKey())
+		if _, err := other.rollback(ctx(t), "shop-prod", r.state().ReleaseID); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		id := e.seedPush("shop-prod", images.Spec{Seed: 102}, "web")
+		if _, err := e.emu.Deploy("shop-prod", map[string]string{"web": id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.emu.WaitIdle(ctx(t), "shop-prod"); err != nil {
+		t.Fatal(err)
+	}
+	err := r.restore()
+	rels := e.emu.Releases("shop-prod")
+	if len(rels) != 3 || !rels[2].Current {
+		t.Errorf("releases %+v: want the other release left current", rels)
+	}
+	if rollback {
+		if err != nil || rels[2].Images["web"] != old {
+			t.Errorf("Restore: %v; current %+v, want v3 (on %s) accepted as the restore", err, rels[2], old)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "release v3 (Deployed web") || !strings.Contains(err.Error(), "after ferry's release v2") {
+		t.Errorf("Restore: %v, want a refusal naming v3 and ferry's v2", err)
 	}
 }
 
@@ -749,65 +752,70 @@ func (e *env) latestDigest(app, proc string) string {
 // own Heroku source checks releases against it. A push made since is
 // someone else's and stays.
 func TestRestorePutsLatestBack(t *testing.T) {
-	crash := images.Spec{Seed: 31, Labels: map[string]string{herokuemu.LabelDyno: "crash"}}
-	for _, tc := range []struct {
-		name string
-		// between runs after the release and before the restore.
-		between func(e *env)
-		// patchFails makes the formation PATCH fail: the copy moved the
-		// tag, no release was made.
-		patchFails bool
-		wantOld    bool
-		wantLog    string
-	}{
+	for _, tc := range []latestCase{
 		{name: "crashed release", wantOld: true, wantLog: "again, as before the promotion"},
 		{name: "patch refused", patchFails: true, wantOld: true, wantLog: "is still current: nothing to restore"},
 		{name: "pushed since", between: func(e *env) { e.seedPush("shop-prod", images.Spec{Seed: 32}, "web") },
 			wantLog: "not the copy ferry made"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.seedRelease("shop-prod", images.Spec{Seed: 30}, "web")
-			old := e.latestDigest("shop-prod", "web")
-			if old == "" {
-				t.Fatal("the seeded app has no :latest")
-			}
-			img, _ := e.source(crash)
-			r := e.snapshotted("heroku:shop-prod", img)
-			if tc.patchFails {
-				e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Times: 1, Status: 422})
-			}
-			err := r.release(img)
-			if tc.patchFails != (err != nil) {
-				t.Fatalf("Release: %v", err)
-			}
-			if !tc.patchFails {
-				if err := r.verify(); err == nil {
-					t.Fatal("Verify passed, want a crash")
-				}
-			}
-			moved := e.latestDigest("shop-prod", "web")
-			if moved == old {
-				t.Fatal("the copy did not move :latest")
-			}
-			if tc.between != nil {
-				tc.between(e)
-			}
-			theirs := e.latestDigest("shop-prod", "web")
-			if err := r.restore(); err != nil {
-				t.Fatalf("Restore: %v\n%s", err, e.logs.text())
-			}
-			got := e.latestDigest("shop-prod", "web")
-			want := theirs
-			if tc.wantOld {
-				want = old
-			}
-			if got != want {
-				t.Errorf(":latest names %s after the restore, want %s (before the promotion %s, ferry's copy %s)\n%s", got, want, old, moved, e.logs.text())
-			}
-			if !strings.Contains(e.logs.text(), tc.wantLog) {
-				t.Errorf("log lacks %q:\n%s", tc.wantLog, e.logs.text())
-			}
-		})
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// latestCase is one promotion whose restore must leave :latest right.
+type latestCase struct {
+	name string
+	// between runs after the release and before the restore.
+	between func(e *env)
+	// patchFails makes the formation PATCH fail: the copy moved the
+	// tag, no release was made.
+	patchFails bool
+	wantOld    bool
+	wantLog    string
+}
+
+func (tc latestCase) run(t *testing.T) {
+	crash := images.Spec{Seed: 31, Labels: map[string]string{herokuemu.LabelDyno: "crash"}}
+	e := newEnv(t)
+	e.seedRelease("shop-prod", images.Spec{Seed: 30}, "web")
+	old := e.latestDigest("shop-prod", "web")
+	if old == "" {
+		t.Fatal("the seeded app has no :latest")
+	}
+	img, _ := e.source(crash)
+	r := e.snapshotted("heroku:shop-prod", img)
+	if tc.patchFails {
+		e.emu.Inject(herokuemu.Fault{Method: "PATCH", Path: "/apps/shop-prod/formation", Times: 1, Status: 422})
+	}
+	err := r.release(img)
+	if tc.patchFails != (err != nil) {
+		t.Fatalf("Release: %v", err)
+	}
+	if !tc.patchFails {
+		if err := r.verify(); err == nil {
+			t.Fatal("Verify passed, want a crash")
+		}
+	}
+	moved := e.latestDigest("shop-prod", "web")
+	if moved == old {
+		t.Fatal("the copy did not move :latest")
+	}
+	if tc.between != nil {
+		tc.between(e)
+	}
+	theirs := e.latestDigest("shop-prod", "web")
+	if err := r.restore(); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, e.logs.text())
+	}
+	got := e.latestDigest("shop-prod", "web")
+	want := theirs
+	if tc.wantOld {
+		want = old
+	}
+	if got != want {
+		t.Errorf(":latest names %s after the restore, want %s (before the promotion %s, ferry's copy %s)\n%s", got, want, old, moved, e.logs.text())
+	}
+	if !strings.Contains(e.logs.text(), tc.wantLog) {
+		t.Errorf("log lacks %q:\n%s", tc.wantLog, e.logs.text())
 	}
 }

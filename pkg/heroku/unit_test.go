@@ -18,7 +18,9 @@ import (
 
 	hk "github.com/heroku/heroku-go/v5"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 func TestDeployedImages(t *testing.T) {
@@ -181,7 +183,7 @@ func TestRunningImages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := fakeAPI(t, tt.hist)
-			c, err := NewClient(Options{APIKey: "k", APIURL: srv.URL, Retry: Retry{Attempts: 1}})
+			c, err := NewClient(Options{APIKey: "k", APIURL: srv.URL, Retry: httpx.Policy{Attempts: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,89 +205,63 @@ func TestRunningImages(t *testing.T) {
 	}
 }
 
-// scripted answers requests from a list of statuses (last one repeats).
-type scripted struct {
-	mu       sync.Mutex
-	statuses []int
-	headers  []http.Header
-	calls    int
-}
-
-func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := min(s.calls, len(s.statuses)-1)
-	s.calls++
-	st := s.statuses[i]
-	if st == 0 {
-		return nil, errors.New("connection reset")
-	}
-	h := http.Header{}
-	if i < len(s.headers) && s.headers[i] != nil {
-		h = s.headers[i].Clone()
-	}
-	return &http.Response{StatusCode: st, Status: fmt.Sprintf("%d %s", st, http.StatusText(st)), Header: h,
-		Body: io.NopCloser(strings.NewReader(`{}`)), Request: req}, nil
-}
-
-func TestRetryingTransport(t *testing.T) {
-	tests := []struct {
-		name     string
-		method   string
-		statuses []int
-		headers  []http.Header
-		retry    Retry
-		calls    int
-		final    int // 0: an error
-		waits    []time.Duration
+func TestRateLimitHint(t *testing.T) {
+	for _, tt := range []struct {
+		status    int
+		remaining string
+		want      time.Duration
 	}{
-		{"ok", "GET", []int{200}, nil, Retry{}, 1, 200, nil},
-		{"503 then ok", "GET", []int{503, 200}, nil, Retry{Backoff: time.Second}, 2, 200, []time.Duration{time.Second}},
-		{"network error then ok", "GET", []int{0, 200}, nil, Retry{Backoff: time.Second}, 2, 200, []time.Duration{time.Second}},
-		{"404 is final", "GET", []int{404, 200}, nil, Retry{}, 1, 404, nil},
-		{"501 is final", "GET", []int{501, 200}, nil, Retry{}, 1, 501, nil},
-		{"patch never retried", "PATCH", []int{503, 200}, nil, Retry{}, 1, 503, nil},
-		{"post never retried", "POST", []int{0, 200}, nil, Retry{}, 1, 0, nil},
-		{"retry-after honoured", "GET", []int{429, 200}, []http.Header{{"Retry-After": {"7"}}}, Retry{Backoff: time.Second, MaxWait: time.Minute}, 2, 200, []time.Duration{7 * time.Second}},
-		{"retry-after capped", "GET", []int{429, 200}, []http.Header{{"Retry-After": {"600"}}}, Retry{MaxWait: 20 * time.Second}, 2, 200, []time.Duration{20 * time.Second}},
-		{"empty budget waits for tokens", "GET", []int{429, 200}, []http.Header{{"Ratelimit-Remaining": {"0"}}}, Retry{Backoff: time.Second}, 2, 200, []time.Duration{3 * time.Second}},
-		{"attempts bounded", "GET", []int{503}, nil, Retry{Attempts: 3, Backoff: time.Second}, 3, 503, []time.Duration{time.Second, 2 * time.Second}},
-		{"budget bounded", "GET", []int{503}, nil, Retry{Attempts: 10, Backoff: time.Second, Budget: 4 * time.Second}, 3, 503, []time.Duration{time.Second, 2 * time.Second}},
+		{429, "0", 3 * time.Second},
+		{429, "12", 0},
+		{429, "", 0},
+		{503, "0", 0},
+		{200, "0", 0},
+	} {
+		r := &http.Response{StatusCode: tt.status, Header: http.Header{}}
+		if tt.remaining != "" {
+			r.Header.Set("RateLimit-Remaining", tt.remaining)
+		}
+		if got := rateLimitHint(r); got != tt.want {
+			t.Errorf("%d, RateLimit-Remaining %q: hint %v, want %v", tt.status, tt.remaining, got, tt.want)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := &scripted{statuses: tt.statuses, headers: tt.headers}
-			var waits []time.Duration
-			rt := &retrying{next: s, retry: tt.retry, sleep: func(_ context.Context, d time.Duration) error {
-				waits = append(waits, d)
-				return nil
-			}}
-			var body io.Reader
-			if tt.method != "GET" {
-				body = strings.NewReader("{}")
-			}
-			req, _ := http.NewRequest(tt.method, "http://api.test/apps/shop", body)
-			resp, err := rt.RoundTrip(req)
-			if s.calls != tt.calls {
-				t.Errorf("%d calls, want %d", s.calls, tt.calls)
-			}
-			if tt.final == 0 {
-				if err == nil {
-					t.Errorf("no error")
-				}
-			} else if err != nil || resp.StatusCode != tt.final {
-				t.Errorf("final %v %v, want %d", resp, err, tt.final)
-			}
-			if len(waits) != len(tt.waits) {
-				t.Fatalf("waits %v, want %v", waits, tt.waits)
-			}
-			for i := range waits {
-				// Backoff waits carry up to 10% jitter.
-				if waits[i] < tt.waits[i] || waits[i] > tt.waits[i]+tt.waits[i]/10 {
-					t.Errorf("wait %d = %s, want about %s", i, waits[i], tt.waits[i])
-				}
-			}
-		})
+}
+
+// Against an API that answers 503 to everything, reads are retried within
+// the policy and logged; the formation PATCH and the rollback POST are
+// sent once.
+func TestChangesAreSentOnce(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.Method]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"id":"unavailable","message":"try later"}`)
+	}))
+	defer srv.Close()
+	var logged strings.Builder
+	c, err := NewClient(Options{APIKey: "k123", APIURL: srv.URL, Retry: httpx.Policy{Attempts: 3, Backoff: time.Millisecond},
+		Logger: promote.LoggerFunc(func(_, f string, a ...any) { fmt.Fprintf(&logged, f+"\n", a...) })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.app(context.Background(), "shop"); StatusOf(err) != 503 {
+		t.Errorf("reading the app: %v", err)
+	}
+	if err := c.patchFormation(context.Background(), "shop", []formationUpdate{{"web", "sha256:x"}}); StatusOf(err) != 503 {
+		t.Errorf("PATCH: %v", err)
+	}
+	if _, err := c.rollback(context.Background(), "shop", "r1"); StatusOf(err) != 503 {
+		t.Errorf("rollback: %v", err)
+	}
+	if calls["GET"] != 3 || calls["PATCH"] != 1 || calls["POST"] != 1 {
+		t.Errorf("calls %v, want 3 GETs (the attempts), 1 PATCH, 1 POST", calls)
+	}
+	if n := strings.Count(logged.String(), "heroku API: GET "); n != 2 {
+		t.Errorf("%d retries logged, want 2:\n%s", n, logged.String())
 	}
 }
 
@@ -346,7 +322,7 @@ func TestErrorsNeverCarryTheKey(t *testing.T) {
 	if !promote.IsInput(err) || StatusOf(err) != 401 {
 		t.Fatalf("CheckAuth: %v", err)
 	}
-	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[REDACTED]") {
+	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), redact.Marker) {
 		t.Fatalf("error text %q", err)
 	}
 	c.logf("", "key is %s", key)
@@ -388,7 +364,9 @@ func TestStreamResumes(t *testing.T) {
 			part := text[:len("line one\nline two\nline th")]
 			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(text), part)
 			buf.Flush()
-			conn.(*net.TCPConn).SetLinger(0)
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				tcp.SetLinger(0) // a reset, not a clean end
+			}
 			conn.Close()
 		default:
 			off, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.Header.Get("Range"), "bytes="), "-"))
@@ -420,6 +398,51 @@ func TestStreamGivesUpOnAbsentStream(t *testing.T) {
 	c.stream(context.Background(), srv.URL, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
 	if len(lines) != 1 || lines[0] != "release output: not available (404)" {
 		t.Fatalf("lines %q", lines)
+	}
+}
+
+func TestStreamStepFor(t *testing.T) {
+	answer := func(status int) *http.Response { return &http.Response{StatusCode: status} }
+	dropped := errors.New("connection reset")
+	for _, tt := range []struct {
+		name               string
+		resp               *http.Response
+		err                error
+		misses, reconnects int
+		want               streamStep
+	}{
+		{"whole", answer(200), nil, 0, 0, streamRead},
+		{"resumed", answer(206), nil, 0, 3, streamRead},
+		{"not there yet", answer(404), nil, 0, 0, streamMissing},
+		{"not there, last chance", answer(404), nil, maxStreamMisses - 1, 0, streamMissing},
+		{"never there", answer(404), nil, maxStreamMisses, 0, streamAbsent},
+		{"dropped", nil, dropped, 0, 0, streamDropped},
+		{"dropped too often", nil, dropped, 0, maxReconnects, streamGiveUp},
+		{"refused", answer(403), nil, 0, 0, streamRefused},
+		{"server error", answer(500), nil, 0, 0, streamRefused},
+	} {
+		if got := streamStepFor(tt.resp, tt.err, tt.misses, tt.reconnects); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Release output beyond maxOutputBytes is cut there, and says so.
+func TestStreamIsCapped(t *testing.T) {
+	line := strings.Repeat("x", 1023) + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range maxOutputBytes/len(line) + 100 {
+			if _, err := io.WriteString(w, line); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, _ := NewClient(Options{APIKey: "k", PollInterval: time.Millisecond})
+	var lines []string
+	c.stream(context.Background(), srv.URL, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	if n := len(lines); n != maxOutputBytes/len(line)+1 || lines[n-1] != fmt.Sprintf("release output: truncated after %d bytes", maxOutputBytes) {
+		t.Fatalf("%d lines, the last %q", len(lines), lines[len(lines)-1])
 	}
 }
 

@@ -133,12 +133,14 @@ func BenchmarkCopy(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer stop()
-	dst := httptest.NewServer(newSink())
-	defer dst.Close()
-	dstHost := strings.TrimPrefix(dst.URL, "http://")
 
 	for _, layerSize := range []int64{2 << 20, 8 << 20} {
 		b.Run(fmt.Sprintf("8x%dMiB", layerSize>>20), func(b *testing.B) {
+			// A sink of its own: with -count, the runs of one size
+			// must not find each other's blobs.
+			dst := httptest.NewServer(newSink())
+			defer dst.Close()
+			dstHost := strings.TrimPrefix(dst.URL, "http://")
 			img, err := images.Build(images.Spec{Layers: 8, LayerSize: layerSize, Seed: layerSize})
 			if err != nil {
 				b.Fatal(err)

@@ -16,6 +16,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // CopyOptions configures [Copy]. The zero value copies anonymously, four
@@ -43,57 +46,10 @@ type CopyOptions struct {
 	Progress func(Progress)
 	// Transport is the base HTTP transport; nil means remote's default.
 	Transport http.RoundTripper
-	// Retry bounds retries of failed requests.
-	Retry Retry
+	// Retry bounds retries of failed requests (see [RemoteOptions]).
+	Retry httpx.Policy
 	// Logf, when set, is told about every answer that is retried.
 	Logf func(format string, args ...any)
-}
-
-// Retry bounds how requests are retried. Network errors and answers 408,
-// 429, 500, 502, 503 and 504 are retried with exponential backoff; a
-// Retry-After on 429 or 503 is honoured up to MaxRetryAfter. With the
-// defaults one request waits at most about 10s in total before giving up.
-type Retry struct {
-	// Attempts is the number of tries per request, the first included;
-	// 0 means 5.
-	Attempts int
-	// Backoff is the wait after the first failure, doubled after each
-	// further one (with 10% jitter); 0 means 200ms.
-	Backoff time.Duration
-	// MaxRetryAfter caps the wait a registry asks for with Retry-After;
-	// 0 means 1.5s.
-	MaxRetryAfter time.Duration
-}
-
-func (r Retry) withDefaults() Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 5
-	}
-	if r.Backoff <= 0 {
-		r.Backoff = 200 * time.Millisecond
-	}
-	if r.MaxRetryAfter <= 0 {
-		r.MaxRetryAfter = 1500 * time.Millisecond
-	}
-	return r
-}
-
-// RetryOptions are the remote options that make go-containerregistry
-// retry as r says on top of base (nil: remote's default transport),
-// honouring Retry-After and telling logf (when set) about each answer
-// that is retried. Copy uses them; callers that read from registries
-// themselves should too, so that every registry request rides out the
-// same bursts.
-func RetryOptions(r Retry, base http.RoundTripper, logf func(format string, args ...any)) []remote.Option {
-	r = r.withDefaults()
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	return []remote.Option{
-		remote.WithTransport(&retryAfter{next: base, max: r.MaxRetryAfter, attempts: r.Attempts, logf: logf}),
-		remote.WithRetryBackoff(remote.Backoff{Duration: r.Backoff, Factor: 2, Jitter: 0.1, Steps: r.Attempts}),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-	}
 }
 
 // Progress is a snapshot of a copy. Bytes of blobs that the destination
@@ -130,15 +86,6 @@ const (
 	MaxLayers        = 1000
 )
 
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-}
-
 func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Platform.OS == "" && o.Platform.Architecture == "" {
 		o.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
@@ -149,14 +96,13 @@ func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
-	o.Retry = o.Retry.withDefaults()
 	return o
 }
 
 // Copy copies src to dst, blob by blob, streaming: memory use does not
 // grow with the image. Blobs the destination has are skipped (HEAD), blobs
 // in another repository of the same registry are mounted, and failed
-// requests are retried as opt.Retry says.
+// requests are retried as opt.Retry says (see [RemoteOptions]).
 //
 // Without opt.DockerV2S2 the source is copied unchanged, index and all, so
 // the destination digest equals src.Digest. With it, one image is written
@@ -167,25 +113,45 @@ func (o CopyOptions) withDefaults() CopyOptions {
 func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res CopyResult, err error) {
 	defer func() {
 		if err != nil {
-			err = &scrubbedError{msg: scrub(fmt.Sprintf("copying %s to %s: %v", src.Ref(), dst.String(), err)), err: err}
+			err = redact.Error(fmt.Errorf("copying %s to %s: %w", src.Ref(), dst.String(), err), redact.URLs)
 		}
 	}()
-	if src.Repository == "" || src.Digest == (v1.Hash{}) {
-		return CopyResult{}, errors.New("source is not pinned to a digest")
-	}
-	srcRef, err := name.NewDigest(src.Ref())
+	c := newCopier(ctx, dst, opt)
+	p, err := c.read(src)
 	if err != nil {
-		return CopyResult{}, fmt.Errorf("parsing source: %w", err)
+		return CopyResult{}, err
 	}
-	opt = opt.withDefaults()
+	stop := c.track(p)
+	defer func() { stop(err == nil) }()
+	if err := c.write(p); err != nil {
+		return CopyResult{}, err
+	}
+	res = c.result(p)
+	if err := c.check(res); err != nil {
+		return CopyResult{}, err
+	}
+	return res, nil
+}
 
-	dstRepo := dst.Context()
-	obs := newObserver(opt.Transport, dstRepo.RegistryStr(), dstRepo.RepositoryStr())
+// copier is one Copy: its options, the observer of the destination's
+// requests, and the remote options of each side.
+type copier struct {
+	opt              CopyOptions
+	dst              name.Tag
+	obs              *observer
+	srcOpts, dstOpts []remote.Option
+	progress         []remote.Option // the write's, when tracked
+}
+
+func newCopier(ctx context.Context, dst name.Tag, opt CopyOptions) *copier {
+	opt = opt.withDefaults()
+	repo := dst.Context()
+	obs := newObserver(opt.Transport, repo.RegistryStr(), repo.RepositoryStr())
 	common := slices.Concat([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithJobs(opt.Jobs),
 		remote.WithUserAgent("ferry"),
-	}, RetryOptions(opt.Retry, obs, opt.Logf))
+	}, RemoteOptions(obs, opt.Retry, opt.Logf))
 	var srcAuth, dstAuth []remote.Option
 	if opt.Keychain != nil {
 		srcAuth = []remote.Option{remote.WithAuthFromKeychain(opt.Keychain)}
@@ -194,118 +160,169 @@ func Copy(ctx context.Context, src Image, dst name.Tag, opt CopyOptions) (res Co
 	if opt.DestAuth != nil {
 		dstAuth = []remote.Option{remote.WithAuth(opt.DestAuth)}
 	}
-	srcOpts := slices.Concat(common, srcAuth, []remote.Option{remote.WithPlatform(opt.Platform)})
-	dstOpts := slices.Concat(common, dstAuth)
-
-	desc, err := remote.Get(srcRef, srcOpts...)
-	if err != nil {
-		return CopyResult{}, fmt.Errorf("reading source: %w", err)
+	return &copier{
+		opt:     opt,
+		dst:     dst,
+		obs:     obs,
+		srcOpts: slices.Concat(common, srcAuth, []remote.Option{remote.WithPlatform(opt.Platform)}),
+		dstOpts: slices.Concat(common, dstAuth),
 	}
-	if desc.Digest != src.Digest {
-		return CopyResult{}, fmt.Errorf("source registry served %s for %s", desc.Digest, src.Digest)
-	}
-
-	var (
-		img  v1.Image      // what is written, when it is one image
-		idx  v1.ImageIndex // what is written, when it is an index
-		plan = newPlan()
-	)
-	switch {
-	case desc.MediaType.IsIndex():
-		srcIdx, err := desc.ImageIndex()
-		if err != nil {
-			return CopyResult{}, fmt.Errorf("reading source index: %w", err)
-		}
-		if opt.DockerV2S2 {
-			if img, err = selectPlatform(srcIdx, opt.Platform); err != nil {
-				return CopyResult{}, err
-			}
-			break
-		}
-		idx = srcIdx
-		if one, err := selectPlatform(idx, opt.Platform); err == nil {
-			if res.Config, err = one.ConfigName(); err != nil {
-				return CopyResult{}, fmt.Errorf("reading config digest: %w", err)
-			}
-		}
-	case desc.MediaType.IsImage():
-		if img, err = desc.Image(); err != nil {
-			return CopyResult{}, fmt.Errorf("reading source image: %w", err)
-		}
-	default:
-		return CopyResult{}, fmt.Errorf("source has media type %s, which is neither an image nor an index", desc.MediaType)
-	}
-
-	if img != nil {
-		srcConfig, err := configDigest(img, opt.DockerV2S2)
-		if err != nil {
-			return CopyResult{}, fmt.Errorf("reading config digest: %w", err)
-		}
-		if opt.DockerV2S2 {
-			if img, err = ConvertForHeroku(img); err != nil {
-				return CopyResult{}, err
-			}
-			if err := checkPlatform(img, opt.Platform); err != nil {
-				return CopyResult{}, err
-			}
-			if c, err := img.ConfigName(); err != nil || c != srcConfig {
-				return CopyResult{}, fmt.Errorf("conversion changed the config digest from %s to %s", srcConfig, c)
-			}
-		}
-		res.Config = srcConfig
-		if res.Manifest, err = img.Digest(); err != nil {
-			return CopyResult{}, fmt.Errorf("computing manifest digest: %w", err)
-		}
-		if err := plan.addImage(img); err != nil {
-			return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
-		}
-	} else {
-		res.Manifest = src.Digest
-		if err := plan.addIndex(idx, 0); err != nil {
-			return CopyResult{}, fmt.Errorf("listing blobs: %w", err)
-		}
-	}
-
-	writeOpts := dstOpts
-	if opt.Progress != nil {
-		tr := newTracker(opt.Progress, plan, obs)
-		updates := make(chan v1.Update, 64)
-		stop := tr.consume(updates)
-		writeOpts = slices.Concat(dstOpts, []remote.Option{remote.WithProgress(updates)})
-		defer func() { stop(); tr.emit(true, err == nil) }()
-	}
-
-	if img != nil {
-		err = remote.Write(dst, img, writeOpts...)
-	} else {
-		err = remote.WriteIndex(dst, idx, writeOpts...)
-	}
-	if err != nil {
-		return CopyResult{}, fmt.Errorf("writing destination: %w", err)
-	}
-
-	mounted, pushed, _ := obs.counts(plan.sizes, nil)
-	res.Mounted = mounted
-	res.Skipped = max(0, len(plan.sizes)-mounted-pushed)
-	res.Uploaded = obs.uploaded.Load()
-
-	if err := verify(dst, res, opt.DockerV2S2, dstOpts); err != nil {
-		return CopyResult{}, err
-	}
-	return res, nil
 }
 
-// verify reads the destination back: the tag must name the manifest that
+// payload is what a copy writes, one image or an index, with the
+// digests the destination must end up with and the blobs involved.
+type payload struct {
+	img      v1.Image
+	idx      v1.ImageIndex
+	manifest v1.Hash
+	config   v1.Hash
+	plan     *plan
+}
+
+// read reads the source: its descriptor, then what is written of it.
+func (c *copier) read(src Image) (*payload, error) {
+	if src.Repository == "" || src.Digest == (v1.Hash{}) {
+		return nil, errors.New("source is not pinned to a digest")
+	}
+	ref, err := name.NewDigest(src.Ref())
+	if err != nil {
+		return nil, fmt.Errorf("parsing source: %w", err)
+	}
+	desc, err := remote.Get(ref, c.srcOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading source: %w", err)
+	}
+	if desc.Digest != src.Digest {
+		return nil, fmt.Errorf("source registry served %s for %s", desc.Digest, src.Digest)
+	}
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("reading source index: %w", err)
+		}
+		return c.fromIndex(idx, desc.Digest)
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, fmt.Errorf("reading source image: %w", err)
+		}
+		return c.fromImage(img)
+	}
+	return nil, fmt.Errorf("source has media type %s, which is neither an image nor an index", desc.MediaType)
+}
+
+// fromIndex is what is written of an index: the whole of it, or in
+// Heroku mode its image for the platform.
+func (c *copier) fromIndex(idx v1.ImageIndex, digest v1.Hash) (*payload, error) {
+	if c.opt.DockerV2S2 {
+		img, err := selectPlatform(idx, c.opt.Platform)
+		if err != nil {
+			return nil, err
+		}
+		return c.fromImage(img)
+	}
+	p := &payload{idx: idx, manifest: digest, plan: newPlan()}
+	if one, err := selectPlatform(idx, c.opt.Platform); err == nil {
+		if p.config, err = one.ConfigName(); err != nil {
+			return nil, fmt.Errorf("reading config digest: %w", err)
+		}
+	}
+	if err := p.plan.addIndex(idx, 0); err != nil {
+		return nil, fmt.Errorf("listing blobs: %w", err)
+	}
+	return p, nil
+}
+
+// fromImage is what is written of an image: itself, or in Heroku mode
+// its conversion.
+func (c *copier) fromImage(img v1.Image) (*payload, error) {
+	config, err := configDigest(img, c.opt.DockerV2S2)
+	if err != nil {
+		return nil, fmt.Errorf("reading config digest: %w", err)
+	}
+	if c.opt.DockerV2S2 {
+		if img, err = c.forHeroku(img, config); err != nil {
+			return nil, err
+		}
+	}
+	p := &payload{img: img, config: config, plan: newPlan()}
+	if p.manifest, err = img.Digest(); err != nil {
+		return nil, fmt.Errorf("computing manifest digest: %w", err)
+	}
+	if err := p.plan.addImage(img); err != nil {
+		return nil, fmt.Errorf("listing blobs: %w", err)
+	}
+	return p, nil
+}
+
+// forHeroku converts img for registry.heroku.com and checks that the
+// conversion kept the platform and the config digest (the image id).
+func (c *copier) forHeroku(img v1.Image, config v1.Hash) (v1.Image, error) {
+	img, err := ConvertForHeroku(img)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPlatform(img, c.opt.Platform); err != nil {
+		return nil, err
+	}
+	if got, err := img.ConfigName(); err != nil || got != config {
+		return nil, fmt.Errorf("conversion changed the config digest from %s to %s", config, got)
+	}
+	return img, nil
+}
+
+// track starts reporting progress, when asked for, and returns what ends
+// it: a last report, of everything done when ok.
+func (c *copier) track(p *payload) (stop func(ok bool)) {
+	if c.opt.Progress == nil {
+		return func(bool) {}
+	}
+	tr := newTracker(c.opt.Progress, p.plan, c.obs)
+	updates := make(chan v1.Update, 64)
+	end := tr.consume(updates)
+	c.progress = []remote.Option{remote.WithProgress(updates)}
+	return func(ok bool) { end(); tr.emit(true, ok) }
+}
+
+// write writes the payload to the destination.
+func (c *copier) write(p *payload) error {
+	opts := slices.Concat(c.dstOpts, c.progress)
+	var err error
+	if p.img != nil {
+		err = remote.Write(c.dst, p.img, opts...)
+	} else {
+		err = remote.WriteIndex(c.dst, p.idx, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("writing destination: %w", err)
+	}
+	return nil
+}
+
+// result is what the copy did, as the destination's requests showed.
+func (c *copier) result(p *payload) CopyResult {
+	mounted, pushed, _ := c.obs.counts(p.plan.sizes, nil)
+	return CopyResult{
+		Manifest: p.manifest,
+		Config:   p.config,
+		Uploaded: c.obs.uploaded.Load(),
+		Skipped:  max(0, len(p.plan.sizes)-mounted-pushed),
+		Mounted:  mounted,
+	}
+}
+
+// check reads the destination back: the tag must name the manifest that
 // was written and, for an image, its config digest must be the source's.
-func verify(dst name.Tag, res CopyResult, heroku bool, opts []remote.Option) error {
-	got, err := remote.Get(dst, opts...)
+func (c *copier) check(res CopyResult) error {
+	got, err := remote.Get(c.dst, c.dstOpts...)
 	if err != nil {
 		return fmt.Errorf("reading destination back: %w", err)
 	}
 	if got.Digest != res.Manifest {
 		return fmt.Errorf("destination tag names %s after the copy, want %s", got.Digest, res.Manifest)
 	}
-	if heroku && got.MediaType != types.DockerManifestSchema2 {
+	if c.opt.DockerV2S2 && got.MediaType != types.DockerManifestSchema2 {
 		return fmt.Errorf("destination manifest has media type %s, want %s", got.MediaType, types.DockerManifestSchema2)
 	}
 	if !got.MediaType.IsImage() {

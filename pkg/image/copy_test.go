@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/testenv/images"
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,8 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// fast keeps retry tests quick; Retry-After is still honoured up to 1.5s.
-var fast = image.Retry{Backoff: 5 * time.Millisecond}
+// fast keeps retry tests quick; Retry-After is still honoured.
+var fast = httpx.Policy{Backoff: 5 * time.Millisecond}
 
 // registry starts an in-process registry whose upload bytes are counted on
 // the server side, behind the given middlewares (outermost first).
@@ -370,14 +371,18 @@ func TestCopyHerokuErrors(t *testing.T) {
 	}
 }
 
+// retryCase is one copy into a registry that fails as fault says.
+type retryCase struct {
+	name        string
+	fault       *images.Fault
+	wantErr     bool
+	wantFaults  int // when set: exactly this many
+	minDuration time.Duration
+	maxDuration time.Duration
+}
+
 func TestCopyRetries(t *testing.T) {
-	tests := []struct {
-		name        string
-		fault       *images.Fault
-		wantErr     bool
-		minDuration time.Duration
-		maxDuration time.Duration
-	}{
+	tests := []retryCase{
 		{
 			name:        "429 with Retry-After on uploads",
 			fault:       &images.Fault{Match: images.Matching(http.MethodPatch, "/blobs/uploads/"), Times: 2, Status: http.StatusTooManyRequests, RetryAfter: "1"},
@@ -400,62 +405,77 @@ func TestCopyRetries(t *testing.T) {
 			maxDuration: 5 * time.Second,
 		},
 		{
-			name:        "503 that never ends gives up",
-			fault:       &images.Fault{Match: images.Matching(http.MethodPatch, "/blobs/uploads/"), Times: 1 << 30, RetryAfter: "1"},
-			wantErr:     true,
+			name:    "503 that never ends gives up",
+			fault:   &images.Fault{Match: images.Matching(http.MethodPatch, "/blobs/uploads/"), Times: 1 << 30, RetryAfter: "1"},
+			wantErr: true,
+			// Each of the 3 blobs is tried 5 times (the default attempts)
+			// by go-containerregistry's upload loop, and each PATCH is
+			// sent once: no retry at two levels.
+			wantFaults:  15,
 			maxDuration: 20 * time.Second,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srcHost, _ := registry(t)
-			dstHost, _ := registry(t, tt.fault.Wrap)
-			img := build(t, images.Spec{Layers: 2, Seed: 5})
-			src := push(t, srcHost+"/src/app", img)
+		t.Run(tt.name, tt.run)
+	}
+}
 
-			var mu sync.Mutex
-			var logged []string
-			logf := func(format string, args ...any) {
-				mu.Lock()
-				defer mu.Unlock()
-				logged = append(logged, fmt.Sprintf(format, args...))
-			}
-			start := time.Now()
-			res, err := image.Copy(context.Background(), src, tag(t, dstHost+"/prod/app:v1"), image.CopyOptions{Retry: fast, Logf: logf})
-			took := time.Since(start)
-			if tt.fault.Injected() == 0 {
-				t.Fatal("the fault never fired")
-			}
-			// Every failed answer is logged, naming the request and status.
-			mu.Lock()
-			if len(logged) != tt.fault.Injected() {
-				t.Errorf("%d retries logged for %d faults: %q", len(logged), tt.fault.Injected(), logged)
-			}
-			for _, l := range logged {
-				if !strings.Contains(l, dstHost+"/v2/") || !strings.Contains(l, "retrying") {
-					t.Errorf("retry line does not name the request: %q", l)
-				}
-			}
-			mu.Unlock()
-			if took < tt.minDuration || took > tt.maxDuration {
-				t.Errorf("took %v, want between %v and %v", took, tt.minDuration, tt.maxDuration)
-			}
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("copy succeeded against a registry that always fails")
-				}
-				if !strings.Contains(err.Error(), "503") && !strings.Contains(err.Error(), "UNAVAILABLE") {
-					t.Errorf("error does not say what the registry answered: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Manifest != src.Digest {
-				t.Errorf("manifest %s, want %s", res.Manifest, src.Digest)
-			}
-		})
+func (tt retryCase) run(t *testing.T) {
+	srcHost, _ := registry(t)
+	dstHost, _ := registry(t, tt.fault.Wrap)
+	img := build(t, images.Spec{Layers: 2, Seed: 5})
+	src := push(t, srcHost+"/src/app", img)
+
+	var mu sync.Mutex
+	var logged []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	}
+	start := time.Now()
+	res, err := image.Copy(context.Background(), src, tag(t, dstHost+"/prod/app:v1"), image.CopyOptions{Retry: fast, Logf: logf})
+	took := time.Since(start)
+	if tt.fault.Injected() == 0 {
+		t.Fatal("the fault never fired")
+	}
+	if tt.wantFaults != 0 && tt.fault.Injected() != tt.wantFaults {
+		t.Errorf("the fault fired %d times, want %d", tt.fault.Injected(), tt.wantFaults)
+	}
+	mu.Lock()
+	checkRetryLines(t, logged, tt.fault.Injected(), dstHost)
+	mu.Unlock()
+	if took < tt.minDuration || took > tt.maxDuration {
+		t.Errorf("took %v, want between %v and %v", took, tt.minDuration, tt.maxDuration)
+	}
+	if tt.wantErr {
+		if err == nil {
+			t.Fatal("copy succeeded against a registry that always fails")
+		}
+		if !strings.Contains(err.Error(), "503") && !strings.Contains(err.Error(), "UNAVAILABLE") {
+			t.Errorf("error does not say what the registry answered: %v", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest != src.Digest {
+		t.Errorf("manifest %s, want %s", res.Manifest, src.Digest)
+	}
+}
+
+// checkRetryLines checks that every failed answer was logged, once,
+// naming the request and the retry.
+func checkRetryLines(t *testing.T, logged []string, faults int, host string) {
+	t.Helper()
+	if len(logged) != faults {
+		t.Errorf("%d retries logged for %d faults: %q", len(logged), faults, logged)
+	}
+	for _, l := range logged {
+		if !strings.Contains(l, host+"/v2/") || !strings.Contains(l, "retrying") {
+			t.Errorf("retry line does not name the request: %q", l)
+		}
 	}
 }
 
@@ -661,10 +681,10 @@ func TestCopyBadSource(t *testing.T) {
 	}
 }
 
-// RetryOptions give ferry's own registry reads the copy's policy: a burst
+// RemoteOptions give ferry's own registry reads the copy's policy: a burst
 // of 503s longer than go-containerregistry's default three attempts is
 // ridden out, and each retry is logged.
-func TestRetryOptionsOnReads(t *testing.T) {
+func TestRemoteOptionsOnReads(t *testing.T) {
 	burst := &images.Fault{Match: images.Matching(http.MethodGet, "/blobs/"), Times: 4, Status: http.StatusServiceUnavailable}
 	var armed atomic.Bool
 	host, _ := registry(t, func(next http.Handler) http.Handler {
@@ -682,7 +702,7 @@ func TestRetryOptionsOnReads(t *testing.T) {
 	armed.Store(true)
 	var mu sync.Mutex
 	var lines []string
-	opts := image.RetryOptions(image.Retry{Backoff: time.Millisecond}, nil, func(f string, a ...any) {
+	opts := image.RemoteOptions(nil, httpx.Policy{Backoff: time.Millisecond}, func(f string, a ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		lines = append(lines, fmt.Sprintf(f, a...))

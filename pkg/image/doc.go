@@ -6,7 +6,8 @@
 // should: blob by blob and streaming (memory does not grow with the image),
 // skipping blobs the destination already has, mounting blobs from another
 // repository of the same registry, and retrying 429 and 5xx answers with
-// bounded backoff that honours Retry-After. It is built on
+// bounded backoff that honours Retry-After ([RemoteOptions] says who
+// retries what; every registry call of ferry's uses them). It is built on
 // go-containerregistry's remote package, which does the existence checks,
 // mounts and parallel uploads; Copy adds the policy (platform choice, Heroku
 // conversion), counts what happened from the HTTP exchanges, and reads the

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // Image is an image pinned to a manifest digest.
@@ -81,7 +83,8 @@ func repoAsWritten(ref string) string {
 type Resolver struct {
 	// Keychain supplies registry credentials; nil means anonymous.
 	Keychain authn.Keychain
-	// Options are passed to every remote call (transport, user agent).
+	// Options are passed to every remote call (transport, user agent);
+	// nil means RemoteOptions with the default policy.
 	Options []remote.Option
 }
 
@@ -100,7 +103,11 @@ func (r Resolver) Resolve(ctx context.Context, ref string) (Image, error) {
 	if kc == nil {
 		kc = authn.NewMultiKeychain()
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}, r.Options...)
+	more := r.Options
+	if more == nil {
+		more = RemoteOptions(nil, httpx.Policy{}, nil)
+	}
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}, more...)
 	desc, err := remote.Head(parsed, opts...)
 	if err != nil {
 		return Image{}, fmt.Errorf("resolving %s in its registry: %w", ref, err)

@@ -1,8 +1,8 @@
 package kube
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"

@@ -9,6 +9,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // GitHub writes to a GitHub Actions step: masks, outputs, the step summary
@@ -16,12 +17,12 @@ import (
 type GitHub struct {
 	a      *githubactions.Action
 	getenv func(string) string
-	scrub  Scrubber
+	scrub  redact.Secrets
 }
 
 // NewGitHub returns a GitHub writer. getenv reads the step's environment
 // (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY); workflow commands go to w.
-func NewGitHub(getenv func(string) string, w io.Writer, scrub Scrubber) *GitHub {
+func NewGitHub(getenv func(string) string, w io.Writer, scrub redact.Secrets) *GitHub {
 	return &GitHub{a: githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)), getenv: getenv, scrub: scrub}
 }
 
@@ -30,7 +31,7 @@ func NewGitHub(getenv func(string) string, w io.Writer, scrub Scrubber) *GitHub 
 func (g *GitHub) Mask(secrets []string) {
 	for _, s := range secrets {
 		for _, line := range strings.Split(s, "\n") {
-			if line = strings.TrimSpace(line); len(line) >= 4 {
+			if line = strings.TrimSpace(line); len(line) >= redact.MinSecret {
 				g.a.AddMask(line)
 			}
 		}

@@ -5,10 +5,11 @@ import (
 	"io"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // JSON writes r as an indented JSON document.
-func JSON(w io.Writer, r *promote.Report, scrub Scrubber) error {
+func JSON(w io.Writer, r *promote.Report, scrub redact.Secrets) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // Every report ferry can write follows the documented schema, and the
@@ -63,7 +64,7 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 	reports = append(reports, empty)
 	for _, r := range reports {
 		var b bytes.Buffer
-		if err := JSON(&b, r, Scrubber{}); err != nil {
+		if err := JSON(&b, r, redact.Secrets{}); err != nil {
 			t.Fatal(err)
 		}
 		v, err := jsonschema.UnmarshalJSON(&b)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -32,7 +33,7 @@ func TestProgressLine(t *testing.T) {
 // state always shown and no control characters.
 func TestProgressWithoutTerminal(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLineLogger(&b, NewScrubber())
+	l := NewLineLogger(&b, redact.Secrets{})
 	for i := int64(0); i <= 10; i++ {
 		l.Progress("heroku:shop/web", image.Progress{Complete: i, Total: 10, LayersDone: int(i), Layers: 10})
 	}
@@ -48,7 +49,7 @@ func TestProgressWithoutTerminal(t *testing.T) {
 
 func TestProgressOnTerminalRedrawsAndEndsItsLine(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLineLogger(&b, NewScrubber())
+	l := NewLineLogger(&b, redact.Secrets{})
 	l.TTY = true
 	l.Progress("t", image.Progress{Complete: 1, Total: 10, Layers: 1})
 	l.Logf("t", "something else")

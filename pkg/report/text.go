@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
+	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
 // LineLogger writes one line per event: "TARGET: message", or
@@ -16,7 +17,7 @@ import (
 type LineLogger struct {
 	mu    sync.Mutex
 	w     io.Writer
-	scrub Scrubber
+	scrub redact.Secrets
 	// Timestamps prefixes each line with the time (for terminals; CI
 	// systems stamp lines themselves).
 	Timestamps bool
@@ -29,7 +30,7 @@ type LineLogger struct {
 }
 
 // NewLineLogger returns a LineLogger writing to w.
-func NewLineLogger(w io.Writer, scrub Scrubber) *LineLogger {
+func NewLineLogger(w io.Writer, scrub redact.Secrets) *LineLogger {
 	return &LineLogger{w: w, scrub: scrub}
 }
 
@@ -55,7 +56,7 @@ func (l *LineLogger) Logf(target, format string, args ...any) {
 }
 
 // Text writes a human summary of r.
-func Text(w io.Writer, r *promote.Report, scrub Scrubber) error {
+func Text(w io.Writer, r *promote.Report, scrub redact.Secrets) error {
 	var b strings.Builder
 	switch {
 	case r.Image != "":
