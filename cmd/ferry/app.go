@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/heroku"
 	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/keychain"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -19,17 +20,36 @@ import (
 // app builds the sources and targets of one ferry command from its Config
 // and hands them to pkg/promote.
 type app struct {
-	cfg    config.Config
-	out    *output
-	log    promote.Logger
-	kube   *kube.Clients
-	heroku *heroku.Client
+	cfg   config.Config
+	out   *output
+	log   promote.Logger
+	creds *credentials
+	kube  *kube.Clients
+	// keychain serves the registries: the credentials' own, and a k8s:
+	// source's pull secrets once the source is built.
+	keychain authn.Keychain
+	// heroku are the Heroku clients, one per API key.
+	heroku map[string]*heroku.Client
 }
 
-// newApp checks what can be checked without an API call: that every
-// kubeconfig context named exists and can be used.
+// newApp builds the run's credentials and checks, before anything
+// changes, that every kubeconfig context named exists and can be used —
+// minting a token for a context whose exec plugin ferry stands in for.
 func newApp(ctx context.Context, cfg config.Config, out *output) (*app, error) {
-	a := &app{cfg: cfg, out: out, log: out.log, kube: out.kube}
+	creds, err := newCredentials(cfg, out.secret, func(f string, args ...any) { out.log.Logf("", f, args...) })
+	if err != nil {
+		return nil, promote.Input(err)
+	}
+	a := &app{cfg: cfg, out: out, log: out.log, creds: creds, keychain: creds.keychain, heroku: map[string]*heroku.Client{}}
+	a.kube = kube.NewClients(kube.Kubeconfig{
+		Paths:          cfg.Kube.Kubeconfig,
+		Data:           cfg.Kube.Data,
+		UserAgent:      "ferry/" + buildVersion(),
+		Home:           cfg.Env.Get("HOME"),
+		InCluster:      cfg.Env.InCluster(),
+		Credentials:    creds.kube,
+		RequireContext: cfg.Mode != config.ModeLocal,
+	})
 	return a, a.preflight(ctx)
 }
 
@@ -53,7 +73,7 @@ func (a *app) preflight(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", ad, err))
 		}
 	}
-	return promote.Input(errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // do runs the command.
@@ -97,22 +117,26 @@ func (a *app) options() promote.Options {
 }
 
 func (a *app) resolver() image.Resolver {
-	return image.Resolver{Keychain: authn.DefaultKeychain}
+	return image.Resolver{Keychain: a.keychain}
 }
 
+// source builds the source. A k8s: source's pods may pull their image
+// with pull secrets: those serve its registry too, after ferry's own
+// credentials.
 func (a *app) source(ctx context.Context) (promote.Source, error) {
 	ad := a.cfg.Source
 	switch ad.Kind {
 	case address.KindKube:
-		var reg kube.Resolver
+		src := kube.NewSource(a.kube, kubeRef(ad), nil)
+		a.keychain = a.creds.with(a.keychainLog, keychain.Source{Name: "the pull secrets of " + ad.String(), Keychain: src.PullSecrets()})
 		if a.cfg.Kube.ResolveTags {
-			reg = a.resolver()
+			src = kube.NewSource(a.kube, kubeRef(ad), a.resolver())
 		}
-		return kube.NewSource(a.kube, kubeRef(ad), reg), nil
+		return src, nil
 	case address.KindImage:
 		return image.RefSource{Ref: ad.Ref, Resolver: a.resolver()}, nil
 	case address.KindHeroku:
-		c, err := a.herokuClient(ctx)
+		c, err := a.herokuClient(ctx, ad.App)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +159,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				Logger:        a.log,
 			})
 		case address.KindHeroku:
-			c, err := a.herokuClient(ctx)
+			c, err := a.herokuClient(ctx, ad.App)
 			if err != nil {
 				return nil, err
 			}
@@ -154,6 +178,8 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 	}
 	return out, nil
 }
+
+func (a *app) keychainLog(f string, args ...any) { a.log.Logf("", f, args...) }
 
 func kubeRef(ad address.Address) kube.Ref {
 	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container}

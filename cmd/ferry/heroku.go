@@ -4,24 +4,31 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
+	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/heroku"
 )
 
-// herokuClient returns the one Heroku client of the run, after checking the
-// API key once: a refused key is bad input, found before any copy.
-func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
-	if a.heroku != nil {
-		return a.heroku, nil
-	}
+// herokuClient returns the Heroku client for app's API key (its own,
+// FERRY_HEROKU_API_KEY_<APP>, else HEROKU_API_KEY), one per key, after
+// checking the key once: a refused key is bad input, found before any
+// copy.
+func (a *app) herokuClient(ctx context.Context, app string) (*heroku.Client, error) {
 	h := a.cfg.Heroku
+	key := h.KeyFor(app)
+	if c, ok := a.heroku[key]; ok {
+		return c, nil
+	}
+	setting := "HEROKU_API_KEY"
+	if _, own := h.AppKeys[app]; own {
+		setting = config.AppKeyVar(app)
+	}
 	c, err := heroku.NewClient(heroku.Options{
-		APIKey:      h.APIKey,
+		KeySetting:  setting,
+		APIKey:      key,
 		APIURL:      h.APIURL,
 		Registry:    h.Registry,
 		Platform:    h.Platform,
-		Keychain:    authn.DefaultKeychain,
+		Keychain:    a.keychain,
 		Logger:      a.log,
 		Progress:    a.out.log.Progress,
 		Description: a.description(),
@@ -37,7 +44,7 @@ func (a *app) herokuClient(ctx context.Context) (*heroku.Client, error) {
 	if err := c.CheckAuth(ctx); err != nil {
 		return nil, err
 	}
-	a.heroku = c
+	a.heroku[key] = c
 	return c, nil
 }
 

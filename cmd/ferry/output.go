@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/kube"
@@ -21,29 +22,22 @@ type output struct {
 	format string // text or json
 	stdout io.Writer
 	stderr io.Writer
-	scrub  redact.Secrets
+	scrub  *redact.Set
 	log    *report.LineLogger
 	gh     *report.GitHub // nil outside GitHub Actions
-	// kube holds the kubeconfig read for its credentials; the run's
-	// clients come from it.
-	kube *kube.Clients
+	maskMu sync.Mutex     // credentials are minted side by side
 }
 
-// newOutput reads the secrets of s — the configured ones and the
+// newOutput reads the secrets of s — the configured ones, and the
 // credentials inside the kubeconfig (read from memory or disk, no API
 // call) — and, in GitHub Actions, masks them before anything is printed.
+// Credentials the run resolves or mints later are added with secret.
 func newOutput(s config.Settings, stdout, stderr io.Writer) *output {
 	o := &output{stdout: stdout, stderr: stderr}
 	o.setFormat(s.Output)
-	o.kube = kube.NewClients(kube.Kubeconfig{
-		Paths:     s.Kubeconfig,
-		Data:      s.KubeconfigData,
-		UserAgent: "ferry/" + buildVersion(),
-		Home:      s.Env.Get("HOME"),
-		InCluster: s.Env.InCluster(),
-	})
-	secrets, creds := s.Secrets(), append(o.kube.Secrets(), registrySecrets(s)...)
-	o.scrub = redact.NewSecrets(append(secrets, creds...)...)
+	kc := kube.NewClients(kube.Kubeconfig{Paths: s.Kubeconfig, Data: s.KubeconfigData, Home: s.Env.Get("HOME"), InCluster: s.Env.InCluster()})
+	secrets, creds := s.Secrets(), append(kc.Secrets(), herokuRegistrySecrets(s)...)
+	o.scrub = redact.NewSet(append(secrets, creds...)...)
 	if s.Mode == config.ModeGitHub {
 		o.gh = report.NewGitHub(s.Env.Get, stdout, o.scrub)
 		// The runner masks line by line, so a multi-line secret (a
@@ -56,6 +50,18 @@ func newOutput(s config.Settings, stdout, stderr io.Writer) *output {
 		o.log.TTY, o.log.Timestamps = true, true
 	}
 	return o
+}
+
+// secret hides a credential the run resolved or minted from everything
+// printed from now on, and in GitHub Actions masks it in the job's log
+// before it is used.
+func (o *output) secret(v string) {
+	added := o.scrub.Add(v)
+	if o.gh != nil && len(added) > 0 {
+		o.maskMu.Lock()
+		defer o.maskMu.Unlock()
+		o.gh.Mask(singleLine(added))
+	}
 }
 
 // setFormat sets the report format; anything but json is text (a bad

@@ -32,6 +32,9 @@ const (
 
 // Options configure a Client.
 type Options struct {
+	// KeySetting names where APIKey came from, in errors a user must act
+	// on [HEROKU_API_KEY].
+	KeySetting string
 	// APIKey is the Heroku API key (HEROKU_API_KEY). It is sent only to
 	// APIURL and, as the Basic password of user "_", to Registry.
 	APIKey string
@@ -91,7 +94,7 @@ type Client struct {
 // NewClient checks o and builds a Client. It makes no request.
 func NewClient(o Options) (*Client, error) {
 	if strings.TrimSpace(o.APIKey) == "" {
-		return nil, promote.Input(errors.New("heroku: no API key: set HEROKU_API_KEY"))
+		return nil, promote.Input(fmt.Errorf("heroku: no API key: set %s", o.keySetting()))
 	}
 	if o.APIURL == "" {
 		o.APIURL = DefaultAPIURL
@@ -149,6 +152,13 @@ func NewClient(o Options) (*Client, error) {
 	return c, nil
 }
 
+func (o Options) keySetting() string {
+	if o.KeySetting == "" {
+		return "HEROKU_API_KEY"
+	}
+	return o.KeySetting
+}
+
 // APIError is an error answer of the Platform API.
 type APIError struct {
 	// Status is the HTTP status.
@@ -200,7 +210,7 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 }
 
 // CheckAuth asks for the account the key belongs to. A refused key is an
-// input error naming HEROKU_API_KEY.
+// input error naming the key's setting.
 func (c *Client) CheckAuth(ctx context.Context) error {
 	cctx, cancel := c.ctx(ctx)
 	defer cancel()
@@ -211,9 +221,9 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 	err = c.apiErr(err)
 	switch StatusOf(err) {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return promote.Input(fmt.Errorf("heroku: the Platform API refused HEROKU_API_KEY (%w); create a new key with `heroku authorizations:create` and set HEROKU_API_KEY", err))
+		return promote.Input(fmt.Errorf("heroku: the Platform API refused %s (%w); create a new key with `heroku authorizations:create` and set %[1]s", c.opts.keySetting(), err))
 	}
-	return fmt.Errorf("heroku: checking HEROKU_API_KEY: %w", err)
+	return fmt.Errorf("heroku: checking %s: %w", c.opts.keySetting(), err)
 }
 
 // appInfo is what ferry needs of an app.
@@ -230,11 +240,11 @@ func (c *Client) app(ctx context.Context, app string) (appInfo, error) {
 		err = c.apiErr(err)
 		switch StatusOf(err) {
 		case http.StatusUnauthorized:
-			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: the Platform API refused HEROKU_API_KEY: %w", app, err))
+			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: the Platform API refused %s: %w", app, c.opts.keySetting(), err))
 		case http.StatusForbidden:
-			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: HEROKU_API_KEY has no access to it: %w", app, err))
+			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: %s has no access to it: %w", app, c.opts.keySetting(), err))
 		case http.StatusNotFound:
-			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: no such app, or HEROKU_API_KEY cannot see it: %w", app, err))
+			return appInfo{}, promote.Input(fmt.Errorf("reading app %s: no such app, or %s cannot see it: %w", app, c.opts.keySetting(), err))
 		}
 		return appInfo{}, fmt.Errorf("reading app %s: %w", app, err)
 	}

@@ -17,12 +17,12 @@ import (
 type GitHub struct {
 	a      *githubactions.Action
 	getenv func(string) string
-	scrub  redact.Secrets
+	scrub  redact.Redactor
 }
 
 // NewGitHub returns a GitHub writer. getenv reads the step's environment
 // (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY); workflow commands go to w.
-func NewGitHub(getenv func(string) string, w io.Writer, scrub redact.Secrets) *GitHub {
+func NewGitHub(getenv func(string) string, w io.Writer, scrub redact.Redactor) *GitHub {
 	return &GitHub{a: githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)), getenv: getenv, scrub: scrub}
 }
 

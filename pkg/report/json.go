@@ -9,7 +9,7 @@ import (
 )
 
 // JSON writes r as an indented JSON document.
-func JSON(w io.Writer, r *promote.Report, scrub redact.Secrets) error {
+func JSON(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 type LineLogger struct {
 	mu    sync.Mutex
 	w     io.Writer
-	scrub redact.Secrets
+	scrub redact.Redactor
 	// Timestamps prefixes each line with the time (for terminals; CI
 	// systems stamp lines themselves).
 	Timestamps bool
@@ -30,7 +30,7 @@ type LineLogger struct {
 }
 
 // NewLineLogger returns a LineLogger writing to w.
-func NewLineLogger(w io.Writer, scrub redact.Secrets) *LineLogger {
+func NewLineLogger(w io.Writer, scrub redact.Redactor) *LineLogger {
 	return &LineLogger{w: w, scrub: scrub}
 }
 
@@ -56,7 +56,7 @@ func (l *LineLogger) Logf(target, format string, args ...any) {
 }
 
 // Text writes a human summary of r.
-func Text(w io.Writer, r *promote.Report, scrub redact.Secrets) error {
+func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 	var b strings.Builder
 	switch {
 	case r.Image != "":
