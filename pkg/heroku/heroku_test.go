@@ -2,6 +2,7 @@ package heroku
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -817,5 +818,49 @@ func (tc latestCase) run(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.text(), tc.wantLog) {
 		t.Errorf("log lacks %q:\n%s", tc.wantLog, e.logs.text())
+	}
+}
+
+// A snapshot and a change written down as JSON and read back restore the
+// app through another Target value and client, as another process would:
+// the crashed release is rolled back to the recorded one, and :latest
+// names what it named before.
+func TestRestoreFromValuesReadBack(t *testing.T) {
+	e := newEnv(t)
+	old := e.seedRelease("shop-prod", images.Spec{Seed: 120}, "web")
+	latest := e.latestDigest("shop-prod", "web")
+	img, _ := e.source(images.Spec{Seed: 121, Labels: map[string]string{herokuemu.LabelDyno: "crash"}})
+	r := e.snapshotted("heroku:shop-prod", img)
+	if err := r.release(img); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := r.verify(); err == nil {
+		t.Fatal("Verify passed, want a crash")
+	}
+	b, err := json.Marshal(map[string]any{"snapshot": r.s, "change": r.c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Snapshot promote.Snapshot `json:"snapshot"`
+		Change   promote.Change   `json:"change"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := address.Parse("heroku:shop-prod")
+	other, err := NewTarget(e.client(apiKey), a) // a new client and target, as in another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.note(other.Restore(ctx(t), back.Snapshot, back.Change)); err != nil {
+		t.Fatalf("Restore from values read back: %v\n%s", err, e.logs.text())
+	}
+	rels := e.emu.Releases("shop-prod")
+	if cur := rels[len(rels)-1]; !cur.Current || cur.Description != "Rollback to v1" || cur.Images["web"] != old {
+		t.Errorf("after the restore: %+v", cur)
+	}
+	if got := e.latestDigest("shop-prod", "web"); got != latest {
+		t.Errorf(":latest names %s, want %s as before the promotion", got, latest)
 	}
 }

@@ -82,7 +82,11 @@ func newEntra(t *testing.T) (*entra, *http.Client) {
 	e := &entra{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(e.serve))
 	t.Cleanup(srv.Close)
-	tr := srv.Client().Transport.(*http.Transport).Clone()
+	base, ok := srv.Client().Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("httptest's client transport is a %T", srv.Client().Transport)
+	}
+	tr := base.Clone()
 	addr := srv.Listener.Addr().String()
 	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)

@@ -146,7 +146,11 @@ func newGoogle(t *testing.T) (*fakeGoogle, *httptest.Server) {
 // mapped is a client that reaches srv for every host name, with real
 // host names and TLS — what HTTPS_PROXY to a mapping proxy gives ferry.
 func mapped(srv *httptest.Server) *http.Client {
-	tr := srv.Client().Transport.(*http.Transport).Clone()
+	base, ok := srv.Client().Transport.(*http.Transport)
+	if !ok {
+		panic(fmt.Sprintf("httptest's client transport is a %T", srv.Client().Transport))
+	}
+	tr := base.Clone()
 	addr := srv.Listener.Addr().String()
 	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
