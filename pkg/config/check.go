@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
@@ -376,7 +377,7 @@ func (ch *checker) appKeys(addrs []address.Address) map[string]string {
 		}
 	}
 	keys := map[string]string{}
-	for _, v := range sortedKeys(ch.s.Env) {
+	for _, v := range slices.Sorted(maps.Keys(ch.s.Env)) {
 		suffix, ok := strings.CutPrefix(v, AppKeyPrefix)
 		if !ok || strings.TrimSpace(ch.s.Env[v]) == "" {
 			continue

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -249,7 +251,7 @@ func (c Settings) Secrets() []string {
 		}
 		out = append(out, s)
 	}
-	for _, k := range sortedKeys(c.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		if strings.HasPrefix(k, AppKeyPrefix) {
 			add(strings.TrimSpace(c.Env[k]))
 		}

@@ -106,12 +106,3 @@ const AppKeyPrefix = Prefix + "HEROKU_API_KEY_"
 func AppKeyVar(app string) string {
 	return AppKeyPrefix + strings.ToUpper(strings.ReplaceAll(app, "-", "_"))
 }
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -98,12 +98,12 @@ func (c *Client) stream(ctx context.Context, url string, logf func(format string
 			}
 		case streamMissing:
 			s.misses++
-			if sleepCtx(ctx, s.pause) != nil {
+			if httpx.Sleep(ctx, s.pause) != nil {
 				return
 			}
 		case streamDropped:
 			s.reconnects++
-			if sleepCtx(ctx, s.pause) != nil {
+			if httpx.Sleep(ctx, s.pause) != nil {
 				return
 			}
 		case streamAbsent:

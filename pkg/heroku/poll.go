@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // rateLimitHint asks for a few seconds before a retry when the key's
@@ -17,18 +19,6 @@ func rateLimitHint(r *http.Response) time.Duration {
 	return 0
 }
 
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // poll paces the looks at something that is often done within a second
 // (a release, dynos booting): the first wait is an eighth of every, each
 // next one twice the last, up to every. Against the Platform API's rate
@@ -40,7 +30,7 @@ type poll struct{ next, every time.Duration }
 func newPoll(every time.Duration) *poll { return &poll{next: every / 8, every: every} }
 
 // wait sleeps for the next interval or until ctx ends.
-func (p *poll) wait(ctx context.Context) error { return sleepCtx(ctx, p.advance()) }
+func (p *poll) wait(ctx context.Context) error { return httpx.Sleep(ctx, p.advance()) }
 
 // advance returns the next interval.
 func (p *poll) advance() time.Duration {

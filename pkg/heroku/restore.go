@@ -7,6 +7,7 @@ import (
 
 	hk "github.com/heroku/heroku-go/v5"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -195,7 +196,7 @@ func (t *Target) findRollback(ctx context.Context, want string, before int) (*hk
 				return &rs[i], nil
 			}
 		}
-		if err := sleepCtx(ctx, t.c.opts.PollInterval); err != nil {
+		if err := httpx.Sleep(ctx, t.c.opts.PollInterval); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	hk "github.com/heroku/heroku-go/v5"
 
 	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -341,7 +342,7 @@ func (t *Target) findRelease(ctx context.Context, st State, ups []formationUpdat
 			}
 		}
 		if i+1 < tries {
-			if err := sleepCtx(ctx, t.c.opts.PollInterval); err != nil {
+			if err := httpx.Sleep(ctx, t.c.opts.PollInterval); err != nil {
 				return nil, err
 			}
 		}

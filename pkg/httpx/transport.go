@@ -61,7 +61,7 @@ func NewRetry(next http.RoundTripper, opts ...RetryOption) *Retrier {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	o := retryOptions{sleep: sleep, now: time.Now, jitter: rand.Float64}
+	o := retryOptions{sleep: Sleep, now: time.Now, jitter: rand.Float64}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -167,7 +167,9 @@ func discard(resp *http.Response) {
 }
 
 // sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx ends, and returns ctx's error if it
+// ended first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

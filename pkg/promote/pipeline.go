@@ -62,13 +62,7 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("promote", targets, o)
 	defer r.stop()
-	img, err := r.resolve(ctx, src)
-	if err == nil {
-		err = r.checkSource(ctx, img)
-	}
-	if err == nil {
-		err = r.snapshotAll(ctx, img)
-	}
+	img, err := r.prepare(ctx, src)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
@@ -88,13 +82,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("plan", targets, o)
 	defer r.stop()
-	img, err := r.resolve(ctx, src)
-	if err == nil {
-		err = r.checkSource(ctx, img)
-	}
-	if err == nil {
-		err = r.snapshotAll(ctx, img)
-	}
+	img, err := r.prepare(ctx, src)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}

@@ -41,6 +41,18 @@ func start(command string, targets []Target, o Options) *run {
 
 func (r *run) stop() { r.report.Duration = Duration(time.Since(r.started)) }
 
+// prepare is steps 1 to 3, with which Run and Plan begin.
+func (r *run) prepare(ctx context.Context, src Source) (image.Image, error) {
+	img, err := r.resolve(ctx, src)
+	if err == nil {
+		err = r.checkSource(ctx, img)
+	}
+	if err == nil {
+		err = r.snapshotAll(ctx, img)
+	}
+	return img, err
+}
+
 // resolve is step 1: the source, pinned to a digest.
 func (r *run) resolve(ctx context.Context, src Source) (image.Image, error) {
 	r.report.Source = src.String()
