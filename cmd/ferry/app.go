@@ -53,8 +53,6 @@ func newApp(ctx context.Context, cfg config.Config, out *output) (*app, error) {
 	return a, a.preflight(ctx)
 }
 
-func (a *app) close() {}
-
 func (a *app) addresses() []address.Address {
 	out := append([]address.Address(nil), a.cfg.Targets...)
 	if a.cfg.Source.Kind != "" {

@@ -84,7 +84,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return out.finish(cmd, nil, err)
 	}
-	defer a.close()
 	r, err := a.do(ctx)
 	return out.finish(cmd, r, err)
 }
