@@ -595,7 +595,14 @@ func TestOrbScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	fake := "#!/bin/sh\necho \"args=$#\"\necho \"data=${FERRY_KUBECONFIG_DATA-unset}\"\necho \"key=${FERRY_HEROKU_API_KEY-unset}\"\necho \"params=${PARAM_KUBECONFIG_DATA_VAR-unset}${PARAM_HEROKU_API_KEY_VAR-unset}\"\n"
+	fake := `#!/bin/sh
+echo "args=$#"
+echo "data=${FERRY_KUBECONFIG_DATA-unset}"
+echo "key=${FERRY_HEROKU_API_KEY-unset}"
+echo "azure=${FERRY_AZURE_CLIENT_SECRET-unset}"
+echo "github=${FERRY_GITHUB_TOKEN-unset}"
+echo "params=${PARAM_KUBECONFIG_DATA_VAR-unset}${PARAM_HEROKU_API_KEY_VAR-unset}${PARAM_AZURE_CLIENT_SECRET_VAR-unset}${PARAM_GITHUB_TOKEN_VAR-unset}"
+`
 	if err := os.WriteFile(filepath.Join(bin, "ferry"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -603,50 +610,70 @@ func TestOrbScript(t *testing.T) {
 	if out, err := exec.Command(sh, "-n", script).CombinedOutput(); err != nil {
 		t.Fatalf("sh -n %s: %v\n%s", script, err, out)
 	}
-	runScript := func(path string, env ...string) (string, int) {
-		cmd := exec.Command(sh, "-e", script)
-		cmd.Env = append([]string{"PATH=" + path}, env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		code := 0
-		if ee != nil {
-			code = ee.ExitCode()
-		}
-		return string(out), code
+	runScript := func(t *testing.T, path string, env ...string) (string, int) {
+		t.Helper()
+		return runShell(t, []string{sh, "-e", script}, append([]string{"PATH=" + path}, env...))
 	}
 	path := bin + ":/usr/bin:/bin"
+	const unset4 = "params=unsetunsetunsetunset\n"
 	for _, c := range []struct {
 		name string
 		env  []string
 		want string
 	}{
-		{"named variables", []string{"PARAM_KUBECONFIG_DATA_VAR=PROD_KUBECONFIG", "PROD_KUBECONFIG=a2lu", "PARAM_HEROKU_API_KEY_VAR=HK", "HK=hk-1"},
-			"args=0\ndata=a2lu\nkey=hk-1\nparams=unsetunset\n"},
-		{"default names", []string{"PARAM_KUBECONFIG_DATA_VAR=FERRY_KUBECONFIG_DATA", "FERRY_KUBECONFIG_DATA=a2lu", "PARAM_HEROKU_API_KEY_VAR=HEROKU_API_KEY"},
-			"args=0\ndata=a2lu\nkey=\nparams=unsetunset\n"},
+		{"named variables", []string{"PARAM_KUBECONFIG_DATA_VAR=PROD_KUBECONFIG", "PROD_KUBECONFIG=a2lu", "PARAM_HEROKU_API_KEY_VAR=HK", "HK=hk-1",
+			"PARAM_AZURE_CLIENT_SECRET_VAR=AZ", "AZ=az-1", "PARAM_GITHUB_TOKEN_VAR=GH", "GH=gh-1"},
+			"args=0\ndata=a2lu\nkey=hk-1\nazure=az-1\ngithub=gh-1\n" + unset4},
+		// status and rollback pass no github-token-var: the default name.
+		{"default names", []string{"PARAM_KUBECONFIG_DATA_VAR=FERRY_KUBECONFIG_DATA", "FERRY_KUBECONFIG_DATA=a2lu", "PARAM_HEROKU_API_KEY_VAR=HEROKU_API_KEY",
+			"PARAM_AZURE_CLIENT_SECRET_VAR=AZURE_CLIENT_SECRET", "AZURE_CLIENT_SECRET=az-2", "GITHUB_TOKEN=gh-2"},
+			"args=0\ndata=a2lu\nkey=\nazure=az-2\ngithub=gh-2\n" + unset4},
 		{"values that look like code stay values", []string{"PARAM_KUBECONFIG_DATA_VAR=K", "K=$(echo pwned) `id` ;x", "PARAM_HEROKU_API_KEY_VAR=H"},
-			"args=0\ndata=$(echo pwned) `id` ;x\nkey=\nparams=unsetunset\n"},
+			"args=0\ndata=$(echo pwned) `id` ;x\nkey=\nazure=\ngithub=\n" + unset4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, code := runScript(path, c.env...)
+			out, code := runScript(t, path, c.env...)
 			if code != 0 || out != c.want {
 				t.Fatalf("exit %d\n%s\nwant exit 0\n%s", code, out, c.want)
 			}
 		})
 	}
-	t.Run("not a variable name", func(t *testing.T) {
-		out, code := runScript(path, "PARAM_KUBECONFIG_DATA_VAR=X;rm -rf /", "PARAM_HEROKU_API_KEY_VAR=H")
-		if code != 2 || !strings.Contains(out, "is not an environment variable name") || strings.Contains(out, "args=") {
-			t.Fatalf("exit %d\n%s\nwant exit 2 before ferry runs", code, out)
-		}
-	})
+	for _, v := range []string{"PARAM_KUBECONFIG_DATA_VAR", "PARAM_HEROKU_API_KEY_VAR", "PARAM_AZURE_CLIENT_SECRET_VAR", "PARAM_GITHUB_TOKEN_VAR"} {
+		t.Run("not a variable name in "+v, func(t *testing.T) {
+			env := []string{v + "=X;rm -rf /"}
+			for _, other := range []string{"PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H"} {
+				if !strings.HasPrefix(other, v+"=") {
+					env = append(env, other)
+				}
+			}
+			out, code := runScript(t, path, env...)
+			if code != 2 || !strings.Contains(out, "is not an environment variable name") || strings.Contains(out, "args=") {
+				t.Fatalf("exit %d\n%s\nwant exit 2 before ferry runs", code, out)
+			}
+		})
+	}
 	t.Run("no ferry", func(t *testing.T) {
-		out, code := runScript("/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
+		out, code := runScript(t, "/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
 		if code != 2 || !strings.Contains(out, "ferry is not on the PATH") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 	})
+}
+
+// runShell runs argv with exactly env and returns its combined output and
+// exit code.
+func runShell(t *testing.T, argv, env []string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	code := 0
+	if ee != nil {
+		code = ee.ExitCode()
+	}
+	return string(out), code
 }
