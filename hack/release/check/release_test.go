@@ -351,6 +351,10 @@ func TestRelease(t *testing.T) {
 		if uses := o.Images(); len(uses) != 1 || uses[0].Image != shellRef {
 			t.Errorf("the pinned orb names %v, want %s only", uses, shellRef)
 		}
+		// Its install command downloads the release's own binaries.
+		if uses := o.InstallVersions(); len(uses) != 1 || uses[0].Version != imageVersion {
+			t.Errorf("the pinned orb installs %v, want %s only", uses, imageVersion)
+		}
 	})
 
 	t.Run("release notes", func(t *testing.T) {

@@ -26,9 +26,9 @@ from_var FERRY_GITHUB_TOKEN "${PARAM_GITHUB_TOKEN_VAR:-GITHUB_TOKEN}"
 unset PARAM_KUBECONFIG_DATA_VAR PARAM_HEROKU_API_KEY_VAR PARAM_AZURE_CLIENT_SECRET_VAR PARAM_GITHUB_TOKEN_VAR
 
 # ferry on the PATH: the executor's image has it there (/ko-app/ferry);
-# in another executor, install it first.
+# in another executor, the orb's install command puts it there.
 ferry=$(command -v ferry) || {
-  echo "ferry orb: ferry is not on the PATH; use the orb's executor or install ferry first" >&2
+  echo "ferry orb: ferry is not on the PATH; use the orb's executor, or run the orb's install command first" >&2
   exit 2
 }
 exec "$ferry"
