@@ -41,7 +41,7 @@ func TestOrbIsValid(t *testing.T) {
 			t.Errorf("the packed orb has no %s", want)
 		}
 	}
-	for _, ex := range []string{"kubernetes", "heroku"} {
+	for _, ex := range []string{"kubernetes", "heroku", "eks-oidc", "gke-oidc"} {
 		if _, ok := o.Section("examples")[ex]; !ok {
 			t.Errorf("no example %q", ex)
 		}
