@@ -177,7 +177,11 @@ func checkFerryStep(t *testing.T, a Action, at string, s workflowStep, idToken b
 		t.Errorf("README, %s: %v", at, err)
 	}
 	for _, in := range federation {
-		if _, ok := s.With[in]; ok && !idToken && !(in == "azure-client-id" && s.With["azure-client-secret"] != "") {
+		_, federated := s.With[in]
+		if in == "azure-client-id" && s.With["azure-client-secret"] != "" {
+			federated = false // a client secret signs in instead
+		}
+		if federated && !idToken {
 			t.Errorf("README, %s: %s without permissions: id-token: write", at, in)
 		}
 	}
