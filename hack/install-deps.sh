@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || { echo "install-deps: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 need=()
-for cmd in git; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
+# bash and unzip: the orb's install command is run with bash and unpacks
+# the Windows archive with unzip (internal/frontends TestOrbInstall).
+for cmd in git bash unzip; do command -v "$cmd" >/dev/null || need+=("$cmd"); done
 # actionlint (make lint) checks workflow scripts with shellcheck when it is
 # there, and silently skips that check when it is not.
 command -v shellcheck >/dev/null || need+=(shellcheck)

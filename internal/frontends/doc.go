@@ -21,7 +21,9 @@
 // [LoadAction] reads action.yml, and [Action.Env] computes the INPUT_*
 // variables the Actions runner hands a docker action. [CheckPinned],
 // [Action.PinnedImage] and [Orb.CheckPinnedImages] say whether a release's
-// action and orb name their images by digest.
+// action and orb name their images by digest, and [Orb.CheckInstalls]
+// whether the orb's install command downloads only the release's own
+// binaries.
 //
 // Nothing here talks to CircleCI, GitHub or a docker daemon.
 package frontends

@@ -66,7 +66,10 @@ func (o Orb) ExpandJob(name string, args map[string]any) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("job %s: %w", name, err)
 	}
-	j := body.(map[string]any)
+	j, ok := body.(map[string]any)
+	if !ok {
+		return Job{}, fmt.Errorf("job %s: not a map", name)
+	}
 	var out Job
 	if e, ok := j["executor"]; ok {
 		out.Executor, err = o.expandExecutor(e)
@@ -147,7 +150,10 @@ func (o Orb) expandExecutor(e any) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("executor %s: %w", name, err)
 	}
-	m := body.(map[string]any)
+	m, ok := body.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("executor %s: not a map", name)
+	}
 	delete(m, "description")
 	return m, nil
 }

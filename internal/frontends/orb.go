@@ -74,7 +74,11 @@ func PackOrb(dir string) (Orb, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packing orb %s: %w", dir, err)
 	}
-	return Orb(packed.(map[string]any)), nil
+	m, ok := packed.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("packing orb %s: @orb.yml is not a map", dir)
+	}
+	return Orb(m), nil
 }
 
 func packSection(dir string) (map[string]any, error) {

@@ -2,6 +2,7 @@ package frontends
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestOrbIsValid(t *testing.T) {
 			t.Errorf("the packed orb has no %s", want)
 		}
 	}
-	for _, ex := range []string{"kubernetes", "heroku"} {
+	for _, ex := range []string{"kubernetes", "heroku", "eks-oidc", "gke-oidc"} {
 		if _, ok := o.Section("examples")[ex]; !ok {
 			t.Errorf("no example %q", ex)
 		}
@@ -127,130 +128,171 @@ func validates(t *testing.T, v config.Var, value string) bool {
 	return true
 }
 
+// ferryCommands are the orb's commands that run ferry (scripts/ferry.sh);
+// the only other command is install (TestOrbInstall).
+var ferryCommands = []string{"plan", "promote", "rollback", "status"}
+
 // TestOrbParametersMirrorSettings holds every command's and job's
 // parameters to pkg/config: the name, type, default and description of the
 // setting; secrets as env_var_name parameters naming where the secret is;
 // and the run step's environment carrying each to its FERRY_* variable.
 func TestOrbParametersMirrorSettings(t *testing.T) {
 	o := packed(t)
-	types := settingTypes()
 	ms := mirrors()
-	checkParams := func(at string, params []Param) {
-		for _, p := range params {
-			if want, ok := orbOnly[p.Name]; ok {
-				if p.Type != want {
-					t.Errorf("%s: parameter %s is a %s, want %s", at, p.Name, p.Type, want)
-				}
-				continue
-			}
-			m, ok := ms[p.Name]
-			if !ok {
-				t.Errorf("%s: parameter %s is no ferry setting", at, p.Name)
-				continue
-			}
-			v := m.v
-			if v.Secret {
-				def := v.Name
-				if v.Alias != "" {
-					def = v.Alias
-				}
-				if p.Type != TypeEnvVarName || Scalar(p.Default) != def || !strings.HasSuffix(p.Description, v.Description) {
-					t.Errorf("%s: secret parameter %s: type %s default %v; want env_var_name defaulting to %s, described as %q", at, p.Name, p.Type, p.Default, def, v.Description)
-				}
-				continue
-			}
-			if p.Description != v.Description {
-				t.Errorf("%s: parameter %s: description\n  %q\nwant (pkg/config)\n  %q", at, p.Name, p.Description, v.Description)
-			}
-			if !p.HasDefault || Scalar(p.Default) != v.Default {
-				t.Errorf("%s: parameter %s: default %v, want %q (pkg/config)", at, p.Name, p.Default, v.Default)
-			}
-			typ := types[strings.TrimPrefix(v.Name, config.Prefix)]
-			want := TypeString
-			switch {
-			case typ == reflect.TypeFor[time.Duration]():
-			case typ.Kind() == reflect.Int:
-				want = TypeInteger
-			case typ.Kind() == reflect.Bool:
-				want = TypeBoolean
-			case p.Type == TypeEnum:
-				want = TypeEnum
-			}
-			if p.Type != want {
-				t.Errorf("%s: parameter %s is a %s, the setting (%s) wants %s", at, p.Name, p.Type, typ, want)
-			}
-			if p.Type == TypeEnum {
-				for _, e := range p.Enum {
-					if !validates(t, v, e) {
-						t.Errorf("%s: parameter %s offers %q, which ferry refuses", at, p.Name, e)
-					}
-				}
-				if validates(t, v, "not-"+strings.Join(p.Enum, "-")) {
-					t.Errorf("%s: ferry takes any value of %s; it should be a string, not an enum", at, v.Name)
-				}
-			}
-		}
-	}
-
 	commands := o.Section("commands")
-	for _, name := range sortedKeys(commands) {
+	if got, want := sortedKeys(commands), []string{"install", "plan", "promote", "rollback", "status"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the orb's commands are %v, want %v (a new command that runs ferry joins ferryCommands)", got, want)
+	}
+	for _, name := range ferryCommands {
 		at := "command " + name
-		c := commands[name].(map[string]any)
-		params := Params(c)
-		checkParams(at, params)
-		steps, _ := c["steps"].([]any)
-		if len(steps) != 1 {
-			t.Errorf("%s: %d steps, want the one run step", at, len(steps))
-			continue
-		}
-		r, ok := AsRun(steps[0])
-		if !ok {
-			t.Errorf("%s: the step is not a run step", at)
-			continue
-		}
-		want := map[string]string{"FERRY_COMMAND": name}
-		for _, p := range params {
-			if m, ok := ms[p.Name]; ok {
-				want[m.env] = "<< parameters." + p.Name + " >>"
-			}
-		}
-		if !reflect.DeepEqual(r.Environment, want) {
-			t.Errorf("%s: the run step's environment\n  %v\nwant\n  %v", at, r.Environment, want)
-		}
+		c := asMap(t, commands[name], at)
+		checkMirroredParams(t, at, Params(c), ms)
+		checkRunStepCarries(t, at, name, c, ms)
 	}
 
 	// promote takes every setting but the rollback-only one, rollback
 	// takes that one.
-	promote, _ := commands["promote"].(map[string]any)
-	have := map[string]bool{}
-	for _, p := range Params(promote) {
-		have[p.Name] = true
-	}
-	for name := range ms {
-		if !have[name] && name != "to-revision" {
+	promote := asMap(t, commands["promote"], "command promote")
+	have := paramMap(promote)
+	for _, name := range sortedKeys(ms) {
+		if _, ok := have[name]; !ok && name != "to-revision" {
 			t.Errorf("command promote lacks parameter %s", name)
 		}
 	}
-	rollback, _ := commands["rollback"].(map[string]any)
-	if _, ok := paramMap(rollback)["to-revision"]; !ok {
+	if _, ok := paramMap(asMap(t, commands["rollback"], "command rollback"))["to-revision"]; !ok {
 		t.Errorf("command rollback lacks to-revision")
 	}
 
 	// The job takes what the command takes and hands it all on.
-	job, _ := o.Section("jobs")["promote"].(map[string]any)
-	checkParams("job promote", Params(job))
+	job := asMap(t, o.Section("jobs")["promote"], "job promote")
+	checkMirroredParams(t, "job promote", Params(job), ms)
+	checkJobPassesOn(t, job, Params(promote))
+}
+
+// checkMirroredParams checks each parameter against the setting it
+// mirrors (or the orb's own parameters).
+func checkMirroredParams(t *testing.T, at string, params []Param, ms map[string]mirror) {
+	t.Helper()
+	types := settingTypes()
+	for _, p := range params {
+		if want, ok := orbOnly[p.Name]; ok {
+			if p.Type != want {
+				t.Errorf("%s: parameter %s is a %s, want %s", at, p.Name, p.Type, want)
+			}
+			continue
+		}
+		m, ok := ms[p.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: parameter %s is no ferry setting", at, p.Name)
+		case m.v.Secret:
+			checkSecretParam(t, at, p, m.v)
+		default:
+			checkSettingParam(t, at, p, m.v, types[strings.TrimPrefix(m.v.Name, config.Prefix)])
+		}
+	}
+}
+
+// checkSecretParam: a secret is an env_var_name parameter defaulting to
+// the variable ferry reads it from.
+func checkSecretParam(t *testing.T, at string, p Param, v config.Var) {
+	t.Helper()
+	def := v.Name
+	if v.Alias != "" {
+		def = v.Alias
+	}
+	if p.Type != TypeEnvVarName || Scalar(p.Default) != def || !strings.HasSuffix(p.Description, v.Description) {
+		t.Errorf("%s: secret parameter %s: type %s default %v; want env_var_name defaulting to %s, described as %q", at, p.Name, p.Type, p.Default, def, v.Description)
+	}
+}
+
+// checkSettingParam: any other setting has its description and default,
+// and the type of its Go field (an enum only when ferry refuses other
+// values, and offering only values ferry takes).
+func checkSettingParam(t *testing.T, at string, p Param, v config.Var, typ reflect.Type) {
+	t.Helper()
+	if p.Description != v.Description {
+		t.Errorf("%s: parameter %s: description\n  %q\nwant (pkg/config)\n  %q", at, p.Name, p.Description, v.Description)
+	}
+	if !p.HasDefault || Scalar(p.Default) != v.Default {
+		t.Errorf("%s: parameter %s: default %v, want %q (pkg/config)", at, p.Name, p.Default, v.Default)
+	}
+	if want := paramTypeFor(typ, p.Type); p.Type != want {
+		t.Errorf("%s: parameter %s is a %s, the setting (%s) wants %s", at, p.Name, p.Type, typ, want)
+	}
+	if p.Type != TypeEnum {
+		return
+	}
+	for _, e := range p.Enum {
+		if !validates(t, v, e) {
+			t.Errorf("%s: parameter %s offers %q, which ferry refuses", at, p.Name, e)
+		}
+	}
+	if validates(t, v, "not-"+strings.Join(p.Enum, "-")) {
+		t.Errorf("%s: ferry takes any value of %s; it should be a string, not an enum", at, v.Name)
+	}
+}
+
+// paramTypeFor is the parameter type a setting of Go type typ takes; a
+// string setting may be an enum (have is the declared type).
+func paramTypeFor(typ reflect.Type, have string) string {
+	switch {
+	case typ == reflect.TypeFor[time.Duration]():
+		return TypeString
+	case typ.Kind() == reflect.Int:
+		return TypeInteger
+	case typ.Kind() == reflect.Bool:
+		return TypeBoolean
+	case have == TypeEnum:
+		return TypeEnum
+	}
+	return TypeString
+}
+
+// checkRunStepCarries checks that a command is one run step whose
+// environment carries every setting parameter to its variable, and the
+// command to FERRY_COMMAND.
+func checkRunStepCarries(t *testing.T, at, name string, c map[string]any, ms map[string]mirror) {
+	t.Helper()
+	steps, _ := c["steps"].([]any)
+	if len(steps) != 1 {
+		t.Errorf("%s: %d steps, want the one run step", at, len(steps))
+		return
+	}
+	r, ok := AsRun(steps[0])
+	if !ok {
+		t.Errorf("%s: the step is not a run step", at)
+		return
+	}
+	want := map[string]string{"FERRY_COMMAND": name}
+	for _, p := range Params(c) {
+		if m, ok := ms[p.Name]; ok {
+			want[m.env] = "<< parameters." + p.Name + " >>"
+		}
+	}
+	if !reflect.DeepEqual(r.Environment, want) {
+		t.Errorf("%s: the run step's environment\n  %v\nwant\n  %v", at, r.Environment, want)
+	}
+}
+
+// checkJobPassesOn checks that the job declares every parameter of the
+// promote command as the command does, and passes each on to it.
+func checkJobPassesOn(t *testing.T, job map[string]any, command []Param) {
+	t.Helper()
 	jp := paramMap(job)
-	for _, p := range Params(promote) {
+	for _, p := range command {
 		if q, ok := jp[p.Name]; !ok || !reflect.DeepEqual(q, p) {
 			t.Errorf("job promote: parameter %s is not the command's (%+v)", p.Name, q)
 		}
 	}
-	for _, s := range job["steps"].([]any) {
-		call, ok := s.(map[string]any)["promote"].(map[string]any)
+	steps, _ := job["steps"].([]any)
+	for _, s := range steps {
+		sm, _ := s.(map[string]any)
+		call, ok := sm["promote"].(map[string]any)
 		if !ok {
 			continue
 		}
-		for _, p := range Params(promote) {
+		for _, p := range command {
 			if call[p.Name] != "<< parameters."+p.Name+" >>" {
 				t.Errorf("job promote does not pass %s on to the command: %v", p.Name, call[p.Name])
 			}
@@ -258,6 +300,61 @@ func TestOrbParametersMirrorSettings(t *testing.T) {
 		return
 	}
 	t.Errorf("job promote does not call the promote command")
+}
+
+// asMap returns v as a map, failing the test when it is not one.
+func asMap(t testing.TB, v any, what string) map[string]any {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s is a %T, not a map", what, v)
+	}
+	return m
+}
+
+// dig walks a decoded YAML document: a string indexes a map, an int a
+// list. It fails the test when the path is not there.
+func dig(t testing.TB, doc any, path ...any) any {
+	t.Helper()
+	if o, ok := doc.(Orb); ok {
+		doc = map[string]any(o)
+	}
+	for i, key := range path {
+		switch k := key.(type) {
+		case string:
+			m, ok := doc.(map[string]any)
+			if !ok {
+				t.Fatalf("%v: %T is not a map", path[:i+1], doc)
+			}
+			if doc, ok = m[k]; !ok {
+				t.Fatalf("%v: no key %q", path[:i+1], k)
+			}
+		case int:
+			l, ok := doc.([]any)
+			if !ok || k >= len(l) {
+				t.Fatalf("%v: %T is not a list with an item %d", path[:i+1], doc, k)
+			}
+			doc = l[k]
+		}
+	}
+	return doc
+}
+
+// digMap and digList are dig for a map and a list.
+func digMap(t testing.TB, doc any, path ...any) map[string]any {
+	t.Helper()
+	return asMap(t, dig(t, doc, path...), pathString(path))
+}
+
+func pathString(path []any) string { return fmt.Sprintf("%v", path) }
+
+func digList(t testing.TB, doc any, path ...any) []any {
+	t.Helper()
+	l, ok := dig(t, doc, path...).([]any)
+	if !ok {
+		t.Fatalf("%s is not a list", pathString(path))
+	}
+	return l
 }
 
 func TestExpandJob(t *testing.T) {
@@ -274,8 +371,7 @@ func TestExpandJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docker, _ := j.Executor["docker"].([]any)
-	if len(docker) != 1 || docker[0].(map[string]any)["image"] != "ghcr.io/ferry-dev/ferry:v0-shell" || j.Executor["resource_class"] != "medium" {
+	if docker := digList(t, j.Executor, "docker"); len(docker) != 1 || dig(t, docker, 0, "image") != "ghcr.io/ferry-dev/ferry:v0-shell" || j.Executor["resource_class"] != "medium" {
 		t.Errorf("executor %v", j.Executor)
 	}
 	var names []string
@@ -400,73 +496,79 @@ examples:
                 requires: [build]
 `
 
+// validOrbDoc is validOrb, decoded.
+func validOrbDoc(t *testing.T) Orb {
+	t.Helper()
+	var o Orb
+	if err := yaml.Unmarshal([]byte(validOrb), &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// Parts of validOrb that the tests below break.
+func greetCommand(t *testing.T, o Orb) map[string]any { return digMap(t, o, "commands", "greet") }
+func helloJob(t *testing.T, o Orb) map[string]any     { return digMap(t, o, "jobs", "hello") }
+func greetRun(t *testing.T, o Orb) map[string]any {
+	return digMap(t, o, "commands", "greet", "steps", 0, "run")
+}
+func exampleWorkflow(t *testing.T, o Orb) map[string]any {
+	return digMap(t, o, "examples", "use", "usage", "workflows", "w")
+}
+func paramSpec(t *testing.T, el map[string]any, name string) map[string]any {
+	return digMap(t, el, "parameters", name)
+}
+
 // TestValidateFindsProblems breaks a valid orb one way at a time and checks
 // that Validate names the problem.
 func TestValidateFindsProblems(t *testing.T) {
-	base := func(t *testing.T) Orb {
-		t.Helper()
-		var o Orb
-		if err := yaml.Unmarshal([]byte(validOrb), &o); err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
-	if err := base(t).Validate(); err != nil {
+	if err := validOrbDoc(t).Validate(); err != nil {
 		t.Fatalf("the valid orb is not valid: %v", err)
-	}
-	cmd := func(o Orb) map[string]any { return o.Section("commands")["greet"].(map[string]any) }
-	job := func(o Orb) map[string]any { return o.Section("jobs")["hello"].(map[string]any) }
-	param := func(el map[string]any, name string) map[string]any {
-		return el["parameters"].(map[string]any)[name].(map[string]any)
-	}
-	run := func(o Orb) map[string]any {
-		return cmd(o)["steps"].([]any)[0].(map[string]any)["run"].(map[string]any)
 	}
 	cases := []struct {
 		name   string
-		break_ func(o Orb)
+		break_ func(t *testing.T, o Orb)
 		want   string
 	}{
-		{"unknown top-level key", func(o Orb) { o["job"] = map[string]any{} }, `orb: unknown key "job"`},
-		{"wrong version", func(o Orb) { o["version"] = 2.0 }, "version must be 2.1"},
-		{"no description", func(o Orb) { delete(o, "description") }, "orb: needs a description"},
-		{"display not https", func(o Orb) { o["display"] = map[string]any{"home_url": "example.com"} }, "display.home_url: must be an https URL"},
-		{"no source_url", func(o Orb) { delete(o, "display") }, "display: must be a map with source_url"},
-		{"run without name", func(o Orb) { delete(run(o), "name") }, "needs a name"},
-		{"bad name", func(o Orb) { o.Section("commands")["Greet"] = cmd(o) }, "commands.Greet: name must be lower-case"},
-		{"declared, not used", func(o Orb) { delete(run(o)["environment"].(map[string]any), "LOUD") }, `commands.greet: declares parameter "loud" but never uses it`},
-		{"used, not declared", func(o Orb) { run(o)["environment"].(map[string]any)["X"] = "<< parameters.x >>" }, "commands.greet: uses << parameters.x >>, which it does not declare"},
-		{"parameter in the shell command", func(o Orb) { run(o)["command"] = "echo << parameters.to >>" }, "pass it through environment instead"},
-		{"enum default outside", func(o Orb) { param(job(o), "mood")["default"] = "angry" }, "default: angry is not one of happy, sad"},
-		{"parameter without description", func(o Orb) { delete(param(cmd(o), "to"), "description") }, "parameters.to: needs a description"},
-		{"unknown command", func(o Orb) { job(o)["steps"] = append(job(o)["steps"].([]any), "greeet") }, `"greeet" is neither a built-in step nor a command of the orb`},
-		{"unknown command argument", func(o Orb) {
-			job(o)["steps"].([]any)[1].(map[string]any)["greet"].(map[string]any)["too"] = "x"
+		{"unknown top-level key", func(t *testing.T, o Orb) { o["job"] = map[string]any{} }, `orb: unknown key "job"`},
+		{"wrong version", func(t *testing.T, o Orb) { o["version"] = 2.0 }, "version must be 2.1"},
+		{"no description", func(t *testing.T, o Orb) { delete(o, "description") }, "orb: needs a description"},
+		{"display not https", func(t *testing.T, o Orb) { o["display"] = map[string]any{"home_url": "example.com"} }, "display.home_url: must be an https URL"},
+		{"no source_url", func(t *testing.T, o Orb) { delete(o, "display") }, "display: must be a map with source_url"},
+		{"run without name", func(t *testing.T, o Orb) { delete(greetRun(t, o), "name") }, "needs a name"},
+		{"bad name", func(t *testing.T, o Orb) { o.Section("commands")["Greet"] = greetCommand(t, o) }, "commands.Greet: name must be lower-case"},
+		{"declared, not used", func(t *testing.T, o Orb) { delete(digMap(t, greetRun(t, o), "environment"), "LOUD") }, `commands.greet: declares parameter "loud" but never uses it`},
+		{"used, not declared", func(t *testing.T, o Orb) { digMap(t, greetRun(t, o), "environment")["X"] = "<< parameters.x >>" }, "commands.greet: uses << parameters.x >>, which it does not declare"},
+		{"parameter in the shell command", func(t *testing.T, o Orb) { greetRun(t, o)["command"] = "echo << parameters.to >>" }, "pass it through environment instead"},
+		{"enum default outside", func(t *testing.T, o Orb) { paramSpec(t, helloJob(t, o), "mood")["default"] = "angry" }, "default: angry is not one of happy, sad"},
+		{"parameter without description", func(t *testing.T, o Orb) { delete(paramSpec(t, greetCommand(t, o), "to"), "description") }, "parameters.to: needs a description"},
+		{"unknown command", func(t *testing.T, o Orb) {
+			helloJob(t, o)["steps"] = append(digList(t, o, "jobs", "hello", "steps"), "greeet")
+		}, `"greeet" is neither a built-in step nor a command of the orb`},
+		{"unknown command argument", func(t *testing.T, o Orb) {
+			digMap(t, o, "jobs", "hello", "steps", 1, "greet")["too"] = "x"
 		}, `command greet: unknown parameter "too"`},
-		{"unknown executor", func(o Orb) { param(job(o), "executor")["default"] = "other" }, `the orb has no executor "other"`},
-		{"job without environment", func(o Orb) { delete(job(o), "executor") }, "needs exactly one of executor, docker, machine, macos"},
-		{"steps parameter misused", func(o Orb) { job(o)["environment"].(map[string]any)["PRE"] = "<< parameters.pre >>" }, `steps parameter "pre" must be used as`},
-		{"executor parameter misused", func(o Orb) { job(o)["environment"].(map[string]any)["E"] = "<< parameters.executor >>" }, `executor parameter "executor" must be used as`},
-		{"executor parameter unused", func(o Orb) {
-			o.Section("executors")["default"].(map[string]any)["docker"] = []any{map[string]any{"image": "busybox"}}
+		{"unknown executor", func(t *testing.T, o Orb) { paramSpec(t, helloJob(t, o), "executor")["default"] = "other" }, `the orb has no executor "other"`},
+		{"job without environment", func(t *testing.T, o Orb) { delete(helloJob(t, o), "executor") }, "needs exactly one of executor, docker, machine, macos"},
+		{"steps parameter misused", func(t *testing.T, o Orb) { digMap(t, helloJob(t, o), "environment")["PRE"] = "<< parameters.pre >>" }, `steps parameter "pre" must be used as`},
+		{"executor parameter misused", func(t *testing.T, o Orb) { digMap(t, helloJob(t, o), "environment")["E"] = "<< parameters.executor >>" }, `executor parameter "executor" must be used as`},
+		{"executor parameter unused", func(t *testing.T, o Orb) {
+			digMap(t, o, "executors", "default")["docker"] = []any{map[string]any{"image": "busybox"}}
 		}, `executors.default: declares parameter "tag" but never uses it`},
-		{"example job unknown", func(o Orb) {
-			wf := o.Section("examples")["use"].(map[string]any)["usage"].(map[string]any)["workflows"].(map[string]any)["w"].(map[string]any)
-			wf["jobs"] = []any{"x/bye"}
+		{"example job unknown", func(t *testing.T, o Orb) {
+			exampleWorkflow(t, o)["jobs"] = []any{"x/bye"}
 		}, `the orb has no job "bye"`},
-		{"example argument unknown", func(o Orb) {
-			wf := o.Section("examples")["use"].(map[string]any)["usage"].(map[string]any)["workflows"].(map[string]any)["w"].(map[string]any)
-			wf["jobs"] = []any{map[string]any{"x/hello": map[string]any{"too": "you"}}}
+		{"example argument unknown", func(t *testing.T, o Orb) {
+			exampleWorkflow(t, o)["jobs"] = []any{map[string]any{"x/hello": map[string]any{"too": "you"}}}
 		}, `x/hello: unknown parameter "too"`},
-		{"example orb not imported", func(o Orb) {
-			wf := o.Section("examples")["use"].(map[string]any)["usage"].(map[string]any)["workflows"].(map[string]any)["w"].(map[string]any)
-			wf["jobs"] = []any{"y/hello"}
+		{"example orb not imported", func(t *testing.T, o Orb) {
+			exampleWorkflow(t, o)["jobs"] = []any{"y/hello"}
 		}, `orb "y" is not imported`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := base(t)
-			c.break_(o)
+			o := validOrbDoc(t)
+			c.break_(t, o)
 			err := o.Validate()
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want a problem containing %q, got:\n%v", c.want, err)
@@ -479,51 +581,36 @@ func TestValidateFindsProblems(t *testing.T) {
 // checks that CircleCI's parser (CheckWithCircleCI) names the problem: what
 // Validate leaves to it.
 func TestCircleCIParserFindsProblems(t *testing.T) {
-	base := func(t *testing.T) Orb {
-		t.Helper()
-		var o Orb
-		if err := yaml.Unmarshal([]byte(validOrb), &o); err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
-	if err := CheckWithCircleCI(t.Context(), "../..", base(t)); err != nil {
+	if err := CheckWithCircleCI(t.Context(), "../..", validOrbDoc(t)); err != nil {
 		t.Fatalf("the valid orb is not valid for CircleCI's parser: %v", err)
-	}
-	cmd := func(o Orb) map[string]any { return o.Section("commands")["greet"].(map[string]any) }
-	job := func(o Orb) map[string]any { return o.Section("jobs")["hello"].(map[string]any) }
-	param := func(el map[string]any, name string) map[string]any {
-		return el["parameters"].(map[string]any)[name].(map[string]any)
-	}
-	run := func(o Orb) map[string]any {
-		return cmd(o)["steps"].([]any)[0].(map[string]any)["run"].(map[string]any)
 	}
 	for _, c := range []struct {
 		name   string
-		break_ func(o Orb)
+		break_ func(t *testing.T, o Orb)
 		want   string
 	}{
-		{"unknown parameter type", func(o Orb) { param(cmd(o), "to")["type"] = "text" }, "commands.greet.parameters.to.type: must be equal to one of the allowed values"},
-		{"default of the wrong type", func(o Orb) { param(cmd(o), "loud")["default"] = "no" }, "commands.greet.parameters.loud.default: must be boolean"},
-		{"integer default", func(o Orb) { param(job(o), "times")["default"] = 1.5 }, "jobs.hello.parameters.times.default: must be integer"},
-		{"enum without values", func(o Orb) { delete(param(job(o), "mood"), "enum") }, "jobs.hello.parameters.mood: must have required property 'enum'"},
-		{"env_var_name default", func(o Orb) { param(cmd(o), "key-var")["default"] = "API KEY" }, "commands.greet.parameters.key-var.default: must match pattern"},
-		{"unknown parameter key", func(o Orb) { param(cmd(o), "to")["required"] = true }, "commands.greet.parameters.to: must NOT have additional properties"},
-		{"run without command", func(o Orb) { delete(run(o), "command") }, "commands.greet.steps.0.run: must have required property 'command'"},
-		{"docker without image", func(o Orb) {
-			o.Section("executors")["default"].(map[string]any)["docker"] = []any{map[string]any{"user": "root"}}
+		{"unknown parameter type", func(t *testing.T, o Orb) { paramSpec(t, greetCommand(t, o), "to")["type"] = "text" }, "commands.greet.parameters.to.type: must be equal to one of the allowed values"},
+		{"default of the wrong type", func(t *testing.T, o Orb) { paramSpec(t, greetCommand(t, o), "loud")["default"] = "no" }, "commands.greet.parameters.loud.default: must be boolean"},
+		{"integer default", func(t *testing.T, o Orb) { paramSpec(t, helloJob(t, o), "times")["default"] = 1.5 }, "jobs.hello.parameters.times.default: must be integer"},
+		{"enum without values", func(t *testing.T, o Orb) { delete(paramSpec(t, helloJob(t, o), "mood"), "enum") }, "jobs.hello.parameters.mood: must have required property 'enum'"},
+		{"env_var_name default", func(t *testing.T, o Orb) { paramSpec(t, greetCommand(t, o), "key-var")["default"] = "API KEY" }, "commands.greet.parameters.key-var.default: must match pattern"},
+		{"unknown parameter key", func(t *testing.T, o Orb) { paramSpec(t, greetCommand(t, o), "to")["required"] = true }, "commands.greet.parameters.to: must NOT have additional properties"},
+		{"run without command", func(t *testing.T, o Orb) { delete(greetRun(t, o), "command") }, "commands.greet.steps.0.run: must have required property 'command'"},
+		{"docker without image", func(t *testing.T, o Orb) {
+			digMap(t, o, "executors", "default")["docker"] = []any{map[string]any{"user": "root"}}
 		}, "reusable_executor:default/docker_executor"},
-		{"unknown command", func(o Orb) { job(o)["steps"] = append(job(o)["steps"].([]any), "greeet") }, "Custom Command greeet not found"},
-		{"unknown executor", func(o Orb) { param(job(o), "executor")["default"] = "other" }, "Reusable executor other not found"},
-		{"job without steps", func(o Orb) { delete(job(o), "steps") }, "jobs.hello: must have required property 'steps'"},
-		{"example job unknown", func(o Orb) {
-			wf := o.Section("examples")["use"].(map[string]any)["usage"].(map[string]any)["workflows"].(map[string]any)["w"].(map[string]any)
-			wf["jobs"] = []any{"x/bye"}
+		{"unknown command", func(t *testing.T, o Orb) {
+			helloJob(t, o)["steps"] = append(digList(t, o, "jobs", "hello", "steps"), "greeet")
+		}, "Custom Command greeet not found"},
+		{"unknown executor", func(t *testing.T, o Orb) { paramSpec(t, helloJob(t, o), "executor")["default"] = "other" }, "Reusable executor other not found"},
+		{"job without steps", func(t *testing.T, o Orb) { delete(helloJob(t, o), "steps") }, "jobs.hello: must have required property 'steps'"},
+		{"example job unknown", func(t *testing.T, o Orb) {
+			exampleWorkflow(t, o)["jobs"] = []any{"x/bye"}
 		}, "Job x/bye not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			o := base(t)
-			c.break_(o)
+			o := validOrbDoc(t)
+			c.break_(t, o)
 			err := CheckWithCircleCI(t.Context(), "../..", o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want a problem containing %q, got:\n%v", c.want, err)
@@ -548,7 +635,7 @@ func TestPackOrb(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, _ := AsRun(o.Section("commands")["hi"].(map[string]any)["steps"].([]any)[0])
+		r, _ := AsRun(dig(t, o, "commands", "hi", "steps", 0))
 		if r.Command != "echo hi\n" {
 			t.Errorf("include not inlined: %q", r.Command)
 		}
@@ -595,7 +682,14 @@ func TestOrbScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	fake := "#!/bin/sh\necho \"args=$#\"\necho \"data=${FERRY_KUBECONFIG_DATA-unset}\"\necho \"key=${FERRY_HEROKU_API_KEY-unset}\"\necho \"params=${PARAM_KUBECONFIG_DATA_VAR-unset}${PARAM_HEROKU_API_KEY_VAR-unset}\"\n"
+	fake := `#!/bin/sh
+echo "args=$#"
+echo "data=${FERRY_KUBECONFIG_DATA-unset}"
+echo "key=${FERRY_HEROKU_API_KEY-unset}"
+echo "azure=${FERRY_AZURE_CLIENT_SECRET-unset}"
+echo "github=${FERRY_GITHUB_TOKEN-unset}"
+echo "params=${PARAM_KUBECONFIG_DATA_VAR-unset}${PARAM_HEROKU_API_KEY_VAR-unset}${PARAM_AZURE_CLIENT_SECRET_VAR-unset}${PARAM_GITHUB_TOKEN_VAR-unset}"
+`
 	if err := os.WriteFile(filepath.Join(bin, "ferry"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -603,50 +697,70 @@ func TestOrbScript(t *testing.T) {
 	if out, err := exec.Command(sh, "-n", script).CombinedOutput(); err != nil {
 		t.Fatalf("sh -n %s: %v\n%s", script, err, out)
 	}
-	runScript := func(path string, env ...string) (string, int) {
-		cmd := exec.Command(sh, "-e", script)
-		cmd.Env = append([]string{"PATH=" + path}, env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		code := 0
-		if ee != nil {
-			code = ee.ExitCode()
-		}
-		return string(out), code
+	runScript := func(t *testing.T, path string, env ...string) (string, int) {
+		t.Helper()
+		return runShell(t, []string{sh, "-e", script}, append([]string{"PATH=" + path}, env...))
 	}
 	path := bin + ":/usr/bin:/bin"
+	const unset4 = "params=unsetunsetunsetunset\n"
 	for _, c := range []struct {
 		name string
 		env  []string
 		want string
 	}{
-		{"named variables", []string{"PARAM_KUBECONFIG_DATA_VAR=PROD_KUBECONFIG", "PROD_KUBECONFIG=a2lu", "PARAM_HEROKU_API_KEY_VAR=HK", "HK=hk-1"},
-			"args=0\ndata=a2lu\nkey=hk-1\nparams=unsetunset\n"},
-		{"default names", []string{"PARAM_KUBECONFIG_DATA_VAR=FERRY_KUBECONFIG_DATA", "FERRY_KUBECONFIG_DATA=a2lu", "PARAM_HEROKU_API_KEY_VAR=HEROKU_API_KEY"},
-			"args=0\ndata=a2lu\nkey=\nparams=unsetunset\n"},
+		{"named variables", []string{"PARAM_KUBECONFIG_DATA_VAR=PROD_KUBECONFIG", "PROD_KUBECONFIG=a2lu", "PARAM_HEROKU_API_KEY_VAR=HK", "HK=hk-1",
+			"PARAM_AZURE_CLIENT_SECRET_VAR=AZ", "AZ=az-1", "PARAM_GITHUB_TOKEN_VAR=GH", "GH=gh-1"},
+			"args=0\ndata=a2lu\nkey=hk-1\nazure=az-1\ngithub=gh-1\n" + unset4},
+		// status and rollback pass no github-token-var: the default name.
+		{"default names", []string{"PARAM_KUBECONFIG_DATA_VAR=FERRY_KUBECONFIG_DATA", "FERRY_KUBECONFIG_DATA=a2lu", "PARAM_HEROKU_API_KEY_VAR=HEROKU_API_KEY",
+			"PARAM_AZURE_CLIENT_SECRET_VAR=AZURE_CLIENT_SECRET", "AZURE_CLIENT_SECRET=az-2", "GITHUB_TOKEN=gh-2"},
+			"args=0\ndata=a2lu\nkey=\nazure=az-2\ngithub=gh-2\n" + unset4},
 		{"values that look like code stay values", []string{"PARAM_KUBECONFIG_DATA_VAR=K", "K=$(echo pwned) `id` ;x", "PARAM_HEROKU_API_KEY_VAR=H"},
-			"args=0\ndata=$(echo pwned) `id` ;x\nkey=\nparams=unsetunset\n"},
+			"args=0\ndata=$(echo pwned) `id` ;x\nkey=\nazure=\ngithub=\n" + unset4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, code := runScript(path, c.env...)
+			out, code := runScript(t, path, c.env...)
 			if code != 0 || out != c.want {
 				t.Fatalf("exit %d\n%s\nwant exit 0\n%s", code, out, c.want)
 			}
 		})
 	}
-	t.Run("not a variable name", func(t *testing.T) {
-		out, code := runScript(path, "PARAM_KUBECONFIG_DATA_VAR=X;rm -rf /", "PARAM_HEROKU_API_KEY_VAR=H")
-		if code != 2 || !strings.Contains(out, "is not an environment variable name") || strings.Contains(out, "args=") {
-			t.Fatalf("exit %d\n%s\nwant exit 2 before ferry runs", code, out)
-		}
-	})
+	for _, v := range []string{"PARAM_KUBECONFIG_DATA_VAR", "PARAM_HEROKU_API_KEY_VAR", "PARAM_AZURE_CLIENT_SECRET_VAR", "PARAM_GITHUB_TOKEN_VAR"} {
+		t.Run("not a variable name in "+v, func(t *testing.T) {
+			env := []string{v + "=X;rm -rf /"}
+			for _, other := range []string{"PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H"} {
+				if !strings.HasPrefix(other, v+"=") {
+					env = append(env, other)
+				}
+			}
+			out, code := runScript(t, path, env...)
+			if code != 2 || !strings.Contains(out, "is not an environment variable name") || strings.Contains(out, "args=") {
+				t.Fatalf("exit %d\n%s\nwant exit 2 before ferry runs", code, out)
+			}
+		})
+	}
 	t.Run("no ferry", func(t *testing.T) {
-		out, code := runScript("/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
+		out, code := runScript(t, "/usr/bin:/bin", "PARAM_KUBECONFIG_DATA_VAR=K", "PARAM_HEROKU_API_KEY_VAR=H")
 		if code != 2 || !strings.Contains(out, "ferry is not on the PATH") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 	})
+}
+
+// runShell runs argv with exactly env and returns its combined output and
+// exit code.
+func runShell(t *testing.T, argv, env []string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	code := 0
+	if ee != nil {
+		code = ee.ExitCode()
+	}
+	return string(out), code
 }

@@ -96,3 +96,65 @@ func (o Orb) CheckPinnedImages() error {
 	}
 	return errors.Join(errs...)
 }
+
+// InstallVersionVar is the variable of the orb's install step that names
+// the release it downloads: "latest" on main, the release's own version
+// (vX.Y.Z) in a release's orb.
+const InstallVersionVar = "INSTALL_VERSION"
+
+// InstallUse is one run step of the orb that installs ferry: where, and
+// which release.
+type InstallUse struct {
+	At      string // commands.install.steps[0]
+	Version string
+}
+
+// InstallVersions lists every run step of the orb's commands and jobs that
+// names a release to install (InstallVersionVar), in order.
+func (o Orb) InstallVersions() []InstallUse {
+	var out []InstallUse
+	for _, section := range []string{"commands", "jobs"} {
+		m := o.Section(section)
+		for _, el := range sortedKeys(m) {
+			e, _ := m[el].(map[string]any)
+			steps, _ := e["steps"].([]any)
+			for i, s := range steps {
+				r, ok := AsRun(s)
+				if v, set := r.Environment[InstallVersionVar]; ok && set {
+					out = append(out, InstallUse{At: fmt.Sprintf("%s.%s.steps[%d]", section, el, i), Version: v})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CheckInstalls returns an error unless the orb installs only version: one
+// step names it, as a literal, in a command that takes no parameter that
+// could name another release.
+func (o Orb) CheckInstalls(version string) error {
+	uses := o.InstallVersions()
+	if len(uses) != 1 {
+		return fmt.Errorf("%d steps of the orb name a release to install (%s), want the install command's one", len(uses), InstallVersionVar)
+	}
+	u := uses[0]
+	if strings.Contains(u.Version, "<<") {
+		return fmt.Errorf("%s: %s is %q: a released orb cannot install what a parameter names", u.At, InstallVersionVar, u.Version)
+	}
+	if u.Version != version {
+		return fmt.Errorf("%s: installs ferry %s, not the release's own version %s", u.At, u.Version, version)
+	}
+	section, name, _ := strings.Cut(u.At, ".")
+	name, _, _ = strings.Cut(name, ".")
+	el, _ := o.Section(section)[name].(map[string]any)
+	for _, p := range Params(el) {
+		if releaseParams[p.Name] {
+			return fmt.Errorf("%s.%s takes a %q parameter; a released orb installs only its own version", section, name, p.Name)
+		}
+	}
+	return nil
+}
+
+// releaseParams are parameter names that would let a user choose what is
+// installed or run.
+var releaseParams = map[string]bool{"version": true, "tag": true, "image": true, "release": true, "url": true, "base-url": true}

@@ -79,61 +79,73 @@ func (v *validator) orbLevel() {
 		v.addf("orb", "version must be 2.1, not %q", ver)
 	}
 	v.description("orb", o)
-	dm, isMap := o["display"].(map[string]any)
-	if !isMap {
-		v.addf("display", "must be a map with source_url (the orb development kit's review, RC001)")
-	} else {
-		if _, ok := dm["source_url"]; !ok {
-			v.addf("display", "needs source_url (the orb development kit's review, RC001)")
-		}
-		v.keys("display", dm, displayKeys)
-		for _, k := range displayKeys {
-			if s, ok := dm[k]; ok {
-				if u, _ := s.(string); !strings.HasPrefix(u, "https://") {
-					v.addf("display."+k, "must be an https URL, not %v", s)
-				}
-			}
-		}
-	}
+	v.display(o["display"])
 	if orbs, ok := o["orbs"]; ok {
-		om, _ := orbs.(map[string]any)
-		for _, k := range sortedKeys(om) {
-			if s, _ := om[k].(string); !strings.Contains(s, "/") || !strings.Contains(s, "@") {
-				v.addf("orbs."+k, "must be namespace/name@version, not %v", om[k])
-			}
-		}
+		v.imports(orbs)
 	}
 	for _, section := range orbSections {
-		raw, ok := o[section]
-		if !ok {
-			continue
+		if raw, ok := o[section]; ok {
+			v.section(section, raw)
 		}
-		m, isMap := raw.(map[string]any)
+	}
+}
+
+// display checks the orb's display section: source_url required, both
+// URLs https.
+func (v *validator) display(d any) {
+	dm, isMap := d.(map[string]any)
+	if !isMap {
+		v.addf("display", "must be a map with source_url (the orb development kit's review, RC001)")
+		return
+	}
+	if _, ok := dm["source_url"]; !ok {
+		v.addf("display", "needs source_url (the orb development kit's review, RC001)")
+	}
+	v.keys("display", dm, displayKeys)
+	for _, k := range displayKeys {
+		if s, ok := dm[k]; ok {
+			if u, _ := s.(string); !strings.HasPrefix(u, "https://") {
+				v.addf("display."+k, "must be an https URL, not %v", s)
+			}
+		}
+	}
+}
+
+// imports checks the orbs the orb imports: namespace/name@version each.
+func (v *validator) imports(orbs any) {
+	om, _ := orbs.(map[string]any)
+	for _, k := range sortedKeys(om) {
+		if s, _ := om[k].(string); !strings.Contains(s, "/") || !strings.Contains(s, "@") {
+			v.addf("orbs."+k, "must be namespace/name@version, not %v", om[k])
+		}
+	}
+}
+
+// section checks one of commands, jobs, executors and examples: names,
+// and each element by its kind.
+func (v *validator) section(section string, raw any) {
+	m, isMap := raw.(map[string]any)
+	if !isMap {
+		v.addf(section, "must be a map")
+		return
+	}
+	check := map[string]func(at string, el map[string]any){
+		"commands":  v.command,
+		"jobs":      v.job,
+		"executors": v.executor,
+		"examples":  v.example,
+	}[section]
+	for _, name := range sortedKeys(m) {
+		at := section + "." + name
+		if !nameRe.MatchString(name) {
+			v.addf(at, "name must be lower-case letters, digits, - and _, starting with a letter")
+		}
+		el, isMap := m[name].(map[string]any)
 		if !isMap {
-			v.addf(section, "must be a map")
+			v.addf(at, "must be a map")
 			continue
 		}
-		for _, name := range sortedKeys(m) {
-			at := section + "." + name
-			if !nameRe.MatchString(name) {
-				v.addf(at, "name must be lower-case letters, digits, - and _, starting with a letter")
-			}
-			el, isMap := m[name].(map[string]any)
-			if !isMap {
-				v.addf(at, "must be a map")
-				continue
-			}
-			switch section {
-			case "commands":
-				v.command(at, el)
-			case "jobs":
-				v.job(at, el)
-			case "executors":
-				v.executor(at, el)
-			case "examples":
-				v.example(at, el)
-			}
-		}
+		check(at, el)
 	}
 }
 

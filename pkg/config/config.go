@@ -53,7 +53,7 @@ type Settings struct {
 
 	AWSRegion string `env:"AWS_REGION" alias:"AWS_REGION" desc:"The AWS region of STS and ECR when neither the kubeconfig's plugin nor the registry host names one." example:"eu-west-1"`
 
-	AWSAudience string `env:"AWS_AUDIENCE" envDefault:"sts.amazonaws.com" desc:"The audience of the CI job's OIDC token exchanged for FERRY_AWS_ROLE_ARN: a client id of the IAM OIDC identity provider." example:"sts.amazonaws.com"`
+	AWSAudience string `env:"AWS_AUDIENCE" desc:"The audience of the CI job's OIDC token exchanged for FERRY_AWS_ROLE_ARN, a client id of the IAM OIDC identity provider; default sts.amazonaws.com, and in CircleCI the token's own (the organization id)." example:"sts.amazonaws.com"`
 
 	GCPWorkloadIdentityProvider string `env:"GCP_WORKLOAD_IDENTITY_PROVIDER" desc:"A Google workload identity pool provider: ferry exchanges the CI job's OIDC token for Google credentials for GKE and Artifact Registry." example:"projects/123456789/locations/global/workloadIdentityPools/github/providers/acme"`
 
@@ -69,7 +69,7 @@ type Settings struct {
 
 	AzureClientSecret string `env:"AZURE_CLIENT_SECRET" alias:"AZURE_CLIENT_SECRET" secret:"true" desc:"A client secret of FERRY_AZURE_CLIENT_ID; without it, the CI job's OIDC token is used as a federated credential."`
 
-	AzureAudience string `env:"AZURE_AUDIENCE" envDefault:"api://AzureADTokenExchange" desc:"The audience of the CI job's OIDC token exchanged with Entra ID (the federated credential's audience)." example:"api://AzureADTokenExchange"`
+	AzureAudience string `env:"AZURE_AUDIENCE" desc:"The audience of the CI job's OIDC token exchanged with Entra ID (the federated credential's audience); default api://AzureADTokenExchange, and in CircleCI the token's own (the organization id)." example:"api://AzureADTokenExchange"`
 
 	GitHubToken string `env:"GITHUB_TOKEN" alias:"GITHUB_TOKEN" secret:"true" desc:"A GitHub token that can read packages, for images on ghcr.io (in a workflow: github-token: ${{ github.token }} with permissions: packages: read)."`
 

@@ -424,6 +424,28 @@ func TestCloudSettings(t *testing.T) {
 	}
 }
 
+// The OIDC audiences have no default of their own: CircleCI's tokens carry
+// the organization id, which a job cannot choose, so a fixed default would
+// make every CircleCI federation ask for an audience its token lacks.
+// Left empty, pkg/cloud picks the token's own audience in CircleCI and the
+// cloud's default (sts.amazonaws.com, api://AzureADTokenExchange)
+// elsewhere; a value set wins.
+func TestOIDCAudiencesDefaultToTheSource(t *testing.T) {
+	for _, environ := range [][]string{with("CIRCLECI=true"), with("GITHUB_ACTIONS=true"), good} {
+		c, err := validate(t, CommandPromote, environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Cloud.AWS.Audience != "" || c.Cloud.Azure.Audience != "" || c.Cloud.GCP.Audience != "" {
+			t.Errorf("with no audience set, the audiences are %q %q %q; want them left to the token source", c.Cloud.AWS.Audience, c.Cloud.Azure.Audience, c.Cloud.GCP.Audience)
+		}
+	}
+	c, err := validate(t, CommandPromote, with("CIRCLECI=true", "FERRY_AWS_AUDIENCE=org-1", "FERRY_AZURE_AUDIENCE=org-2"))
+	if err != nil || c.Cloud.AWS.Audience != "org-1" || c.Cloud.Azure.Audience != "org-2" {
+		t.Errorf("audiences set: %q %q (%v)", c.Cloud.AWS.Audience, c.Cloud.Azure.Audience, err)
+	}
+}
+
 // In a docker action the runner's paths are elsewhere: a credentials file
 // an earlier step wrote in the workspace is read from /github/workspace.
 func TestContainerPath(t *testing.T) {

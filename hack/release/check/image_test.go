@@ -152,47 +152,62 @@ func flatten(t *testing.T, img v1.Image) rootfs {
 	}
 	fs := rootfs{}
 	for _, l := range layers {
-		rc, err := l.Uncompressed()
+		fs.add(t, l)
+	}
+	return fs
+}
+
+// add lays one layer over the file system.
+func (fs rootfs) add(t *testing.T, l v1.Layer) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := path.Clean("/" + h.Name)
-			dir, base := path.Split(p)
-			if base == ".wh..wh..opq" {
-				for k := range fs {
-					if strings.HasPrefix(k, dir) {
-						delete(fs, k)
-					}
-				}
-				continue
-			}
-			if strings.HasPrefix(base, ".wh.") {
-				gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
-				for k := range fs {
-					if k == gone || strings.HasPrefix(k, gone+"/") {
-						delete(fs, k)
-					}
-				}
-				continue
-			}
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fs[p] = rootfsEntry{h, b}
+		p := path.Clean("/" + h.Name)
+		if fs.whiteout(p) {
+			continue
 		}
-		rc.Close()
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs[p] = rootfsEntry{h, b}
 	}
-	return fs
+}
+
+// whiteout applies p when it is a whiteout — an opaque directory's marker,
+// or a deleted file's — and reports whether it was one.
+func (fs rootfs) whiteout(p string) bool {
+	dir, base := path.Split(p)
+	switch {
+	case base == ".wh..wh..opq":
+		for k := range fs {
+			if strings.HasPrefix(k, dir) {
+				delete(fs, k)
+			}
+		}
+	case strings.HasPrefix(base, ".wh."):
+		gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+		for k := range fs {
+			if k == gone || strings.HasPrefix(k, gone+"/") {
+				delete(fs, k)
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // resolve follows symbolic links inside the image's file system.

@@ -13,7 +13,8 @@ import (
 const mainModule = "github.com/ferry-dev/ferry"
 
 // goModRequires is go.mod's require list: module path → version, and the
-// direct ones.
+// direct ones that ferry's binary imports (a module that only tests
+// require, such as a JSON Schema validator, is in no binary).
 func goModRequires(t *testing.T) (all map[string]string, direct []string) {
 	t.Helper()
 	cmd := exec.Command("go", "mod", "edit", "-json")
@@ -31,14 +32,35 @@ func goModRequires(t *testing.T) (all map[string]string, direct []string) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
 	}
+	imported := binaryImports(t)
 	all = map[string]string{}
 	for _, r := range m.Require {
 		all[r.Path] = r.Version
-		if !r.Indirect {
+		if !r.Indirect && imported[r.Path] {
 			direct = append(direct, r.Path)
 		}
 	}
+	if len(direct) == 0 {
+		t.Fatal("ferry's binary imports none of go.mod's direct requirements: binaryImports is wrong")
+	}
 	return all, direct
+}
+
+// binaryImports is the set of modules the packages of ferry's binary come
+// from (./cmd/ferry and everything it imports, tests excluded).
+func binaryImports(t *testing.T) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", "./cmd/ferry")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/ferry: %v%s", err, stderrOf(err))
+	}
+	mods := map[string]bool{}
+	for _, m := range strings.Fields(string(out)) {
+		mods[m] = true
+	}
+	return mods
 }
 
 // linkedModules is what the Go toolchain recorded in a binary as the
@@ -107,13 +129,21 @@ func sbomModules(t *testing.T, doc []byte) map[string]string {
 
 // checkSBOM holds an SBOM to the binary it describes and to go.mod: it
 // lists every module the binary links and nothing else, each at go.mod's
-// version, and every direct requirement of go.mod is among them.
+// version, and every direct requirement of go.mod is among them. Module
+// paths are compared in lower case: a package URL may lower-case them (ko's
+// SPDX names pkg:golang/github.com/azure/azure-sdk-for-go/sdk/azcore).
 func checkSBOM(t *testing.T, what string, doc []byte, linked, gomod map[string]string, direct []string) {
 	t.Helper()
-	got := sbomModules(t, doc)
+	got := lowerKeys(sbomModules(t, doc))
 	if len(got) == 0 {
 		t.Fatalf("%s names no Go module", what)
 	}
+	linked, gomod = lowerKeys(linked), lowerKeys(gomod)
+	lowerDirect := make([]string, len(direct))
+	for i, p := range direct {
+		lowerDirect[i] = strings.ToLower(p)
+	}
+	direct = lowerDirect
 	var problems []string
 	for p, v := range linked {
 		if got[p] != v {
@@ -144,4 +174,13 @@ func orNone(v string) string {
 		return "nothing"
 	}
 	return v
+}
+
+// lowerKeys returns m with its keys in lower case.
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }

@@ -1,5 +1,6 @@
 // Command pin makes a release's GitHub Action and CircleCI orb run the
-// release's images by digest, or checks that they do.
+// release's images by digest and install the release's own binary, or
+// checks that they do.
 //
 //	go run ./hack/release/pin \
 //	    -action-image ghcr.io/ferry-dev/ferry:v1.2.3@sha256:… \
@@ -7,12 +8,16 @@
 //	go run ./hack/release/pin -check
 //
 // The first form rewrites the `image:` line of action.yml's runs to
-// docker://ACTION_IMAGE and the executor's `- image:` line under
-// orb/src/executors to SHELL_IMAGE, changing nothing else in either file,
-// then checks the result. -check reads action.yml and the packed orb and
-// fails unless every image they name is REPOSITORY:TAG@sha256:<digest>, the
-// two images are one release's (TAG and TAG-shell of one repository), and
-// the orb's executor takes no parameter that could name another image.
+// docker://ACTION_IMAGE, the executor's `- image:` line under
+// orb/src/executors to SHELL_IMAGE, and the `INSTALL_VERSION:` line of the
+// orb's install command under orb/src/commands to the images' tag (v1.2.3),
+// changing nothing else in any of the files, then checks the result.
+// -check reads action.yml and the packed orb and fails unless every image
+// they name is REPOSITORY:TAG@sha256:<digest>, the two images are one
+// release's (TAG and TAG-shell of one repository), the orb's executor
+// takes no parameter that could name another image, and the orb's install
+// command installs exactly TAG, with no parameter that could name another
+// release.
 //
 // The release workflow runs the first form on the tagged commit and
 // commits the result; main keeps naming the moving major tag.
@@ -71,17 +76,25 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := rewrite(*action, actionLineRe, frontends.ActionImagePrefix+*actionImage); err != nil {
 			return err
 		}
-		executor, err := executorFile(*orb)
+		executor, err := orbFile(*orb, "executors", executorLineRe, "name an image")
+		if err != nil {
+			return err
+		}
+		install, err := orbFile(*orb, "commands", installLineRe, "name a release to install")
 		if err != nil {
 			return err
 		}
 		if err := rewrite(executor, executorLineRe, *shellImage); err != nil {
 			return err
 		}
+		if err := rewrite(install, installLineRe, releaseOf(*actionImage)); err != nil {
+			return err
+		}
 		if err := checkFiles(*action, *orb); err != nil {
 			return fmt.Errorf("after rewriting: %w", err)
 		}
-		fmt.Fprintf(stdout, "pinned %s to %s\npinned %s to %s\n", *action, *actionImage, executor, *shellImage)
+		fmt.Fprintf(stdout, "pinned %s to %s\npinned %s to %s\npinned %s to install ferry %s\n",
+			*action, *actionImage, executor, *shellImage, install, releaseOf(*actionImage))
 		return nil
 	}()
 	var ue usageError
@@ -147,7 +160,17 @@ func checkFiles(actionFile, orbDir string) error {
 			return fmt.Errorf("%s and orb %s (%s): %w", actionFile, orbDir, u.At, err)
 		}
 	}
+	if err := o.CheckInstalls(releaseOf(actionImage)); err != nil {
+		return fmt.Errorf("orb %s: %w", orbDir, err)
+	}
 	return nil
+}
+
+// releaseOf is the release a pinned image belongs to: its tag (v1.2.3 of
+// REPOSITORY:v1.2.3@sha256:…).
+func releaseOf(image string) string {
+	base, _, _ := strings.Cut(image, "@")
+	return base[strings.LastIndex(base, ":")+1:]
 }
 
 var (
@@ -155,6 +178,8 @@ var (
 	actionLineRe = regexp.MustCompile(`(?m)^(  image: )(\S+)[ \t]*$`)
 	// executorLineRe is a docker image of an executor.
 	executorLineRe = regexp.MustCompile(`(?m)^(\s*- image: )(\S+)[ \t]*$`)
+	// installLineRe is the release the install command downloads.
+	installLineRe = regexp.MustCompile(`(?m)^(\s*` + frontends.InstallVersionVar + `: )(\S+)[ \t]*$`)
 )
 
 // rewrite replaces the value of the one line of file that re matches.
@@ -173,10 +198,10 @@ func rewrite(file string, re *regexp.Regexp, value string) error {
 	return os.WriteFile(file, out, 0o644)
 }
 
-// executorFile is the one executor file of the orb source that names an
-// image.
-func executorFile(orbDir string) (string, error) {
-	files, err := filepath.Glob(filepath.Join(orbDir, "executors", "*.y*ml"))
+// orbFile is the one file of the orb source's folder (executors,
+// commands) with a line that re matches.
+func orbFile(orbDir, folder string, re *regexp.Regexp, what string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(orbDir, folder, "*.y*ml"))
 	if err != nil {
 		return "", err
 	}
@@ -186,12 +211,12 @@ func executorFile(orbDir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if executorLineRe.Match(b) {
+		if re.Match(b) {
 			found = append(found, f)
 		}
 	}
 	if len(found) != 1 {
-		return "", fmt.Errorf("orb %s: %d executor files name an image (%s), want exactly one", orbDir, len(found), strings.Join(found, ", "))
+		return "", fmt.Errorf("orb %s: %d %s files %s (%s), want exactly one", orbDir, len(found), strings.TrimSuffix(folder, "s"), what, strings.Join(found, ", "))
 	}
 	return found[0], nil
 }

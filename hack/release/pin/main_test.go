@@ -84,8 +84,10 @@ func changedLines(t *testing.T, a, b []byte) []string {
 func TestPinRewritesTheImageLinesOnly(t *testing.T) {
 	action, orb := copyRelease(t)
 	executor := filepath.Join(orb, "executors", "default.yml")
+	install := filepath.Join(orb, "commands", "install.yml")
 	beforeAction, _ := os.ReadFile(action)
 	beforeExecutor, _ := os.ReadFile(executor)
+	beforeInstall, _ := os.ReadFile(install)
 
 	if code, _, stderr := runPin(t, "-check", "-action", action, "-orb", orb); code != 1 || !strings.Contains(stderr, "is not pinned") {
 		t.Fatalf("-check on main's files: exit %d, want 1 saying the image is not pinned\n%s", code, stderr)
@@ -95,16 +97,20 @@ func TestPinRewritesTheImageLinesOnly(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, "pinned "+action+" to "+actionImage) {
+	if !strings.Contains(stdout, "pinned "+action+" to "+actionImage) || !strings.Contains(stdout, "pinned "+install+" to install ferry v1.2.3") {
 		t.Errorf("output does not say what was pinned:\n%s", stdout)
 	}
 	afterAction, _ := os.ReadFile(action)
 	afterExecutor, _ := os.ReadFile(executor)
+	afterInstall, _ := os.ReadFile(install)
 	if got, want := changedLines(t, beforeAction, afterAction), []string{"  image: docker://" + actionImage}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("action.yml changed lines %q, want %q", got, want)
 	}
 	if got, want := changedLines(t, beforeExecutor, afterExecutor), []string{"  - image: " + shellImage}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("executor changed lines %q, want %q", got, want)
+	}
+	if got, want := changedLines(t, beforeInstall, afterInstall), []string{"        INSTALL_VERSION: v1.2.3"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("install command changed lines %q, want %q", got, want)
 	}
 
 	a, err := frontends.LoadAction(action)
@@ -126,8 +132,11 @@ func TestPinRewritesTheImageLinesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	docker, _ := j.Executor["docker"].([]any)
-	if len(docker) != 1 || docker[0].(map[string]any)["image"] != shellImage {
+	if len(docker) != 1 || imageOf(docker[0]) != shellImage {
 		t.Errorf("the promote job runs %v, want %s", j.Executor, shellImage)
+	}
+	if v := installs(t, o); v != "v1.2.3" {
+		t.Errorf("the install command installs %q, want v1.2.3", v)
 	}
 	if code, _, stderr := runPin(t, "-check", "-action", action, "-orb", orb); code != 0 {
 		t.Errorf("-check after pinning: exit %d\n%s", code, stderr)
@@ -139,6 +148,35 @@ func TestPinRewritesTheImageLinesOnly(t *testing.T) {
 	if code, _, stderr := runPin(t, "-action", action, "-orb", orb, "-action-image", next, "-shell-image", nextShell); code != 0 {
 		t.Fatalf("re-pinning: exit %d\n%s", code, stderr)
 	}
+	o, err = frontends.PackOrb(orb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := installs(t, o); v != "v1.2.4" {
+		t.Errorf("re-pinned, the install command installs %q, want v1.2.4", v)
+	}
+}
+
+// imageOf is the image of a docker entry of an executor, "" when there is
+// none.
+func imageOf(entry any) string {
+	m, _ := entry.(map[string]any)
+	s, _ := m["image"].(string)
+	return s
+}
+
+// installs is the release the orb's install command downloads.
+func installs(t *testing.T, o frontends.Orb) string {
+	t.Helper()
+	steps, err := o.ExpandCommand("install", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := frontends.AsRun(steps[0])
+	if len(steps) != 1 || !ok {
+		t.Fatalf("the install command is not one run step: %v", steps)
+	}
+	return r.Environment[frontends.InstallVersionVar]
 }
 
 func TestPinRefusesWhatIsNotOneReleasePinnedByDigest(t *testing.T) {
@@ -159,13 +197,18 @@ func TestPinRefusesWhatIsNotOneReleasePinnedByDigest(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			action, orb := copyRelease(t)
+			install := filepath.Join(orb, "commands", "install.yml")
 			before, _ := os.ReadFile(action)
+			beforeInstall, _ := os.ReadFile(install)
 			code, _, stderr := runPin(t, "-action", action, "-orb", orb, "-action-image", c.action, "-shell-image", c.shell)
 			if code != 2 || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d, want 2 and %q:\n%s", code, c.want, stderr)
 			}
 			if after, _ := os.ReadFile(action); !bytes.Equal(before, after) {
 				t.Errorf("action.yml was changed on bad input")
+			}
+			if after, _ := os.ReadFile(install); !bytes.Equal(beforeInstall, after) {
+				t.Errorf("the install command was changed on bad input")
 			}
 		})
 	}
@@ -200,5 +243,74 @@ func TestCheckRefusesAnExecutorThatCanNameAnotherImage(t *testing.T) {
 	}
 	if code, _, stderr := runPin(t, "-check", "-action", action, "-orb", orb); code != 1 || !strings.Contains(stderr, "jobs.extra.docker[0]") {
 		t.Fatalf("exit %d, want 1 naming jobs.extra.docker[0]\n%s", code, stderr)
+	}
+}
+
+// TestCheckRefusesAnOrbThatInstallsAnotherRelease: a released orb installs
+// its own version and nothing a user could choose.
+func TestCheckRefusesAnOrbThatInstallsAnotherRelease(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(t *testing.T, orb string)
+		want   string
+	}{
+		{"another version", func(t *testing.T, orb string) {
+			replaceIn(t, filepath.Join(orb, "commands", "install.yml"), "INSTALL_VERSION: v1.2.3", "INSTALL_VERSION: v1.2.2")
+		}, "installs ferry v1.2.2, not the release's own version v1.2.3"},
+		{"the newest", func(t *testing.T, orb string) {
+			replaceIn(t, filepath.Join(orb, "commands", "install.yml"), "INSTALL_VERSION: v1.2.3", "INSTALL_VERSION: latest")
+		}, "installs ferry latest, not the release's own version v1.2.3"},
+		{"a parameter", func(t *testing.T, orb string) {
+			replaceIn(t, filepath.Join(orb, "commands", "install.yml"), "INSTALL_VERSION: v1.2.3", "INSTALL_VERSION: << parameters.install-dir >>")
+		}, "cannot install what a parameter names"},
+		{"a version parameter", func(t *testing.T, orb string) {
+			replaceIn(t, filepath.Join(orb, "commands", "install.yml"), "parameters:\n", "parameters:\n  version:\n    type: string\n    default: v1.2.3\n    description: which\n")
+		}, `commands.install takes a "version" parameter`},
+		{"a second install step", func(t *testing.T, orb string) {
+			job := "description: x\ndocker:\n  - image: " + shellImage + "\nsteps:\n  - run:\n      name: x\n      environment:\n        INSTALL_VERSION: v1.2.3\n      command: x\n"
+			if err := os.WriteFile(filepath.Join(orb, "jobs", "extra.yml"), []byte(job), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "2 steps of the orb name a release to install"},
+		{"no install command", func(t *testing.T, orb string) {
+			if err := os.Remove(filepath.Join(orb, "commands", "install.yml")); err != nil {
+				t.Fatal(err)
+			}
+		}, "0 steps of the orb name a release to install"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			action, orb := copyRelease(t)
+			if code, _, stderr := runPin(t, "-action", action, "-orb", orb, "-action-image", actionImage, "-shell-image", shellImage); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			c.change(t, orb)
+			if code, _, stderr := runPin(t, "-check", "-action", action, "-orb", orb); code != 1 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("-check: exit %d, want 1 and %q\n%s", code, c.want, stderr)
+			}
+		})
+	}
+
+	// Without an install command there is nothing to pin either.
+	action, orb := copyRelease(t)
+	if err := os.Remove(filepath.Join(orb, "commands", "install.yml")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runPin(t, "-action", action, "-orb", orb, "-action-image", actionImage, "-shell-image", shellImage); code != 1 || !strings.Contains(stderr, "0 command files name a release to install") {
+		t.Fatalf("pinning an orb without an install command: exit %d\n%s", code, stderr)
+	}
+}
+
+// replaceIn replaces old, which must be in file once, by repl.
+func replaceIn(t *testing.T, file, old, repl string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(old)); n != 1 {
+		t.Fatalf("%s holds %q %d times, want once", file, old, n)
+	}
+	if err := os.WriteFile(file, bytes.Replace(b, []byte(old), []byte(repl), 1), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
