@@ -35,7 +35,7 @@ type output struct {
 func newOutput(s config.Settings, stdout, stderr io.Writer) *output {
 	o := &output{stdout: stdout, stderr: stderr}
 	o.setFormat(s.Output)
-	kc := kube.NewClients(kube.Kubeconfig{Paths: s.Kubeconfig, Data: s.KubeconfigData, Home: s.Env.Get("HOME"), InCluster: s.Env.InCluster()})
+	kc := kube.NewClients(kube.Kubeconfig{Paths: s.KubeconfigPaths(), Data: s.KubeconfigData, Home: s.Env.Get("HOME"), InCluster: s.Env.InCluster()})
 	secrets, creds := s.Secrets(), append(kc.Secrets(), herokuRegistrySecrets(s)...)
 	o.scrub = redact.NewSet(append(secrets, creds...)...)
 	if s.Mode == config.ModeGitHub {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -322,7 +323,8 @@ func (ch *checker) kube() Kube {
 	}
 	ch.oneOf("ON_PAUSED", s.OnPaused, "refuse", "resume")
 	ch.oneOf("ON_PROGRESSING", s.OnProgressing, "refuse", "wait")
-	return Kube{Kubeconfig: s.Kubeconfig, Data: s.KubeconfigData, OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, ResolveTags: s.ResolveTags}
+	return Kube{Kubeconfig: s.KubeconfigPaths(), Data: s.KubeconfigData,
+		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, ResolveTags: s.ResolveTags}
 }
 
 // heroku checks how Heroku is reached; heroku lists the heroku:
@@ -413,7 +415,6 @@ func (ch *checker) cloud() Cloud {
 	if s.AzureClientSecret != "" && (s.AzureClientID == "" || s.AzureTenantID == "") {
 		ch.add("AZURE_CLIENT_ID", "FERRY_AZURE_CLIENT_SECRET needs FERRY_AZURE_CLIENT_ID and FERRY_AZURE_TENANT_ID (AZURE_CLIENT_ID and AZURE_TENANT_ID work too)", fieldKeyed("AZURE_CLIENT_ID").example)
 	}
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
 	return Cloud{
 		KubeCredentials: s.KubeCredentials,
 		AWS:             AWS{RoleARN: s.AWSRoleARN, Region: s.AWSRegion, Audience: s.AWSAudience},
@@ -422,6 +423,23 @@ func (ch *checker) cloud() Cloud {
 		Azure:       Azure{ClientID: s.AzureClientID, TenantID: s.AzureTenantID, ClientSecret: s.AzureClientSecret, Audience: s.AzureAudience},
 		GitHubToken: s.GitHubToken,
 	}
+}
+
+// KubeconfigPaths is FERRY_KUBECONFIG's path list with each file where
+// ferry sees it: in a docker action, a runner path an earlier step
+// exported is under /github (see Env.ContainerPath).
+func (s Settings) KubeconfigPaths() string {
+	var paths []string
+	for _, p := range filepath.SplitList(s.Kubeconfig) {
+		paths = append(paths, s.Env.ContainerPath(p, exists))
+	}
+	return strings.Join(paths, string(filepath.ListSeparator))
+}
+
+// exists reports whether a file is there, as it is named.
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // pattern reports a non-empty value of key that does not match re.

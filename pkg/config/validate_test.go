@@ -474,3 +474,18 @@ func TestContainerPath(t *testing.T) {
 		t.Errorf("a path that exists was translated to %q", got)
 	}
 }
+
+// A KUBECONFIG an earlier step exported with the runner's paths is read
+// from where the docker action sees them.
+func TestKubeconfigPathsInTheActionContainer(t *testing.T) {
+	c, err := validate(t, CommandStatus, with("GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=/github/workspace",
+		"RUNNER_TEMP=/home/runner/work/_temp", "RUNNER_WORKSPACE=/home/runner/work/shop", "GITHUB_REPOSITORY=acme/shop",
+		"INPUT_TARGETS=k8s:shop/web?context=prod", "FERRY_TARGETS", "FERRY_SOURCE",
+		"KUBECONFIG=/home/runner/work/_temp/_github_home/.kube/config:/home/runner/work/shop/shop/kc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/github/home/.kube/config:/github/workspace/kc.yaml"; c.Kube.Kubeconfig != want {
+		t.Errorf("Kubeconfig = %q, want %q", c.Kube.Kubeconfig, want)
+	}
+}
