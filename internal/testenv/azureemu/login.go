@@ -333,7 +333,16 @@ func (e *Emulator) accessToken(app *App, resource, appidacr string) (string, err
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 	t.Header["kid"], t.Header["x5t"] = e.kid, e.kid
-	return t.SignedString(e.key)
+	s, err := t.SignedString(e.key)
+	if err == nil {
+		e.mu.Lock()
+		if e.minted == nil {
+			e.minted = map[string]string{}
+		}
+		e.minted[s] = app.ClientID
+		e.mu.Unlock()
+	}
+	return s, err
 }
 
 // Token is a validated Entra ID access token's claims.

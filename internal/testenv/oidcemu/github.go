@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,15 @@ type GitHub struct {
 	mu     sync.Mutex
 	jobs   map[string]*Job // by request token
 	issued atomic.Int64
+	minted []string // tokens served to jobs
+}
+
+// Minted returns every token the token request service handed to a job,
+// so a test can assert that none appears in what a client printed.
+func (g *GitHub) Minted() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.minted)
 }
 
 // NewGitHub makes the GitHub Actions issuer.
@@ -97,6 +107,14 @@ type Job struct {
 	spec         JobSpec
 	requestToken string
 	requests     atomic.Int64
+	minted       []string // guarded by g.mu
+}
+
+// Minted returns the tokens the job was handed.
+func (j *Job) Minted() []string {
+	j.g.mu.Lock()
+	defer j.g.mu.Unlock()
+	return slices.Clone(j.minted)
 }
 
 // NewJob registers a job and returns it; its Env is what the runner sets
@@ -223,6 +241,10 @@ func (g *GitHub) ServeRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job.requests.Add(1)
+	g.mu.Lock()
+	g.minted = append(g.minted, tok)
+	job.minted = append(job.minted, tok)
+	g.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"count": g.issued.Add(1), "value": tok})
 }
 

@@ -92,6 +92,17 @@ func (g *Registry) Identities() []string {
 	return out
 }
 
+// Minted returns the registry tokens its token service issued (none for
+// Basic and ECR registries, whose clients send their credential on every
+// request), so a test can assert that none appears in what a client
+// printed.
+func (g *Registry) Minted() []string {
+	if f, ok := g.auth.(*tokenFlow); ok {
+		return f.ts.all()
+	}
+	return nil
+}
+
 // Reset forgets the served requests.
 func (g *Registry) Reset() {
 	g.mu.Lock()
@@ -203,6 +214,17 @@ func (ts *tokens) issue(g grant) string {
 	}
 	ts.m[tok] = g
 	return tok
+}
+
+// all returns every token issued.
+func (ts *tokens) all() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]string, 0, len(ts.m))
+	for t := range ts.m {
+		out = append(out, t)
+	}
+	return out
 }
 
 func (ts *tokens) lookup(tok string) (grant, bool) {
