@@ -166,11 +166,12 @@ func activeReplicaSet(t *testing.T, cs kubernetes.Interface, d *appsv1.Deploymen
 	return nil
 }
 
-// mutations returns what user "ferry" changed in c since the cluster
-// started, filtered to namespace ns ("" = all).
+// mutations returns what ferry changed in c since the cluster started —
+// as user "ferry" or as any identity a cloud test's token stands for —
+// filtered to namespace ns ("" = all).
 func mutations(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent {
 	t.Helper()
-	all, err := c.Mutations(context.Background())
+	all, err := c.AllMutations(context.Background())
 	if err != nil {
 		t.Fatalf("reading the audit log of %s: %v", c.Name, err)
 	}
