@@ -222,7 +222,10 @@ func (g *GitHub) ServeRequests(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "api-version is required"})
 		return
 	}
-	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// The scheme is case-insensitive: GitHub's documentation itself sends
+	// "bearer".
+	scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	var job *Job
 	g.mu.Lock()
 	for tok, j := range g.jobs {
