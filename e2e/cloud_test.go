@@ -305,3 +305,7 @@ func runID() string { return fmt.Sprint(time.Now().UnixNano() % 1_000_000_000) }
 func oidcJob() oidcemu.JobSpec {
 	return oidcemu.JobSpec{Repository: "acme/shop", Workflow: "promote"}
 }
+
+type awsCall = awsemu.Call
+
+func filepathDir(p string) string { return filepath.Dir(p) }
