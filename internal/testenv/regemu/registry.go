@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -182,6 +183,11 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	if in.Body == nil {
 		in.Body = http.NoBody // a server request always has a body
 	}
+	// As a server sees it: the path and query only (go-containerregistry's
+	// registry puts URL.Host into the name of a monolithic upload's
+	// repository), the host in Host.
+	in.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	in.Host = r.URL.Host
 	in.RequestURI = r.URL.RequestURI()
 	t.h.ServeHTTP(rec, in)
 	resp := rec.Result()
