@@ -269,6 +269,18 @@ func assertMasked(t *testing.T, log string, what string, values []string) {
 	assertNoMinted(t, "the log (masks aside)", other.String())
 }
 
+// masksWithPrefix returns the values an Actions log masks that start
+// with prefix.
+func masksWithPrefix(log, prefix string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if v, ok := strings.CutPrefix(l, "::add-mask::"); ok && strings.HasPrefix(v, prefix) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // assertNoUnauthorized checks that no request to c in namespace ns was
 // refused with 401 (an expired or unknown token).
 func assertNoUnauthorized(t *testing.T, c *testenv.Cluster, ns string) {
