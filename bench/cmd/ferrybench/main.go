@@ -40,10 +40,11 @@ type config struct {
 	scenarios []string
 	busy      string
 	keepLogs  bool
+	merge     bool   // merge into out's results instead of replacing them
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
 	fs.StringVar(&c.busy, "busy", "", "what else the machine was doing, for results.md")
 	fs.StringVar(&c.profile, "profile", "", "write a CPU profile (pprof) and a request trace of every ferry-copy run into this folder")
+	fs.BoolVar(&c.merge, "merge", false, "merge this run's figures into the results in -out (one scenario measured again) instead of replacing them")
 	fs.BoolVar(&c.keepLogs, "keep-logs", false, "keep the control planes' folders (logs, audit logs) and print where")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -141,6 +143,8 @@ func run(ctx context.Context, args []string) error {
 			}
 		case "startup":
 			err = b.startupScenario(ctx)
+		case "creds":
+			err = b.credsScenario(ctx)
 		case "size":
 			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
 				err = b.sizeScenario(ctx)
