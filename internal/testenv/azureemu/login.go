@@ -298,7 +298,13 @@ func (e *Emulator) checkCertificateAssertion(app *App, tok *jwt.Token, assertion
 		return &aadError{401, "invalid_client", 700016, fmt.Sprintf("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials. Expected: %s", want)}
 	}
 	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(e.opts.Leeway)).
-		Parse(assertion, func(*jwt.Token) (any, error) { return cert.PublicKey.(*rsa.PublicKey), nil })
+		Parse(assertion, func(*jwt.Token) (any, error) {
+			pub, ok := cert.PublicKey.(*rsa.PublicKey)
+			if !ok {
+				return nil, fmt.Errorf("certificate key is %T, not RSA", cert.PublicKey)
+			}
+			return pub, nil
+		})
 	switch {
 	case err == nil:
 		return nil

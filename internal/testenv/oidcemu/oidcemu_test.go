@@ -142,7 +142,11 @@ func TestGitHubTokenRequest(t *testing.T) {
 	// for a job without environment.
 	job2 := github.NewJob(JobSpec{Repository: "acme/shop"})
 	_, body = requestToken(t, job2.Env(), "")
-	claims, err = Verify(t.Context(), nw.Client(), body["value"].(string), GitHubIssuer, 0)
+	tok2, ok := body["value"].(string)
+	if !ok {
+		t.Fatalf("body %v has no token", body)
+	}
+	claims, err = Verify(t.Context(), nw.Client(), tok2, GitHubIssuer, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
