@@ -109,7 +109,7 @@ func startCloud() (stagingOpts, prodOpts testenv.ClusterOptions, err error) {
 	w.deployerARN = "arn:aws:iam::" + eksAccount + ":user/deployer"
 	w.roleARN = lab.AWS.AddRole(awsemu.Role{Name: "ferry", Principals: []string{w.deployerARN}, WebIdentity: []awsemu.WebIdentityTrust{
 		{Issuer: oidcemu.GitHubIssuer, Subject: "repo:acme/shop:*"},
-		{Issuer: lab.CircleCI.Issuer.URL(), Audience: lab.CircleCI.OrgID, Subject: "org/" + lab.CircleCI.OrgID + "/project/*"},
+		{Issuer: lab.CircleCI.URL(), Audience: lab.CircleCI.OrgID, Subject: "org/" + lab.CircleCI.OrgID + "/project/*"},
 	}})
 	w.expiryRole = lab.AWS.AddRole(awsemu.Role{Name: "ferry-expiry", Principals: []string{w.deployerARN}})
 	w.otherRoleARN = lab.AWS.AddRole(awsemu.Role{Name: "ferry-other", WebIdentity: []awsemu.WebIdentityTrust{
