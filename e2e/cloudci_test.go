@@ -138,6 +138,11 @@ func TestCloudGitHubOIDCToGKEAndArtifactRegistry(t *testing.T) {
 			}, oidcAction(job, runID()))
 			assertCloudPromoted(t, r, pns, cloud.gar.Host+"/shop-prod/shop/web@"+digest.String(), c.user, cloud.gar, "oauth2accesstoken:"+c.user)
 			assertMasked(t, r.log, "GitHub OIDC token", job.Minted())
+			if c.serviceAccount != "" {
+				// Only this run impersonates it: every token it got is this
+				// run's, and each must be masked.
+				assertMasked(t, r.log, "Google access token", lab.Google.MintedFor(c.user))
+			}
 		})
 	}
 }
