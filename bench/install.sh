@@ -3,7 +3,11 @@
 # and print the tool folder on stdout.
 #
 #   Debian packages: docker-registry (CNCF distribution), skopeo, hyperfine,
-#                    curl, time (apt-get, as root)
+#                    curl, time, awscli (`aws eks get-token`, beside ferry's
+#                    own EKS tokens) (apt-get, as root)
+#   gke-gcloud-auth-plugin: linked when installed (it comes only from
+#                    Google's apt repository, not Debian's); kubelogin and
+#                    aws-iam-authenticator are in neither
 #   crane  v0.22.1:  go install from the Go module proxy
 #   kubectl v1.37.2: built from k8s.io/kubernetes at the version that
 #                    hack/tools/kube/go.mod pins (in a scratch copy of that
@@ -33,6 +37,8 @@ command -v skopeo >/dev/null || pkgs+=(skopeo)
 command -v hyperfine >/dev/null || pkgs+=(hyperfine)
 command -v curl >/dev/null || pkgs+=(curl)
 [[ -x /usr/bin/time ]] || pkgs+=(time)
+# Debian's, not an aws found elsewhere on PATH (pip, pyenv).
+[[ -x /usr/bin/aws ]] || pkgs+=(awscli)
 if ((${#pkgs[@]})); then
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
     log "please install the Debian packages: ${pkgs[*]}"; exit 1
@@ -67,4 +73,10 @@ fi
 ln -sf "$kubectl_dir/kubectl" "$bin/kubectl"
 
 for t in docker-registry skopeo hyperfine curl; do ln -sf "$(command -v "$t")" "$bin/$t"; done
+ln -sf /usr/bin/aws "$bin/aws"
+if [[ -x /usr/bin/gke-gcloud-auth-plugin ]]; then
+  ln -sf /usr/bin/gke-gcloud-auth-plugin "$bin/gke-gcloud-auth-plugin"
+else
+  rm -f "$bin/gke-gcloud-auth-plugin"
+fi
 echo "$bin"

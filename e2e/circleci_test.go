@@ -105,7 +105,12 @@ func TestCircleCIOrbPromotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	docker, _ := job.Executor["docker"].([]any)
-	if len(docker) != 1 || !strings.HasPrefix(docker[0].(map[string]any)["image"].(string), "ghcr.io/ferry-dev/ferry:") || job.Executor["resource_class"] != "medium" {
+	var executorImage string
+	if len(docker) == 1 {
+		first, _ := docker[0].(map[string]any)
+		executorImage, _ = first["image"].(string)
+	}
+	if len(docker) != 1 || !strings.HasPrefix(executorImage, "ghcr.io/ferry-dev/ferry:") || job.Executor["resource_class"] != "medium" {
 		t.Fatalf("executor %v: want ferry's shell image in the resource class given", job.Executor)
 	}
 	steps := runOrbJob(t, job, env{

@@ -337,116 +337,121 @@ func TestFaultFormationPatchFailsIsNotResent(t *testing.T) {
 func TestFaultAPIServer(t *testing.T) {
 	t.Parallel()
 	iso := isolatedCluster(t, "faults")
-	ctx := context.Background()
 
 	// The API server restarts while ferry watches a slow rollout: the
 	// watch resumes, and the verdict follows what the pods do after.
-	t.Run("restart during verification", func(t *testing.T) {
-		ns := namespace(t, iso.c)
-		create(t, iso.c, ns, deploy{name: "web",
-			containers:     []corev1.Container{container("app", "registry.test/shop:v1")},
-			podAnnotations: map[string]string{slowReadyAnnotation: "5s"},
-		})
-		src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
-		cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", "k8s:"+ns+"/web?context=isolated"), "promote")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if !errb.waitFor("verify:", time.Minute) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("ferry never reached verification:\n%s", errb.String())
-		}
-		start := time.Now()
-		if err := iso.c.RestartAPIServer(ctx); err != nil {
-			_ = cmd.Process.Kill()
-			t.Fatal(err)
-		}
-		t.Logf("API server restarted in %s", time.Since(start).Round(time.Millisecond))
-		if strings.Contains(errb.String(), "promote ") {
-			t.Fatalf("ferry finished before the API server was back, so the restart proves nothing:\n%s", errb.String())
-		}
-		r := wait(t, cmd, out, errb)
-		if r.code != 0 || r.report(t).Outcome != promote.OutcomePromoted {
-			t.Fatalf("want exit 0, promoted: the pods became ready after the restart\n%s", r)
-		}
-		waitRolledOut(t, iso.c, ns, "web")
-		if got := imageOf(get(t, iso.c, ns, "web"), "app"); got != src {
-			t.Errorf("runs %s, want %s", got, src)
-		}
-	})
+	t.Run("restart during verification", func(t *testing.T) { faultRestartDuringVerification(t, iso) })
 
 	// The API server goes away after the release and stays away through
 	// the restore: exit 3, naming every target, with what is known of
 	// what each runs.
-	t.Run("restore fails while the API server is down", func(t *testing.T) {
-		ns := namespace(t, iso.c)
-		targets := []string{}
-		for _, n := range []string{"web-a", "web-b"} {
-			create(t, iso.c, ns, deploy{name: n,
-				containers:     []corev1.Container{container("app", "registry.test/shop:v1")},
-				podAnnotations: map[string]string{slowReadyAnnotation: "10m"},
-			})
-			targets = append(targets, "k8s:"+ns+"/"+n+"?context=isolated")
-		}
-		src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
-		cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", strings.Join(targets, " "),
-			"FERRY_TIMEOUT", "6s", "FERRY_RESTORE_TIMEOUT", "5s"), "promote")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, time.Minute, "both targets released", func() bool { return strings.Count(errb.String(), "verify:") == 2 })
-		if err := iso.c.StopAPIServer(); err != nil {
-			_ = cmd.Process.Kill()
-			t.Fatal(err)
-		}
-		start := time.Now()
-		r := wait(t, cmd, out, errb)
-		took := time.Since(start)
-		if err := iso.c.StartAPIServer(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if r.code != 3 {
-			t.Fatalf("want exit 3\n%s", r)
-		}
-		rep := r.report(t)
-		if rep.Outcome != promote.OutcomeRestoreFailed {
-			t.Errorf("outcome %s", rep.Outcome)
-		}
-		for i, tr := range rep.Targets {
-			if tr.Status != promote.StatusRestoreFailed {
-				t.Errorf("%s: %s, want restore-failed", tr.Target, tr.Status)
-			}
-			for _, want := range []string{"what it runs now could not be read", "its release asked for " + src, "before the promotion it ran registry.test/shop:v1 (revision 1)"} {
-				if !strings.Contains(tr.Restore, want) {
-					t.Errorf("%s: restore error lacks %q: %s", tr.Target, want, tr.Restore)
-				}
-			}
-			// The run's error (the last stderr line) names every target.
-			if !strings.Contains(rep.Error, targets[i]) {
-				t.Errorf("the error does not name %s", targets[i])
-			}
-		}
-		t.Logf("exit 3 %s after the API server went away (timeout 6s, restore timeout 5s)", took.Round(time.Millisecond))
-		if took > 40*time.Second {
-			t.Errorf("took %s: the timeouts do not bound the run", took)
-		}
-		// What ferry said is what happened: its release landed and stays.
-		for _, n := range []string{"web-a", "web-b"} {
-			if got := imageOf(get(t, iso.c, ns, n), "app"); got != src {
-				t.Errorf("%s runs %s", n, got)
-			}
-		}
-		// Once the API server is back, `ferry rollback` is the way out.
-		r = ferry(t, iso.env().with("FERRY_TARGETS", strings.Join(targets, " ")), "rollback")
-		if r.code != 0 {
-			t.Fatalf("rollback after the outage: want exit 0\n%s", r)
-		}
-		for _, n := range []string{"web-a", "web-b"} {
-			if got := imageOf(get(t, iso.c, ns, n), "app"); got != "registry.test/shop:v1" {
-				t.Errorf("%s runs %s after rollback", n, got)
-			}
-		}
+	t.Run("restore fails while the API server is down", func(t *testing.T) { faultRestoreWhileDown(t, iso) })
+}
+
+func faultRestartDuringVerification(t *testing.T, iso isolated) {
+	ctx := context.Background()
+	ns := namespace(t, iso.c)
+	create(t, iso.c, ns, deploy{name: "web",
+		containers:     []corev1.Container{container("app", "registry.test/shop:v1")},
+		podAnnotations: map[string]string{slowReadyAnnotation: "5s"},
 	})
+	src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
+	cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", "k8s:"+ns+"/web?context=isolated"), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitFor("verify:", time.Minute) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never reached verification:\n%s", errb.String())
+	}
+	start := time.Now()
+	if err := iso.c.RestartAPIServer(ctx); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	t.Logf("API server restarted in %s", time.Since(start).Round(time.Millisecond))
+	if strings.Contains(errb.String(), "promote ") {
+		t.Fatalf("ferry finished before the API server was back, so the restart proves nothing:\n%s", errb.String())
+	}
+	r := wait(t, cmd, out, errb)
+	if r.code != 0 || r.report(t).Outcome != promote.OutcomePromoted {
+		t.Fatalf("want exit 0, promoted: the pods became ready after the restart\n%s", r)
+	}
+	waitRolledOut(t, iso.c, ns, "web")
+	if got := imageOf(get(t, iso.c, ns, "web"), "app"); got != src {
+		t.Errorf("runs %s, want %s", got, src)
+	}
+}
+
+func faultRestoreWhileDown(t *testing.T, iso isolated) {
+	ctx := context.Background()
+	ns := namespace(t, iso.c)
+	targets := []string{}
+	for _, n := range []string{"web-a", "web-b"} {
+		create(t, iso.c, ns, deploy{name: n,
+			containers:     []corev1.Container{container("app", "registry.test/shop:v1")},
+			podAnnotations: map[string]string{slowReadyAnnotation: "10m"},
+		})
+		targets = append(targets, "k8s:"+ns+"/"+n+"?context=isolated")
+	}
+	src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
+	cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", strings.Join(targets, " "),
+		"FERRY_TIMEOUT", "6s", "FERRY_RESTORE_TIMEOUT", "5s"), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "both targets released", func() bool { return strings.Count(errb.String(), "verify:") == 2 })
+	if err := iso.c.StopAPIServer(); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := wait(t, cmd, out, errb)
+	took := time.Since(start)
+	if err := iso.c.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 3 {
+		t.Fatalf("want exit 3\n%s", r)
+	}
+	rep := r.report(t)
+	if rep.Outcome != promote.OutcomeRestoreFailed {
+		t.Errorf("outcome %s", rep.Outcome)
+	}
+	for i, tr := range rep.Targets {
+		if tr.Status != promote.StatusRestoreFailed {
+			t.Errorf("%s: %s, want restore-failed", tr.Target, tr.Status)
+		}
+		for _, want := range []string{"what it runs now could not be read", "its release asked for " + src, "before the promotion it ran registry.test/shop:v1 (revision 1)"} {
+			if !strings.Contains(tr.Restore, want) {
+				t.Errorf("%s: restore error lacks %q: %s", tr.Target, want, tr.Restore)
+			}
+		}
+		// The run's error (the last stderr line) names every target.
+		if !strings.Contains(rep.Error, targets[i]) {
+			t.Errorf("the error does not name %s", targets[i])
+		}
+	}
+	t.Logf("exit 3 %s after the API server went away (timeout 6s, restore timeout 5s)", took.Round(time.Millisecond))
+	if took > 40*time.Second {
+		t.Errorf("took %s: the timeouts do not bound the run", took)
+	}
+	// What ferry said is what happened: its release landed and stays.
+	for _, n := range []string{"web-a", "web-b"} {
+		if got := imageOf(get(t, iso.c, ns, n), "app"); got != src {
+			t.Errorf("%s runs %s", n, got)
+		}
+	}
+	// Once the API server is back, `ferry rollback` is the way out.
+	r = ferry(t, iso.env().with("FERRY_TARGETS", strings.Join(targets, " ")), "rollback")
+	if r.code != 0 {
+		t.Fatalf("rollback after the outage: want exit 0\n%s", r)
+	}
+	for _, n := range []string{"web-a", "web-b"} {
+		if got := imageOf(get(t, iso.c, ns, n), "app"); got != "registry.test/shop:v1" {
+			t.Errorf("%s runs %s after rollback", n, got)
+		}
+	}
 }
 
 // sigterm starts ferry, sends SIGTERM once stderr shows when, and returns

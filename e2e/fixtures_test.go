@@ -61,6 +61,8 @@ type deploy struct {
 	// podAnnotations go on the pod template (imageid.testenv.ferry.dev/NAME
 	// tells kwok which digest a tag "pulled").
 	podAnnotations map[string]string
+	// pullSecrets are the pod template's imagePullSecrets.
+	pullSecrets []string
 }
 
 func container(name, image string) corev1.Container {
@@ -88,7 +90,7 @@ func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deplo
 			Selector:                &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: d.podAnnotations},
-				Spec:       corev1.PodSpec{Containers: d.containers},
+				Spec:       corev1.PodSpec{Containers: d.containers, ImagePullSecrets: pullSecretRefs(d.pullSecrets)},
 			},
 		},
 	}
@@ -105,6 +107,14 @@ func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deplo
 		}
 	}
 	return get(t, c, ns, d.name)
+}
+
+func pullSecretRefs(names []string) []corev1.LocalObjectReference {
+	var out []corev1.LocalObjectReference
+	for _, n := range names {
+		out = append(out, corev1.LocalObjectReference{Name: n})
+	}
+	return out
 }
 
 func get(t *testing.T, c *testenv.Cluster, ns, name string) *appsv1.Deployment {
@@ -166,11 +176,12 @@ func activeReplicaSet(t *testing.T, cs kubernetes.Interface, d *appsv1.Deploymen
 	return nil
 }
 
-// mutations returns what user "ferry" changed in c since the cluster
-// started, filtered to namespace ns ("" = all).
+// mutations returns what ferry changed in c since the cluster started —
+// as user "ferry" or as any identity a cloud test's token stands for —
+// filtered to namespace ns ("" = all).
 func mutations(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent {
 	t.Helper()
-	all, err := c.Mutations(context.Background())
+	all, err := c.AllMutations(context.Background())
 	if err != nil {
 		t.Fatalf("reading the audit log of %s: %v", c.Name, err)
 	}

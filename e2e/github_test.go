@@ -42,8 +42,58 @@ func (r actionRun) String() string {
 }
 
 // runAction runs ferry as the action with the given `with:` values, plus
-// extra environment (a step's env:).
+// extra environment (a step's env:), in a fresh runner (see runner).
 func runAction(t *testing.T, with map[string]string, extra env) actionRun {
+	t.Helper()
+	return newRunner(t).action(t, with, extra)
+}
+
+// runner is one job's folders on the runner machine, laid out as GitHub's
+// runner lays them out: RUNNER_WORKSPACE is ROOT/work/shop, the job's
+// workspace ROOT/work/shop/shop, RUNNER_TEMP ROOT/work/_temp with
+// _github_home, _github_workflow and _runner_file_commands in it. Earlier
+// steps of a job write into them (a Docker config, a key file); the
+// action sees them only where the runner mounts them.
+type runner struct {
+	temp, runnerWorkspace, workspace, home, workflow, fileCommands string
+}
+
+func newRunner(t *testing.T) *runner {
+	t.Helper()
+	root := t.TempDir()
+	rn := &runner{
+		temp:            filepath.Join(root, "work", "_temp"),
+		runnerWorkspace: filepath.Join(root, "work", "shop"),
+	}
+	rn.workspace = filepath.Join(rn.runnerWorkspace, "shop")
+	rn.home = filepath.Join(rn.temp, "_github_home")
+	rn.workflow = filepath.Join(rn.temp, "_github_workflow")
+	rn.fileCommands = filepath.Join(rn.temp, "_runner_file_commands")
+	for _, d := range []string{rn.workspace, rn.home, rn.workflow, rn.fileCommands} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rn
+}
+
+// write writes data to a path on the runner (an earlier step's file).
+func (rn *runner) write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// action runs ferry the way the runner runs the docker action: no
+// arguments (runs.args is empty), the step's inputs as INPUT_* (every
+// input of action.yml, defaults included), the runner's variables with
+// HOME /github/home, and file commands, in the sandbox (sandbox_test.go)
+// that mounts the runner's folders where a container sees them.
+func (rn *runner) action(t *testing.T, with map[string]string, extra env) actionRun {
 	t.Helper()
 	a, err := frontends.LoadAction("../action.yml")
 	if err != nil {
@@ -53,9 +103,8 @@ func runAction(t *testing.T, with map[string]string, extra env) actionRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	outFile := filepath.Join(dir, "set_output_5f1b")
-	sumFile := filepath.Join(dir, "step_summary_5f1b")
+	outFile := filepath.Join(rn.fileCommands, "set_output_5f1b")
+	sumFile := filepath.Join(rn.fileCommands, "step_summary_5f1b")
 	for _, f := range []string{outFile, sumFile} {
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -64,8 +113,8 @@ func runAction(t *testing.T, with map[string]string, extra env) actionRun {
 	e := env{
 		"CI":                  "true",
 		"GITHUB_ACTIONS":      "true",
-		"GITHUB_OUTPUT":       outFile,
-		"GITHUB_STEP_SUMMARY": sumFile,
+		"GITHUB_OUTPUT":       "/github/file_commands/set_output_5f1b",
+		"GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_5f1b",
 		"GITHUB_RUN_ID":       "4242",
 		"GITHUB_RUN_ATTEMPT":  "1",
 		"GITHUB_REPOSITORY":   "acme/shop",
@@ -74,7 +123,13 @@ func runAction(t *testing.T, with map[string]string, extra env) actionRun {
 		"GITHUB_WORKFLOW":     "promote",
 		"GITHUB_ACTION":       "ferry",
 		"GITHUB_WORKSPACE":    "/github/workspace",
+		"GITHUB_EVENT_PATH":   "/github/workflow/event.json",
+		"HOME":                "/github/home",
 		"RUNNER_OS":           "Linux",
+		"RUNNER_TEMP":         rn.temp,
+		"RUNNER_WORKSPACE":    rn.runnerWorkspace,
+		// The image's PATH: none of its folders exists in the container.
+		"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	}
 	for k, v := range extra {
 		e[k] = v
@@ -83,12 +138,35 @@ func runAction(t *testing.T, with map[string]string, extra env) actionRun {
 		k, v, _ := strings.Cut(kv, "=")
 		e[k] = v
 	}
-	cmd, _, log := ferryCmd(t, e)
-	cmd.Stdout = log // one stream, as the runner reads it
+	vars := make([]string, 0, len(e))
+	for k, v := range e {
+		vars = append(vars, k+"="+v)
+	}
+	cmd, err := sandboxCmd(sandboxSpec{
+		Root: t.TempDir(),
+		Binds: []bind{
+			{Host: ferryBin, Inside: "/ko-app/ferry"},
+			{Host: lab.Net.CAFile(), Inside: "/etc/ssl/certs/ca-certificates.crt"},
+			{Host: rn.workspace, Inside: "/github/workspace"},
+			{Host: rn.home, Inside: "/github/home"},
+			{Host: rn.workflow, Inside: "/github/workflow"},
+			{Host: rn.fileCommands, Inside: "/github/file_commands"},
+		},
+		Dir:  "/github/workspace",
+		Argv: []string{"/ko-app/ferry"},
+	}, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log // one stream, as the runner reads it
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ferry: %v", err)
 	}
 	r := actionRun{code: waitExit(t, cmd, log)}
+	if r.code == 125 {
+		t.Fatalf("the action sandbox did not start (it needs root and mount namespaces):\n%s", log.String())
+	}
 	r.log = log.String()
 	b, err := os.ReadFile(outFile)
 	if err != nil {

@@ -69,23 +69,7 @@ func TestInputBadConfigurationChangesNothing(t *testing.T) {
 	}
 	e.AddKey(herokuKey, "input-legacy")
 	emuBefore := len(e.Mutations())
-	// Writes by user "ferry" to these namespaces, or to no namespace at
-	// all, in either cluster.
-	writes := func() []testenv.AuditEvent {
-		var out []testenv.AuditEvent
-		for _, c := range []*testenv.Cluster{staging, production} {
-			m, err := c.Mutations(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ev := range m {
-				if ev.Namespace == sns || ev.Namespace == pns || ev.Namespace == "" {
-					out = append(out, ev)
-				}
-			}
-		}
-		return out
-	}
+	writes := func() []testenv.AuditEvent { return ferryWrites(ctx, t, sns, pns) }
 	before := len(writes())
 
 	src := "k8s:" + sns + "/web?context=staging"
@@ -93,32 +77,10 @@ func TestInputBadConfigurationChangesNothing(t *testing.T) {
 	good := baseEnv().with("FERRY_SOURCE", src, "FERRY_TARGETS", dst)
 	hk := emuEnv(e).with("FERRY_SOURCE", img.ref())
 
-	execPlugin := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
-		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
-			APIVersion: "client.authentication.k8s.io/v1", Command: "ferry-test-credential-plugin-not-installed",
-			Args: []string{"token"}, InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
-		}}
-	})
-	noCurrent := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.CurrentContext = "" })
-	danglingCluster := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.Contexts["production"].Cluster = "gone" })
-	missingTokenFile := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
-		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{TokenFile: filepath.Join(t.TempDir(), "no-such-token")}
-	})
-	missingCert := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
-		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{ClientCertificate: "/nonexistent/client.crt", ClientKey: "/nonexistent/client.key"}
-	})
-	badServer := kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.Clusters["production"].Server = "ftp://127.0.0.1:1" })
-	notYAML := filepath.Join(t.TempDir(), "kubeconfig-garbage")
-	if err := os.WriteFile(notYAML, []byte("\x00\x01 this is : not [ a kubeconfig"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := badKubeconfigs(t)
+	execPlugin, noCurrent, danglingCluster, missingTokenFile, missingCert, badServer, notYAML := kc.execPlugin, kc.noCurrent, kc.danglingCluster, kc.missingTokenFile, kc.missingCert, kc.badServer, kc.notYAML
 
-	cases := []struct {
-		name string
-		env  env
-		args []string // default: promote
-		want []string
-	}{
+	cases := []inputCase{
 		// Nothing, or half of it.
 		{"nothing set", env{}, nil, []string{"FERRY_SOURCE: required", "FERRY_TARGETS: required", "for example"}},
 		{"no source", baseEnv().with("FERRY_TARGETS", dst), nil, []string{"FERRY_SOURCE: required", "for example FERRY_SOURCE="}},
@@ -208,36 +170,7 @@ func TestInputBadConfigurationChangesNothing(t *testing.T) {
 		t.Fatalf("only %d cases", len(cases))
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			args := c.args
-			if args == nil {
-				args = []string{"promote"}
-			}
-			var r result
-			if c.env["GITHUB_ACTIONS"] == "true" {
-				r = ferryRaw(t, c.env, args...)
-				r.stdout, _ = withoutMasks(r.stdout)
-				for _, s := range secrets {
-					if strings.Contains(r.stdout+r.stderr, s) {
-						t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
-					}
-				}
-			} else {
-				r = ferry(t, c.env, args...)
-			}
-			if r.code != 2 {
-				t.Errorf("want exit 2\n%s", r)
-			}
-			out := r.stdout + r.stderr
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output does not say %q", w)
-				}
-			}
-			if strings.Contains(out, "hunter22") {
-				t.Errorf("a password from the configuration was printed")
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runBadInput(t, c) })
 	}
 	if w := writes(); len(w) != before {
 		t.Errorf("bad input made %d writes to Kubernetes: %v", len(w)-before, w[before:])
@@ -246,6 +179,97 @@ func TestInputBadConfigurationChangesNothing(t *testing.T) {
 		t.Errorf("bad input made %d changes on Heroku: %v", len(m), m)
 	}
 	t.Logf("%d bad inputs, each exit 2, no writes", len(cases))
+}
+
+// inputCase is one bad configuration.
+type inputCase struct {
+	name string
+	env  env
+	args []string // default: promote
+	want []string
+}
+
+// runBadInput runs c: exit 2, and an output that says c.want and no
+// secret.
+func runBadInput(t *testing.T, c inputCase) {
+	t.Helper()
+	args := c.args
+	if args == nil {
+		args = []string{"promote"}
+	}
+	var r result
+	if c.env["GITHUB_ACTIONS"] == "true" {
+		r = ferryRaw(t, c.env, args...)
+		r.stdout, _ = withoutMasks(r.stdout)
+		for _, s := range secrets {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
+			}
+		}
+	} else {
+		r = ferry(t, c.env, args...)
+	}
+	if r.code != 2 {
+		t.Errorf("want exit 2\n%s", r)
+	}
+	out := r.stdout + r.stderr
+	for _, w := range c.want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output does not say %q", w)
+		}
+	}
+	if strings.Contains(out, "hunter22") {
+		t.Errorf("a password from the configuration was printed")
+	}
+}
+
+// ferryWrites are the writes by user "ferry" to namespaces sns and pns,
+// or to no namespace at all, in either cluster.
+func ferryWrites(ctx context.Context, t *testing.T, sns, pns string) []testenv.AuditEvent {
+	t.Helper()
+	var out []testenv.AuditEvent
+	for _, c := range []*testenv.Cluster{staging, production} {
+		m, err := c.Mutations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range m {
+			if ev.Namespace == sns || ev.Namespace == pns || ev.Namespace == "" {
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
+}
+
+// badKubeconfigFiles are kubeconfig files with one thing wrong each.
+type badKubeconfigFiles struct {
+	execPlugin, noCurrent, danglingCluster, missingTokenFile, missingCert, badServer, notYAML string
+}
+
+func badKubeconfigs(t *testing.T) badKubeconfigFiles {
+	t.Helper()
+	var k badKubeconfigFiles
+	k.execPlugin = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
+		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+			APIVersion: "client.authentication.k8s.io/v1", Command: "ferry-test-credential-plugin-not-installed",
+			Args: []string{"token"}, InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+		}}
+	})
+	k.noCurrent = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.CurrentContext = "" })
+	k.danglingCluster = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.Contexts["production"].Cluster = "gone" })
+	k.missingTokenFile = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
+		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{TokenFile: filepath.Join(t.TempDir(), "no-such-token")}
+	})
+	k.missingCert = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) {
+		c.AuthInfos["production"] = &clientcmdapi.AuthInfo{ClientCertificate: "/nonexistent/client.crt", ClientKey: "/nonexistent/client.key"}
+	})
+	k.badServer = kubeconfigWith(t, "production", func(c *clientcmdapi.Config) { c.Clusters["production"].Server = "ftp://127.0.0.1:1" })
+	k.notYAML = filepath.Join(t.TempDir(), "kubeconfig-garbage")
+	if err := os.WriteFile(k.notYAML, []byte("\x00\x01 this is : not [ a kubeconfig"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // countingWriter counts the bytes written through it.
@@ -465,15 +489,7 @@ func streamProxy(t *testing.T, e *herokuemu.Emulator, stream http.HandlerFunc) s
 func TestInputEndlessRelease(t *testing.T) {
 	t.Parallel()
 	line := []byte(strings.Repeat("migrating ", 100) + "\n") // ~1 KiB
-	cases := []struct {
-		name   string
-		phase  time.Duration
-		stream func(sent *atomic.Int64) http.HandlerFunc
-		env    []string
-		code   int
-		within time.Duration
-		want   string
-	}{
+	cases := []endlessCase{
 		{name: "firehose", phase: time.Second, code: 0, within: 30 * time.Second, want: "release output: truncated after",
 			stream: func(sent *atomic.Int64) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
@@ -502,62 +518,80 @@ func TestInputEndlessRelease(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			img := push(t, "acme/shop", "phase-"+strings.ReplaceAll(c.name, " ", "-"), nil)
-			e := ownEmulator(t, herokuemu.Options{ReleasePhase: c.phase})
-			app := ownApp(t, e, "endless")
-			// The promoted release adds a release phase; the seed has
-			// none, so that seeding does not wait for one.
-			seedOn(t, e, app, nil, "web")
-			var sent atomic.Int64
-			apiURL := e.APIURL()
-			if c.stream != nil {
-				apiURL = streamProxy(t, e, c.stream(&sent))
-			}
-			env := emuEnv(e).with(append([]string{"FERRY_HEROKU_API_URL", apiURL,
-				"FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:" + app + "/web,release"}, c.env...)...)
-			cmd, out, errb := ferryCmd(t, env, "promote")
-			start := time.Now()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			w := watchProcess(cmd.Process.Pid)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(3 * time.Minute):
-				_ = cmd.Process.Kill()
-				<-done
-				w.finish()
-				t.Fatalf("ferry did not finish in 3m:\n%s", errb.String())
-			}
-			took := time.Since(start)
-			hwm, _ := w.finish()
-			r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
-			if err != nil && r.code < 0 {
-				t.Fatal(err)
-			}
-			logTail(t, r)
-			t.Logf("exit %d in %s; peak RSS %d MiB; the stream sent %d KiB; ferry wrote %d KiB to stderr",
-				r.code, took.Round(time.Millisecond), hwm>>10, sent.Load()>>10, len(r.stderr)>>10)
-			for _, s := range secrets {
-				if strings.Contains(r.stdout+r.stderr, s) {
-					t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
-				}
-			}
-			if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
-				t.Fatalf("want exit %d saying %q", c.code, c.want)
-			}
-			if took > c.within {
-				t.Errorf("took %s, want at most %s", took, c.within)
-			}
-			if len(r.stderr) > 6<<20 {
-				t.Errorf("ferry wrote %d MiB of release output", len(r.stderr)>>20)
-			}
-			if hwm > 200<<10 {
-				t.Errorf("peak RSS %d MiB", hwm>>10)
-			}
+			runEndless(t, c)
 		})
+	}
+}
+
+// endlessCase is a release stream that does not end as it should.
+type endlessCase struct {
+	name   string
+	phase  time.Duration
+	stream func(sent *atomic.Int64) http.HandlerFunc
+	env    []string
+	code   int
+	within time.Duration
+	want   string
+}
+
+// runEndless promotes to an app whose release stream is c's, and checks
+// that ferry ends as c says, in time, with bounded output and memory.
+func runEndless(t *testing.T, c endlessCase) {
+	t.Helper()
+	img := push(t, "acme/shop", "phase-"+strings.ReplaceAll(c.name, " ", "-"), nil)
+	e := ownEmulator(t, herokuemu.Options{ReleasePhase: c.phase})
+	app := ownApp(t, e, "endless")
+	// The promoted release adds a release phase; the seed has
+	// none, so that seeding does not wait for one.
+	seedOn(t, e, app, nil, "web")
+	var sent atomic.Int64
+	apiURL := e.APIURL()
+	if c.stream != nil {
+		apiURL = streamProxy(t, e, c.stream(&sent))
+	}
+	env := emuEnv(e).with(append([]string{"FERRY_HEROKU_API_URL", apiURL,
+		"FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:" + app + "/web,release"}, c.env...)...)
+	cmd, out, errb := ferryCmd(t, env, "promote")
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := watchProcess(cmd.Process.Pid)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		w.finish()
+		t.Fatalf("ferry did not finish in 3m:\n%s", errb.String())
+	}
+	took := time.Since(start)
+	hwm, _ := w.finish()
+	r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+	if err != nil && r.code < 0 {
+		t.Fatal(err)
+	}
+	logTail(t, r)
+	t.Logf("exit %d in %s; peak RSS %d MiB; the stream sent %d KiB; ferry wrote %d KiB to stderr",
+		r.code, took.Round(time.Millisecond), hwm>>10, sent.Load()>>10, len(r.stderr)>>10)
+	for _, s := range secrets {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("a secret (%d bytes) appears in ferry's output", len(s))
+		}
+	}
+	if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
+		t.Fatalf("want exit %d saying %q", c.code, c.want)
+	}
+	if took > c.within {
+		t.Errorf("took %s, want at most %s", took, c.within)
+	}
+	if len(r.stderr) > 6<<20 {
+		t.Errorf("ferry wrote %d MiB of release output", len(r.stderr)>>20)
+	}
+	if hwm > 200<<10 {
+		t.Errorf("peak RSS %d MiB", hwm>>10)
 	}
 }

@@ -53,6 +53,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(sandboxEnv); spec != "" {
+		os.Exit(sandboxMain(spec)) // this binary as the action's container
+	}
 	os.Exit(testMain(m))
 }
 
@@ -75,8 +78,16 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
+	stagingOpts, prodOpts, err := startCloud()
+	if lab != nil {
+		defer lab.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: starting the cloud lab: %v\n", err)
+		return 1
+	}
 	start := time.Now()
-	staging, production, err = testenv.StartPair(ctx)
+	staging, production, err = testenv.StartPairWith(ctx, stagingOpts, prodOpts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the test clusters: %v\n", err)
 		return 1

@@ -281,99 +281,119 @@ func TestSecretsNeverAppear(t *testing.T) {
 	for _, m := range secretModes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			app := herokuApp(t, "secret-"+m.name)
-			seedHeroku(t, app, nil, "web")
-			pns := namespace(t, production)
-			create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
-			auth := remote.WithAuth(&authn.Basic{Username: w.regUser, Password: w.regPass})
-			img := pushTo(t, w.regHost, "acme/shop", m.name, images.Spec{}, auth)
-			other := pushTo(t, w.regHost, "acme/shop", m.name+"-other", images.Spec{}, auth)
-			base := env{"FERRY_OUTPUT": "json", "FERRY_TIMEOUT": "60s", "DOCKER_CONFIG": w.dockerConfig,
-				"HEROKU_API_KEY": herokuKey, "FERRY_HEROKU_API_URL": emu.APIURL(), "FERRY_HEROKU_REGISTRY": emu.RegistryHost()}
-			both := base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", target(pns, "web", "production")+" heroku:"+app+"/web")
-			runs := []struct {
-				name, command string
-				env           env
-				ok            bool
-				// evidence is what the output says when the failure came
-				// from where the run meant it to.
-				evidence string
-			}{
-				{"promote", "promote", both, true, ""},
-				{"plan", "plan", both, true, ""},
-				{"status", "status", both, true, ""},
-				{"rollback", "rollback", both, true, ""},
-				{"registry quotes the password", "promote", base.with("FERRY_SOURCE", w.echoSource, "FERRY_TARGETS", "heroku:"+app), false, "DENIED"},
-				{"wrong kubeconfig token", "promote", base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", target(pns, "web", "badtoken")), false, "Unauthorized"},
-				{"untrusted client key", "status", base.with("FERRY_TARGETS", target(pns, "web", "certs")), false, "forbidden"},
-				{"Heroku API quotes the key", "promote", base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app, "FERRY_HEROKU_API_URL", w.herokuAPI), false, "400"},
-				{"Heroku registry quotes the key", "promote", base.with("FERRY_SOURCE", other.ref(), "FERRY_TARGETS", "heroku:"+app, "FERRY_HEROKU_REGISTRY", w.herokuReg), false, "DENIED"},
-			}
-			for _, run := range runs {
-				e, args, extra := m.env(t, w, run.command, run.env)
-				root := t.TempDir()
-				tmp, home := filepath.Join(root, "tmp"), filepath.Join(root, "home")
-				for _, d := range []string{tmp, home} {
-					if err := os.Mkdir(d, 0o700); err != nil {
-						t.Fatal(err)
-					}
-				}
-				e = e.with("TMPDIR", tmp, "HOME", home)
-				cmd, out, errb := ferryCmd(t, e, args...)
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				watch := watchProcess(cmd.Process.Pid, tmp, home)
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
-				select {
-				case <-done:
-				case <-time.After(3 * time.Minute):
-					_ = cmd.Process.Kill()
-					<-done
-					t.Fatalf("%s: ferry did not finish in 3m", run.name)
-				}
-				_, files := watch.finish()
-				code := cmd.ProcessState.ExitCode()
-				stdout, masked := withoutMasks(out.String())
-				t.Logf("%s %s: exit %d\n--- stdout\n%s\n--- stderr\n%s", m.name, run.name, code, stdout, errb.String())
-				if run.ok && code != 0 {
-					t.Errorf("%s: want exit 0", run.name)
-				}
-				if !run.ok && code == 0 {
-					t.Errorf("%s: want a failure", run.name)
-				}
-				all := stdout + errb.String()
-				if run.evidence != "" && !strings.Contains(all, run.evidence) {
-					t.Errorf("%s: the output does not show %q: the failure did not come from where the test meant", run.name, run.evidence)
-				}
-				places := map[string]string{"stdout": stdout, "stderr": errb.String(), "GitHub outputs and summary": extra()}
-				for p, content := range files {
-					t.Errorf("%s: ferry created %s (%d bytes)", run.name, p, len(content))
-					places["file "+p] = string(content)
-				}
-				for where, text := range places {
-					for _, s := range w.secrets {
-						if strings.Contains(text, s.value) {
-							t.Errorf("%s: %s appears in %s", run.name, s.what, where)
-						}
-					}
-				}
-				if m.name == "github" {
-					// Masks hold secrets, and only secrets.
-					for _, v := range masked {
-						if !isSecretPart(v, w.secrets) {
-							t.Errorf("%s: ::add-mask:: of something that is not a secret: %q", run.name, v)
-						}
-					}
-				}
-				for _, d := range []string{tmp, home} {
-					if left, _ := os.ReadDir(d); len(left) > 0 {
-						t.Errorf("%s: ferry left %d entries in %s", run.name, len(left), d)
-					}
-				}
+			for _, run := range secretRuns(t, w, m.name) {
+				runForSecrets(t, w, m, run)
 			}
 		})
+	}
+}
+
+// secretRun is one ferry run of the suite.
+type secretRun struct {
+	name, command string
+	env           env
+	ok            bool
+	// evidence is what the output says when the failure came from where
+	// the run meant it to.
+	evidence string
+}
+
+// secretRuns are every command, succeeding, and the failures whose
+// errors quote credentials back, on a fresh Heroku app and Deployment.
+func secretRuns(t *testing.T, w *secretWorld, mode string) []secretRun {
+	t.Helper()
+	app := herokuApp(t, "secret-"+mode)
+	seedHeroku(t, app, nil, "web")
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	auth := remote.WithAuth(&authn.Basic{Username: w.regUser, Password: w.regPass})
+	img := pushTo(t, w.regHost, "acme/shop", mode, images.Spec{}, auth)
+	other := pushTo(t, w.regHost, "acme/shop", mode+"-other", images.Spec{}, auth)
+	base := env{"FERRY_OUTPUT": "json", "FERRY_TIMEOUT": "60s", "DOCKER_CONFIG": w.dockerConfig,
+		"HEROKU_API_KEY": herokuKey, "FERRY_HEROKU_API_URL": emu.APIURL(), "FERRY_HEROKU_REGISTRY": emu.RegistryHost()}
+	both := base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", target(pns, "web", "production")+" heroku:"+app+"/web")
+	return []secretRun{
+		{"promote", "promote", both, true, ""},
+		{"plan", "plan", both, true, ""},
+		{"status", "status", both, true, ""},
+		{"rollback", "rollback", both, true, ""},
+		{"registry quotes the password", "promote", base.with("FERRY_SOURCE", w.echoSource, "FERRY_TARGETS", "heroku:"+app), false, "DENIED"},
+		{"wrong kubeconfig token", "promote", base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", target(pns, "web", "badtoken")), false, "Unauthorized"},
+		{"untrusted client key", "status", base.with("FERRY_TARGETS", target(pns, "web", "certs")), false, "forbidden"},
+		{"Heroku API quotes the key", "promote", base.with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app, "FERRY_HEROKU_API_URL", w.herokuAPI), false, "400"},
+		{"Heroku registry quotes the key", "promote", base.with("FERRY_SOURCE", other.ref(), "FERRY_TARGETS", "heroku:"+app, "FERRY_HEROKU_REGISTRY", w.herokuReg), false, "DENIED"},
+	}
+}
+
+// runForSecrets runs ferry once in mode m with a fresh, watched TMPDIR and
+// HOME, and checks its exit, that the failure came from where it was
+// meant to, and that no secret reached any output or file.
+func runForSecrets(t *testing.T, w *secretWorld, m mode, run secretRun) {
+	t.Helper()
+	e, args, extra := m.env(t, w, run.command, run.env)
+	root := t.TempDir()
+	tmp, home := filepath.Join(root, "tmp"), filepath.Join(root, "home")
+	for _, d := range []string{tmp, home} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = e.with("TMPDIR", tmp, "HOME", home)
+	cmd, out, errb := ferryCmd(t, e, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watch := watchProcess(cmd.Process.Pid, tmp, home)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s: ferry did not finish in 3m", run.name)
+	}
+	_, files := watch.finish()
+	code := cmd.ProcessState.ExitCode()
+	stdout, masked := withoutMasks(out.String())
+	t.Logf("%s %s: exit %d\n--- stdout\n%s\n--- stderr\n%s", m.name, run.name, code, stdout, errb.String())
+	if run.ok != (code == 0) {
+		t.Errorf("%s: exit %d, want success %v", run.name, code, run.ok)
+	}
+	all := stdout + errb.String()
+	if run.evidence != "" && !strings.Contains(all, run.evidence) {
+		t.Errorf("%s: the output does not show %q: the failure did not come from where the test meant", run.name, run.evidence)
+	}
+	places := map[string]string{"stdout": stdout, "stderr": errb.String(), "GitHub outputs and summary": extra()}
+	for p, content := range files {
+		t.Errorf("%s: ferry created %s (%d bytes)", run.name, p, len(content))
+		places["file "+p] = string(content)
+	}
+	assertNoSecretIn(t, run.name, places, w.secrets)
+	if m.name == "github" {
+		// Masks hold secrets, and only secrets.
+		for _, v := range masked {
+			if !isSecretPart(v, w.secrets) {
+				t.Errorf("%s: ::add-mask:: of something that is not a secret: %q", run.name, v)
+			}
+		}
+	}
+	for _, d := range []string{tmp, home} {
+		if left, _ := os.ReadDir(d); len(left) > 0 {
+			t.Errorf("%s: ferry left %d entries in %s", run.name, len(left), d)
+		}
+	}
+}
+
+// assertNoSecretIn checks every place a run wrote for every secret.
+func assertNoSecretIn(t *testing.T, run string, places map[string]string, secrets []secret) {
+	t.Helper()
+	for where, text := range places {
+		for _, s := range secrets {
+			if strings.Contains(text, s.value) {
+				t.Errorf("%s: %s appears in %s", run, s.what, where)
+			}
+		}
 	}
 }
 

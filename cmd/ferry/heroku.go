@@ -23,8 +23,10 @@ func (a *app) herokuClient(ctx context.Context, app string) (*heroku.Client, err
 		setting = config.AppKeyVar(app)
 	}
 	c, err := heroku.NewClient(heroku.Options{
-		KeySetting:  setting,
-		APIKey:      key,
+		KeySetting: setting,
+		APIKey:     key,
+		// A Heroku source in another account is read with its own key.
+		RegistryKey: h.KeyFor,
 		APIURL:      h.APIURL,
 		Registry:    h.Registry,
 		Platform:    h.Platform,

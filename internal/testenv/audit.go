@@ -67,6 +67,34 @@ func (c *Cluster) Mutations(ctx context.Context) ([]AuditEvent, error) {
 	return events, nil
 }
 
+// AllMutations returns the create, update, patch, delete and
+// deletecollection requests that any user but AdminUser and the
+// cluster's own system:* identities sent, oldest first, whatever their
+// outcome: FerryUser's and those of users a token webhook authenticated.
+func (c *Cluster) AllMutations(ctx context.Context) ([]AuditEvent, error) {
+	return c.audited(ctx, func(e AuditEvent) bool {
+		return mutatingVerbs[e.Verb] && e.User != AdminUser && !strings.HasPrefix(e.User, "system:")
+	})
+}
+
+// Unauthorized returns the requests the API server answered 401: a
+// token it did not accept, oldest first.
+func (c *Cluster) Unauthorized(ctx context.Context) ([]AuditEvent, error) {
+	return c.audited(ctx, func(e AuditEvent) bool { return e.Code == 401 })
+}
+
+// audited returns the completed requests keep accepts, after a barrier.
+func (c *Cluster) audited(ctx context.Context, keep func(AuditEvent) bool) ([]AuditEvent, error) {
+	if err := c.auditBarrier(ctx); err != nil {
+		return nil, fmt.Errorf("reading audit log of cluster %s: %w", c.Name, err)
+	}
+	events, err := c.readAudit(keep)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit log of cluster %s: %w", c.Name, err)
+	}
+	return events, nil
+}
+
 func (c *Cluster) auditLog() string { return filepath.Join(c.Dir, "audit.log") }
 
 // auditBarrier GETs a configmap that does not exist under a unique name,
@@ -122,8 +150,8 @@ type auditLine struct {
 }
 
 // parseAudit reads JSON audit events, one per line, and returns the
-// completed requests (stage ResponseComplete or Panic) for which keep is
-// true. A torn last line (the server is still writing it) is ignored.
+// completed requests (stage ResponseComplete or Panic) and the refused
+// authentications (ResponseStarted with 401) for which keep is true. A torn last line (the server is still writing it) is ignored.
 func parseAudit(r io.Reader, keep func(AuditEvent) bool) ([]AuditEvent, error) {
 	var out []AuditEvent
 	br := bufio.NewReader(r)
@@ -139,7 +167,10 @@ func parseAudit(r io.Reader, keep func(AuditEvent) bool) ([]AuditEvent, error) {
 		if err := json.Unmarshal(line, &l); err != nil {
 			return nil, fmt.Errorf("parsing audit line %q: %w", line, err)
 		}
-		if l.Stage != "ResponseComplete" && l.Stage != "Panic" {
+		// A failed authentication is audited once, at ResponseStarted
+		// (kube-apiserver's WithFailedAuthenticationAudit).
+		refused := l.Stage == "ResponseStarted" && l.ResponseStatus != nil && l.ResponseStatus.Code == 401
+		if l.Stage != "ResponseComplete" && l.Stage != "Panic" && !refused {
 			continue
 		}
 		e := AuditEvent{

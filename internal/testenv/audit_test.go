@@ -11,7 +11,8 @@ import (
 // testdata/audit.log holds lines from a real kube-apiserver audit log: a
 // watch (ResponseStarted), ferry's create/get/patch/create(409)/patch of a
 // missing pod's status/delete/deletecollection, an admin create, the
-// marker read of Mutations, and a torn last line.
+// marker read of Mutations, a token the server refused (401, audited at
+// ResponseStarted only), and a torn last line.
 func TestParseAudit(t *testing.T) {
 	tests := []struct {
 		name string
@@ -43,7 +44,13 @@ func TestParseAudit(t *testing.T) {
 				"deletecollection configmaps default/ 200",
 				"create configmaps default/by-admin 201",
 				"get configmaps default/testenv-audit-barrier-5ps54pmuggvxixcchrxmf3xk2g 404",
+				"get configmaps default/by-token 401",
 			},
+		},
+		{
+			name: "refused tokens",
+			keep: func(e AuditEvent) bool { return e.Code == 401 },
+			want: []string{"get configmaps default/by-token 401"},
 		},
 	}
 	for _, tt := range tests {

@@ -133,341 +133,15 @@ func deployment(name, image string, replicas int32, annotations map[string]strin
 func TestCluster(t *testing.T) {
 	c := startCluster(t, "staging")
 
-	t.Run("workloads", func(t *testing.T) {
-		t.Run("deployment reports the annotated imageID", func(t *testing.T) {
-			t.Parallel()
-			const image = "registry.test/acme/shop:1.4.2"
-			wantID := "registry.test/acme/shop@" + digestOf("pushed manifest")
-			d := deployment("shop", image, 2, map[string]string{"imageid.testenv.ferry.dev/app": wantID})
-			if _, err := c.Admin.AppsV1().Deployments("default").Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-				d, err := c.Admin.AppsV1().Deployments("default").Get(ctx, "shop", metav1.GetOptions{})
-				if err != nil {
-					return false, err
-				}
-				s := d.Status
-				return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == 2 && s.AvailableReplicas == 2 && s.ReadyReplicas == 2, nil
-			})
-			if err != nil {
-				t.Fatalf("deployment shop not rolled out: %v", err)
-			}
-			pods, err := c.Admin.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=shop"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(pods.Items) != 2 {
-				t.Fatalf("got %d pods, want 2", len(pods.Items))
-			}
-			for _, pod := range pods.Items {
-				if !podReady(&pod) || pod.Spec.NodeName != NodeName || pod.Status.Phase != corev1.PodRunning {
-					t.Errorf("pod %s: ready=%v node=%q phase=%s", pod.Name, podReady(&pod), pod.Spec.NodeName, pod.Status.Phase)
-				}
-				if len(pod.Status.ContainerStatuses) != 1 {
-					t.Fatalf("pod %s: %d container statuses", pod.Name, len(pod.Status.ContainerStatuses))
-				}
-				if got := pod.Status.ContainerStatuses[0]; got.ImageID != wantID || got.Image != image || !got.Ready {
-					t.Errorf("pod %s: image %q imageID %q ready %v, want %q %q true", pod.Name, got.Image, got.ImageID, got.Ready, image, wantID)
-				}
-			}
-		})
+	t.Run("workloads", func(t *testing.T) { clusterWorkloads(t, c) })
 
-		t.Run("imageID rules", func(t *testing.T) {
-			t.Parallel()
-			digest := digestOf("another manifest")
-			images := []string{
-				"registry.test/acme/a:1@" + digest, // digest in the image
-				"127.0.0.1:5000/acme/b:2",          // bare digest annotation
-				"registry.test/acme/c:3",           // no annotation: derived
-				"registry.test/acme/d",             // no tag, no annotation
-			}
-			createPod(t, c, "imageids", map[string]string{"imageid.testenv.ferry.dev/c1": digest}, images...)
-			pod := waitPod(t, c, "imageids", time.Minute, podReady)
-			want := map[string]string{
-				"c0": "registry.test/acme/a@" + digest,
-				"c1": "127.0.0.1:5000/acme/b@" + digest,
-				"c2": "registry.test/acme/c@" + digestOf("registry.test/acme/c:3"),
-				"c3": "registry.test/acme/d@" + digestOf("registry.test/acme/d"),
-			}
-			for _, s := range pod.Status.ContainerStatuses {
-				if s.ImageID != want[s.Name] {
-					t.Errorf("container %s: imageID %q, want %q", s.Name, s.ImageID, want[s.Name])
-				}
-				delete(want, s.Name)
-			}
-			if len(want) != 0 {
-				t.Errorf("no status for containers %v", want)
-			}
-		})
+	t.Run("kwok rendered every stage", func(t *testing.T) { clusterKwokRendered(t, c) })
 
-		t.Run("crash image reaches CrashLoopBackOff and misses the progress deadline", func(t *testing.T) {
-			t.Parallel()
-			d := deployment("crasher", "registry.test/acme/shop:2-crash", 1, nil)
-			if _, err := c.Admin.AppsV1().Deployments("default").Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			var pod *corev1.Pod
-			err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-				pods, err := c.Admin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=crasher"})
-				if err != nil || len(pods.Items) == 0 {
-					return false, nil
-				}
-				pod = &pods.Items[0]
-				if len(pod.Status.ContainerStatuses) == 0 {
-					return false, nil
-				}
-				s := pod.Status.ContainerStatuses[0]
-				return waitingReason(pod, "app") == "CrashLoopBackOff" && s.RestartCount >= 2, nil
-			})
-			if err != nil {
-				t.Fatalf("no CrashLoopBackOff with 2 restarts: %v (pod %+v)", err, pod)
-			}
-			s := pod.Status.ContainerStatuses[0]
-			if s.LastTerminationState.Terminated == nil || s.LastTerminationState.Terminated.ExitCode != 1 {
-				t.Errorf("lastState %+v, want terminated with exit code 1", s.LastTerminationState)
-			}
-			if want := "registry.test/acme/shop@" + digestOf("registry.test/acme/shop:2-crash"); s.ImageID != want {
-				t.Errorf("imageID %q, want %q", s.ImageID, want)
-			}
-			if podReady(pod) || s.Ready || pod.Status.Phase != corev1.PodRunning {
-				t.Errorf("pod ready=%v container ready=%v phase=%s, want not ready, Running", podReady(pod), s.Ready, pod.Status.Phase)
-			}
-			// The real deployment controller gives up after progressDeadlineSeconds.
-			err = wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-				d, err := c.Admin.AppsV1().Deployments("default").Get(ctx, "crasher", metav1.GetOptions{})
-				if err != nil {
-					return false, err
-				}
-				for _, cond := range d.Status.Conditions {
-					if cond.Type == appsv1.DeploymentProgressing && cond.Status == corev1.ConditionFalse && cond.Reason == "ProgressDeadlineExceeded" {
-						return true, nil
-					}
-				}
-				return false, nil
-			})
-			if err != nil {
-				t.Fatalf("deployment crasher never reported ProgressDeadlineExceeded: %v", err)
-			}
-		})
+	t.Run("mutations are ferry's writes only", func(t *testing.T) { clusterMutations(t, c) })
 
-		t.Run("nopull image reaches ImagePullBackOff", func(t *testing.T) {
-			t.Parallel()
-			createPod(t, c, "nopull", nil, "registry.test/acme/shop:3-nopull", "registry.test/acme/sidecar:1")
-			seen := map[string]bool{}
-			pod := waitPod(t, c, "nopull", time.Minute, func(p *corev1.Pod) bool {
-				r := waitingReason(p, "c0")
-				seen[r] = true
-				return r == "ImagePullBackOff"
-			})
-			t.Logf("waiting reasons seen: %v", seen)
-			if podReady(pod) || pod.Status.Phase != corev1.PodPending {
-				t.Errorf("pod ready=%v phase=%s, want not ready, Pending", podReady(pod), pod.Status.Phase)
-			}
-			for _, s := range pod.Status.ContainerStatuses {
-				switch s.Name {
-				case "c0":
-					if s.ImageID != "" || s.Ready || !strings.Contains(s.State.Waiting.Message, "registry.test/acme/shop:3-nopull") {
-						t.Errorf("c0: imageID %q ready %v message %q", s.ImageID, s.Ready, s.State.Waiting.Message)
-					}
-				case "c1":
-					if s.State.Running == nil || s.ImageID == "" {
-						t.Errorf("c1 (pullable): state %+v imageID %q, want running with an imageID", s.State, s.ImageID)
-					}
-				}
-			}
-		})
+	t.Run("apiserver restarts on the same port", func(t *testing.T) { clusterAPIServerRestart(t, c) })
 
-		t.Run("configerr image reaches CreateContainerConfigError", func(t *testing.T) {
-			t.Parallel()
-			createPod(t, c, "configerr", nil, "registry.test/acme/shop:4-configerr")
-			waitPod(t, c, "configerr", time.Minute, func(p *corev1.Pod) bool {
-				return waitingReason(p, "c0") == "CreateContainerConfigError"
-			})
-			// It must stay that way.
-			time.Sleep(2 * time.Second)
-			pod := waitPod(t, c, "configerr", time.Second, func(*corev1.Pod) bool { return true })
-			if r := waitingReason(pod, "c0"); r != "CreateContainerConfigError" || podReady(pod) || pod.Status.Phase != corev1.PodPending {
-				t.Errorf("after 2s: reason %q ready %v phase %s", r, podReady(pod), pod.Status.Phase)
-			}
-		})
-
-		t.Run("job pods complete", func(t *testing.T) {
-			t.Parallel()
-			job := &batchv1.Job{
-				ObjectMeta: metav1.ObjectMeta{Name: "migrate"},
-				Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{{Name: "migrate", Image: "registry.test/acme/shop:1.4.2"}},
-				}}},
-			}
-			if _, err := c.Admin.BatchV1().Jobs("default").Create(t.Context(), job, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-				j, err := c.Admin.BatchV1().Jobs("default").Get(ctx, "migrate", metav1.GetOptions{})
-				if err != nil {
-					return false, err
-				}
-				return j.Status.Succeeded == 1, nil
-			})
-			if err != nil {
-				t.Fatalf("job migrate did not succeed: %v", err)
-			}
-		})
-
-		t.Run("slowready image runs unready until the delay", func(t *testing.T) {
-			t.Parallel()
-			// 8s, longer than the 5s default, shows that the annotation counts.
-			createPod(t, c, "slow", map[string]string{"slowready.testenv.ferry.dev/delay": "8s"}, "registry.test/acme/shop:5-slowready")
-			waitPod(t, c, "slow", time.Minute, func(p *corev1.Pod) bool {
-				return p.Status.Phase == corev1.PodRunning && !podReady(p) && len(p.Status.ContainerStatuses) == 1 &&
-					p.Status.ContainerStatuses[0].State.Running != nil
-			})
-			unready := time.Now()
-			pod := waitPod(t, c, "slow", time.Minute, podReady)
-			if d := time.Since(unready); d < 7*time.Second {
-				t.Errorf("ready %s after running unready, want about 8s", d)
-			}
-			if got := pod.Status.ContainerStatuses[0]; !got.Ready || got.ImageID == "" {
-				t.Errorf("container ready=%v imageID %q", got.Ready, got.ImageID)
-			}
-		})
-	})
-
-	t.Run("kwok rendered every stage", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join(c.Dir, "kwok.log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// kwok logs JSON lines; a stage that fails to render or apply is
-		// logged at level ERROR. (Deleting an already deleted pod is also an
-		// ERROR and harmless, but no test here deletes pods.)
-		for line := range strings.Lines(string(data)) {
-			if strings.Contains(line, `"level":"ERROR"`) {
-				t.Errorf("kwok: %s", line)
-			}
-		}
-	})
-
-	t.Run("mutations are ferry's writes only", func(t *testing.T) {
-		ctx := t.Context()
-		before, err := c.Mutations(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(before) != 0 {
-			t.Fatalf("mutations before ferry wrote anything: %v", before)
-		}
-		const ctxName = "arn:aws:eks:eu-west-1:111122223333:cluster/staging"
-		ferry := ferryClient(t, Kubeconfig(map[string]*Cluster{ctxName: c}))
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-ferry"}}
-		if _, err := ferry.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ferry.CoreV1().ConfigMaps("default").Patch(ctx, "by-ferry", types.MergePatchType,
-			[]byte(`{"data":{"k":"v"}}`), metav1.PatchOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ferry.CoreV1().ConfigMaps("default").Get(ctx, "by-ferry", metav1.GetOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ferry.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("second create: %v, want AlreadyExists", err)
-		}
-		admin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-admin"}}
-		if _, err := c.Admin.CoreV1().ConfigMaps("default").Create(ctx, admin, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-
-		got, err := c.Mutations(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		type row struct {
-			verb, resource, ns, name string
-			code                     int
-		}
-		want := []row{
-			{"create", "configmaps", "default", "by-ferry", 201},
-			{"patch", "configmaps", "default", "by-ferry", 200},
-			{"create", "configmaps", "default", "by-ferry", 409},
-		}
-		var rows []row
-		for _, e := range got {
-			rows = append(rows, row{e.Verb, e.Resource, e.Namespace, e.Name, e.Code})
-			if e.User != FerryUser || !strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/default/configmaps") {
-				t.Errorf("event %+v", e)
-			}
-		}
-		if !slices.Equal(rows, want) {
-			t.Errorf("mutations:\n got %+v\nwant %+v", rows, want)
-		}
-	})
-
-	t.Run("apiserver restarts on the same port", func(t *testing.T) {
-		ctx := t.Context()
-		if err := c.StopAPIServer(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Admin.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err == nil {
-			t.Fatal("API answered while kube-apiserver was stopped")
-		}
-		begin := time.Now()
-		if err := c.StartAPIServer(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("kube-apiserver back in %s", time.Since(begin).Round(time.Millisecond))
-		if err := c.RestartAPIServer(ctx); err != nil {
-			t.Fatal(err)
-		}
-		// The other components reconnect: a new pod is scheduled and made Ready.
-		createPod(t, c, "after-restart", nil, "registry.test/acme/shop:1.4.2")
-		waitPod(t, c, "after-restart", time.Minute, podReady)
-	})
-
-	t.Run("stop frees ports and leaves no process", func(t *testing.T) {
-		var pids []int
-		c.mu.Lock()
-		for _, p := range c.procs {
-			pids = append(pids, p.pid())
-		}
-		c.mu.Unlock()
-		if len(pids) != len(components) {
-			t.Fatalf("%d processes running, want %d", len(pids), len(components))
-		}
-		ports := c.ports.list()
-		for _, port := range []int{c.ports.etcd, c.ports.apiserver, c.ports.controllerManager, c.ports.scheduler} {
-			conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-			if err != nil {
-				t.Fatalf("port %d not listening before Stop: %v", port, err)
-			}
-			conn.Close()
-		}
-		if err := c.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		for _, port := range ports {
-			if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
-				conn.Close()
-				t.Errorf("port %d still accepts connections after Stop", port)
-			}
-		}
-		for _, pid := range pids {
-			if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
-				t.Errorf("process %d still exists after Stop (kill 0: %v)", pid, err)
-			}
-		}
-		if kids := childrenMentioning(t, c.Dir); len(kids) != 0 {
-			t.Errorf("child processes left: %v", kids)
-		}
-		if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
-			t.Errorf("%s still there after Stop: %v", c.Dir, err)
-		}
-		if err := c.Stop(); err != nil {
-			t.Errorf("second Stop: %v", err)
-		}
-	})
+	t.Run("stop frees ports and leaves no process", func(t *testing.T) { clusterStopCleans(t, c) })
 }
 
 // childrenMentioning lists this process's children whose command line
@@ -561,5 +235,370 @@ func TestStartPair(t *testing.T) {
 	}
 	if len(sm) != 0 || len(pm) != 1 || pm[0].Verb != "create" || pm[0].Resource != "namespaces" || pm[0].Code != 201 {
 		t.Errorf("mutations: staging %v, production %v; want none, one namespace create", sm, pm)
+	}
+}
+
+func clusterAnnotatedImageID(t *testing.T, c *Cluster) {
+	t.Parallel()
+	const image = "registry.test/acme/shop:1.4.2"
+	wantID := "registry.test/acme/shop@" + digestOf("pushed manifest")
+	d := deployment("shop", image, 2, map[string]string{"imageid.testenv.ferry.dev/app": wantID})
+	if _, err := c.Admin.AppsV1().Deployments("default").Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := c.Admin.AppsV1().Deployments("default").Get(ctx, "shop", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		s := d.Status
+		return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == 2 && s.AvailableReplicas == 2 && s.ReadyReplicas == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("deployment shop not rolled out: %v", err)
+	}
+	pods, err := c.Admin.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Fatalf("got %d pods, want 2", len(pods.Items))
+	}
+	for _, pod := range pods.Items {
+		if !podReady(&pod) || pod.Spec.NodeName != NodeName || pod.Status.Phase != corev1.PodRunning {
+			t.Errorf("pod %s: ready=%v node=%q phase=%s", pod.Name, podReady(&pod), pod.Spec.NodeName, pod.Status.Phase)
+		}
+		if len(pod.Status.ContainerStatuses) != 1 {
+			t.Fatalf("pod %s: %d container statuses", pod.Name, len(pod.Status.ContainerStatuses))
+		}
+		if got := pod.Status.ContainerStatuses[0]; got.ImageID != wantID || got.Image != image || !got.Ready {
+			t.Errorf("pod %s: image %q imageID %q ready %v, want %q %q true", pod.Name, got.Image, got.ImageID, got.Ready, image, wantID)
+		}
+	}
+}
+
+func clusterImageIDRules(t *testing.T, c *Cluster) {
+	t.Parallel()
+	digest := digestOf("another manifest")
+	images := []string{
+		"registry.test/acme/a:1@" + digest, // digest in the image
+		"127.0.0.1:5000/acme/b:2",          // bare digest annotation
+		"registry.test/acme/c:3",           // no annotation: derived
+		"registry.test/acme/d",             // no tag, no annotation
+	}
+	createPod(t, c, "imageids", map[string]string{"imageid.testenv.ferry.dev/c1": digest}, images...)
+	pod := waitPod(t, c, "imageids", time.Minute, podReady)
+	want := map[string]string{
+		"c0": "registry.test/acme/a@" + digest,
+		"c1": "127.0.0.1:5000/acme/b@" + digest,
+		"c2": "registry.test/acme/c@" + digestOf("registry.test/acme/c:3"),
+		"c3": "registry.test/acme/d@" + digestOf("registry.test/acme/d"),
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.ImageID != want[s.Name] {
+			t.Errorf("container %s: imageID %q, want %q", s.Name, s.ImageID, want[s.Name])
+		}
+		delete(want, s.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("no status for containers %v", want)
+	}
+}
+
+func clusterCrashLoop(t *testing.T, c *Cluster) {
+	t.Parallel()
+	d := deployment("crasher", "registry.test/acme/shop:2-crash", 1, nil)
+	if _, err := c.Admin.AppsV1().Deployments("default").Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod *corev1.Pod
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.Admin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=crasher"})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		pod = &pods.Items[0]
+		if len(pod.Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
+		s := pod.Status.ContainerStatuses[0]
+		return waitingReason(pod, "app") == "CrashLoopBackOff" && s.RestartCount >= 2, nil
+	})
+	if err != nil {
+		t.Fatalf("no CrashLoopBackOff with 2 restarts: %v (pod %+v)", err, pod)
+	}
+	s := pod.Status.ContainerStatuses[0]
+	if s.LastTerminationState.Terminated == nil || s.LastTerminationState.Terminated.ExitCode != 1 {
+		t.Errorf("lastState %+v, want terminated with exit code 1", s.LastTerminationState)
+	}
+	if want := "registry.test/acme/shop@" + digestOf("registry.test/acme/shop:2-crash"); s.ImageID != want {
+		t.Errorf("imageID %q, want %q", s.ImageID, want)
+	}
+	if podReady(pod) || s.Ready || pod.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod ready=%v container ready=%v phase=%s, want not ready, Running", podReady(pod), s.Ready, pod.Status.Phase)
+	}
+	// The real deployment controller gives up after progressDeadlineSeconds.
+	err = wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := c.Admin.AppsV1().Deployments("default").Get(ctx, "crasher", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range d.Status.Conditions {
+			if cond.Type == appsv1.DeploymentProgressing && cond.Status == corev1.ConditionFalse && cond.Reason == "ProgressDeadlineExceeded" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("deployment crasher never reported ProgressDeadlineExceeded: %v", err)
+	}
+}
+
+func clusterNoPull(t *testing.T, c *Cluster) {
+	t.Parallel()
+	createPod(t, c, "nopull", nil, "registry.test/acme/shop:3-nopull", "registry.test/acme/sidecar:1")
+	seen := map[string]bool{}
+	pod := waitPod(t, c, "nopull", time.Minute, func(p *corev1.Pod) bool {
+		r := waitingReason(p, "c0")
+		seen[r] = true
+		return r == "ImagePullBackOff"
+	})
+	t.Logf("waiting reasons seen: %v", seen)
+	if podReady(pod) || pod.Status.Phase != corev1.PodPending {
+		t.Errorf("pod ready=%v phase=%s, want not ready, Pending", podReady(pod), pod.Status.Phase)
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		switch s.Name {
+		case "c0":
+			if s.ImageID != "" || s.Ready || !strings.Contains(s.State.Waiting.Message, "registry.test/acme/shop:3-nopull") {
+				t.Errorf("c0: imageID %q ready %v message %q", s.ImageID, s.Ready, s.State.Waiting.Message)
+			}
+		case "c1":
+			if s.State.Running == nil || s.ImageID == "" {
+				t.Errorf("c1 (pullable): state %+v imageID %q, want running with an imageID", s.State, s.ImageID)
+			}
+		}
+	}
+}
+
+func clusterConfigErr(t *testing.T, c *Cluster) {
+	t.Parallel()
+	createPod(t, c, "configerr", nil, "registry.test/acme/shop:4-configerr")
+	waitPod(t, c, "configerr", time.Minute, func(p *corev1.Pod) bool {
+		return waitingReason(p, "c0") == "CreateContainerConfigError"
+	})
+	// It must stay that way.
+	time.Sleep(2 * time.Second)
+	pod := waitPod(t, c, "configerr", time.Second, func(*corev1.Pod) bool { return true })
+	if r := waitingReason(pod, "c0"); r != "CreateContainerConfigError" || podReady(pod) || pod.Status.Phase != corev1.PodPending {
+		t.Errorf("after 2s: reason %q ready %v phase %s", r, podReady(pod), pod.Status.Phase)
+	}
+}
+
+func clusterJobCompletes(t *testing.T, c *Cluster) {
+	t.Parallel()
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "migrate"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "migrate", Image: "registry.test/acme/shop:1.4.2"}},
+		}}},
+	}
+	if _, err := c.Admin.BatchV1().Jobs("default").Create(t.Context(), job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		j, err := c.Admin.BatchV1().Jobs("default").Get(ctx, "migrate", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return j.Status.Succeeded == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("job migrate did not succeed: %v", err)
+	}
+}
+
+func clusterSlowReady(t *testing.T, c *Cluster) {
+	t.Parallel()
+	// 8s, longer than the 5s default, shows that the annotation counts.
+	createPod(t, c, "slow", map[string]string{"slowready.testenv.ferry.dev/delay": "8s"}, "registry.test/acme/shop:5-slowready")
+	waitPod(t, c, "slow", time.Minute, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && !podReady(p) && len(p.Status.ContainerStatuses) == 1 &&
+			p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	unready := time.Now()
+	pod := waitPod(t, c, "slow", time.Minute, podReady)
+	if d := time.Since(unready); d < 7*time.Second {
+		t.Errorf("ready %s after running unready, want about 8s", d)
+	}
+	if got := pod.Status.ContainerStatuses[0]; !got.Ready || got.ImageID == "" {
+		t.Errorf("container ready=%v imageID %q", got.Ready, got.ImageID)
+	}
+}
+
+func clusterWorkloads(t *testing.T, c *Cluster) {
+	t.Run("deployment reports the annotated imageID", func(t *testing.T) { clusterAnnotatedImageID(t, c) })
+
+	t.Run("imageID rules", func(t *testing.T) { clusterImageIDRules(t, c) })
+
+	t.Run("crash image reaches CrashLoopBackOff and misses the progress deadline", func(t *testing.T) { clusterCrashLoop(t, c) })
+
+	t.Run("nopull image reaches ImagePullBackOff", func(t *testing.T) { clusterNoPull(t, c) })
+
+	t.Run("configerr image reaches CreateContainerConfigError", func(t *testing.T) { clusterConfigErr(t, c) })
+
+	t.Run("job pods complete", func(t *testing.T) { clusterJobCompletes(t, c) })
+
+	t.Run("crash image with a crash delay starts, then crashes", func(t *testing.T) { clusterLateCrash(t, c) })
+
+	t.Run("slowready image runs unready until the delay", func(t *testing.T) { clusterSlowReady(t, c) })
+}
+
+func clusterKwokRendered(t *testing.T, c *Cluster) {
+	data, err := os.ReadFile(filepath.Join(c.Dir, "kwok.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kwok logs JSON lines; a stage that fails to render or apply is
+	// logged at level ERROR. (Deleting an already deleted pod is also an
+	// ERROR and harmless, but no test here deletes pods.)
+	for line := range strings.Lines(string(data)) {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("kwok: %s", line)
+		}
+	}
+}
+
+func clusterMutations(t *testing.T, c *Cluster) {
+	ctx := t.Context()
+	before, err := c.Mutations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 0 {
+		t.Fatalf("mutations before ferry wrote anything: %v", before)
+	}
+	const ctxName = "arn:aws:eks:eu-west-1:111122223333:cluster/staging"
+	ferry := ferryClient(t, Kubeconfig(map[string]*Cluster{ctxName: c}))
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-ferry"}}
+	if _, err := ferry.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ferry.CoreV1().ConfigMaps("default").Patch(ctx, "by-ferry", types.MergePatchType,
+		[]byte(`{"data":{"k":"v"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ferry.CoreV1().ConfigMaps("default").Get(ctx, "by-ferry", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ferry.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create: %v, want AlreadyExists", err)
+	}
+	admin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-admin"}}
+	if _, err := c.Admin.CoreV1().ConfigMaps("default").Create(ctx, admin, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := c.Mutations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		verb, resource, ns, name string
+		code                     int
+	}
+	want := []row{
+		{"create", "configmaps", "default", "by-ferry", 201},
+		{"patch", "configmaps", "default", "by-ferry", 200},
+		{"create", "configmaps", "default", "by-ferry", 409},
+	}
+	var rows []row
+	for _, e := range got {
+		rows = append(rows, row{e.Verb, e.Resource, e.Namespace, e.Name, e.Code})
+		if e.User != FerryUser || !strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/default/configmaps") {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("mutations:\n got %+v\nwant %+v", rows, want)
+	}
+}
+
+func clusterAPIServerRestart(t *testing.T, c *Cluster) {
+	ctx := t.Context()
+	if err := c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err == nil {
+		t.Fatal("API answered while kube-apiserver was stopped")
+	}
+	begin := time.Now()
+	if err := c.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver back in %s", time.Since(begin).Round(time.Millisecond))
+	if err := c.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The other components reconnect: a new pod is scheduled and made Ready.
+	createPod(t, c, "after-restart", nil, "registry.test/acme/shop:1.4.2")
+	waitPod(t, c, "after-restart", time.Minute, podReady)
+}
+
+func clusterStopCleans(t *testing.T, c *Cluster) {
+	var pids []int
+	c.mu.Lock()
+	for _, p := range c.procs {
+		pids = append(pids, p.pid())
+	}
+	c.mu.Unlock()
+	if len(pids) != len(components) {
+		t.Fatalf("%d processes running, want %d", len(pids), len(components))
+	}
+	ports := c.ports.list()
+	for _, port := range []int{c.ports.etcd, c.ports.apiserver, c.ports.controllerManager, c.ports.scheduler} {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err != nil {
+			t.Fatalf("port %d not listening before Stop: %v", port, err)
+		}
+		conn.Close()
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range ports {
+		if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("port %d still accepts connections after Stop", port)
+		}
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+			t.Errorf("process %d still exists after Stop (kill 0: %v)", pid, err)
+		}
+	}
+	if kids := childrenMentioning(t, c.Dir); len(kids) != 0 {
+		t.Errorf("child processes left: %v", kids)
+	}
+	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there after Stop: %v", c.Dir, err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+func clusterLateCrash(t *testing.T, c *Cluster) {
+	t.Parallel()
+	created := time.Now()
+	createPod(t, c, "late-crash", map[string]string{"crash.testenv.ferry.dev/delay": "4s"}, "registry.test/acme/shop:6-crash")
+	pod := waitPod(t, c, "late-crash", time.Minute, func(p *corev1.Pod) bool { return waitingReason(p, "c0") == "CrashLoopBackOff" })
+	if d := time.Since(created); d < 3500*time.Millisecond {
+		t.Errorf("first crash %s after creation, want about 4s", d)
+	}
+	if podReady(pod) {
+		t.Errorf("a crashing pod is ready")
 	}
 }

@@ -24,12 +24,18 @@ import (
 //		os.Exit(code)
 //	}
 func StartPair(ctx context.Context) (staging, production *Cluster, err error) {
+	return StartPairWith(ctx, ClusterOptions{}, ClusterOptions{})
+}
+
+// StartPairWith is StartPair with each cluster's options (a token
+// webhook each, for example).
+func StartPairWith(ctx context.Context, stagingOpts, productionOpts ClusterOptions) (staging, production *Cluster, err error) {
 	var (
 		wg         sync.WaitGroup
 		errS, errP error
 	)
-	wg.Go(func() { staging, errS = StartCluster(ctx, "staging") })
-	wg.Go(func() { production, errP = StartCluster(ctx, "production") })
+	wg.Go(func() { staging, errS = StartClusterWith(ctx, "staging", stagingOpts) })
+	wg.Go(func() { production, errP = StartClusterWith(ctx, "production", productionOpts) })
 	wg.Wait()
 	if err := errors.Join(errS, errP); err != nil {
 		for _, c := range []*Cluster{staging, production} {

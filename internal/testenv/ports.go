@@ -35,7 +35,11 @@ func freePorts(n int) ([]int, error) {
 			return nil, fmt.Errorf("picking a free port: %w", err)
 		}
 		held = append(held, l)
-		port := l.Addr().(*net.TCPAddr).Port
+		addr, ok := l.Addr().(*net.TCPAddr)
+		if !ok {
+			return nil, fmt.Errorf("picking a free port: listener address %v is not TCP", l.Addr())
+		}
+		port := addr.Port
 		if !reserved.ports[port] {
 			ports = append(ports, port)
 		}

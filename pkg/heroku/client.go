@@ -45,8 +45,12 @@ type Options struct {
 	// Platform is the platform picked from an index [linux/amd64].
 	Platform v1.Platform
 	// Keychain supplies credentials for source registries; nil means
-	// anonymous. Registry always gets the API key.
+	// anonymous. Registry always gets a Heroku API key (RegistryKey).
 	Keychain authn.Keychain
+	// RegistryKey returns the API key that opens APP's repositories in
+	// Registry, for a source app in another account or team than the
+	// target (FERRY_HEROKU_API_KEY_<APP>); nil means APIKey for every app.
+	RegistryKey func(app string) string
 	// HTTPClient's Transport is the base transport for the API and the
 	// registries; nil means http.DefaultTransport.
 	HTTPClient *http.Client
@@ -365,20 +369,30 @@ func (c *Client) registryAuth() authn.Authenticator {
 	return &authn.Basic{Username: "_", Password: c.key}
 }
 
-// keychain resolves the Heroku registry to the API key and everything
-// else through Options.Keychain.
+// keychain resolves the Heroku registry to an API key (the app's own, per
+// Options.RegistryKey, for repositories APP/PROCESS) and everything else
+// through Options.Keychain.
 func (c *Client) keychain() authn.Keychain {
-	return herokuKeychain{reg: c.reg.RegistryStr(), auth: c.registryAuth(), next: c.opts.Keychain}
+	return herokuKeychain{reg: c.reg.RegistryStr(), auth: c.registryAuth(), keyFor: c.opts.RegistryKey, next: c.opts.Keychain}
 }
 
 type herokuKeychain struct {
-	reg  string
-	auth authn.Authenticator
-	next authn.Keychain
+	reg    string
+	auth   authn.Authenticator
+	keyFor func(app string) string
+	next   authn.Keychain
 }
 
 func (k herokuKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if r.RegistryStr() == k.reg {
+		repo, ok := r.(name.Repository)
+		if !ok || k.keyFor == nil {
+			return k.auth, nil
+		}
+		app, _, _ := strings.Cut(repo.RepositoryStr(), "/")
+		if key := k.keyFor(app); key != "" {
+			return &authn.Basic{Username: "_", Password: key}, nil
+		}
 		return k.auth, nil
 	}
 	if k.next == nil {

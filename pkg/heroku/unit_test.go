@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	hk "github.com/heroku/heroku-go/v5"
 
 	"github.com/ferry-dev/ferry/pkg/httpx"
@@ -462,5 +463,50 @@ func TestPollIntervals(t *testing.T) {
 				t.Errorf("every %s: wait %d = %s, want %s", tc.every, i, got, want)
 			}
 		}
+	}
+}
+
+// A Heroku source in another account: its repositories in the registry
+// are read with its own app's key, the target's with the client's key.
+func TestRegistryKeyPerApp(t *testing.T) {
+	c, err := NewClient(Options{APIKey: "prod-key", RegistryKey: func(app string) string {
+		if app == "shop-stg" {
+			return "stg-key"
+		}
+		return "prod-key"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for repo, want := range map[string]string{
+		"registry.heroku.com/shop-stg/web":  "stg-key",
+		"registry.heroku.com/shop-prod/web": "prod-key",
+		"registry.heroku.com/other/worker":  "prod-key",
+	} {
+		r, err := name.NewRepository(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := c.keychain().Resolve(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := a.Authorization()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Username != "_" || cfg.Password != want {
+			t.Errorf("%s: logged in as %s with the key of %q, want %q", repo, cfg.Username, redact.NewSet("prod-key", "stg-key").String(cfg.Password), want)
+		}
+	}
+	// Without RegistryKey every app gets the client's key.
+	c, err = NewClient(Options{APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := name.NewRepository("registry.heroku.com/any/web")
+	a, _ := c.keychain().Resolve(r)
+	if cfg, _ := a.Authorization(); cfg == nil || cfg.Password != "k" {
+		t.Errorf("without RegistryKey: %+v", cfg)
 	}
 }

@@ -191,9 +191,59 @@ func (k *kubeBench) fanout(ctx context.Context) error {
 	return nil
 }
 
+// fanoutVariant is one promotion of a fan-out series.
+type fanoutVariant struct {
+	name    string
+	targets []string
+	env     []string
+	crash   bool // the Heroku apps' dynos crash: every target is restored
+}
+
 // fanoutSeries sets up series s and times its variants, and with floor the
 // control plane alone, for k.cfg.runs rounds.
 func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source func(crash bool) (string, error), floor bool) (*fanoutRun, error) {
+	many, err := k.fanoutDeployments(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	n := len(many)
+	hk, why := k.herokuApps(ctx, fanoutHerokuApps, s.readyAfter, source)
+	if hk == nil {
+		return nil, fmt.Errorf("fan-out, %s: %s", s.label(), why)
+	}
+	defer hk.close()
+	all := append(append([]string{}, many...), hk.targets...)
+	variants := []fanoutVariant{
+		{name: fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", len(all), n, len(hk.targets)), targets: all, env: hk.env},
+		{name: "1 target", targets: []string{"k8s:" + s.ns + "-one/web?context=production"}},
+	}
+	if floor {
+		variants = append(variants, fanoutVariant{name: fmt.Sprintf("%d Deployments", n), targets: many})
+	} else {
+		variants = append(variants,
+			fanoutVariant{name: fmt.Sprintf("%d targets, the Heroku apps' dynos crash", len(all)), targets: all, env: hk.env, crash: true},
+			fanoutVariant{name: "1 Heroku app, its dynos crash", targets: hk.targets[:1], env: hk.env, crash: true})
+	}
+	run := &fanoutRun{res: map[string][]sample{}, verify: map[string][]float64{}, restore: map[string][]float64{}, floor: map[int][]float64{}}
+	for round := range k.cfg.runs {
+		if err := k.fanoutRound(ctx, s, run, variants, source, round); err != nil {
+			return nil, err
+		}
+		if !floor {
+			continue
+		}
+		if err := k.fanoutFloor(ctx, s, run, n, round); err != nil {
+			return nil, err
+		}
+	}
+	k.fanoutRaw(s, run, variants, floor, n)
+	return run, nil
+}
+
+// fanoutDeployments creates the series' Deployments (fanoutPerCluster in
+// each plane, and one more in production) and returns the addresses of
+// the many.
+func (k *kubeBench) fanoutDeployments(ctx context.Context, s fanoutSeries) ([]string, error) {
 	var many []string
 	for _, cl := range []*testenv.Cluster{k.staging, k.production} {
 		if err := namespace(ctx, cl, s.ns); err != nil {
@@ -220,90 +270,70 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 			}
 		}
 	}
-	if err := waitRolledOut(ctx, k.production, s.ns+"-one", "web"); err != nil {
-		return nil, err
-	}
-	n := len(many)
+	return many, waitRolledOut(ctx, k.production, s.ns+"-one", "web")
+}
 
-	hk, why := k.herokuApps(ctx, fanoutHerokuApps, s.readyAfter, source)
-	if hk == nil {
-		return nil, fmt.Errorf("fan-out, %s: %s", s.label(), why)
-	}
-	defer hk.close()
-	type variant struct {
-		name    string
-		targets []string
-		env     []string
-		crash   bool // the Heroku apps' dynos crash: every target is restored
-	}
-	all := append(append([]string{}, many...), hk.targets...)
-	variants := []variant{
-		{name: fmt.Sprintf("%d targets (%d Deployments + %d Heroku apps)", len(all), n, len(hk.targets)), targets: all, env: hk.env},
-		{name: "1 target", targets: []string{"k8s:" + s.ns + "-one/web?context=production"}},
-	}
-	if floor {
-		variants = append(variants, variant{name: fmt.Sprintf("%d Deployments", n), targets: many})
-	} else {
-		variants = append(variants,
-			variant{name: fmt.Sprintf("%d targets, the Heroku apps' dynos crash", len(all)), targets: all, env: hk.env, crash: true},
-			variant{name: "1 Heroku app, its dynos crash", targets: hk.targets[:1], env: hk.env, crash: true})
-	}
-	run := &fanoutRun{res: map[string][]sample{}, verify: map[string][]float64{}, restore: map[string][]float64{}, floor: map[int][]float64{}}
-	for round := range k.cfg.runs {
-		for _, v := range measure.Rotate(variants, round) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			src, err := source(v.crash)
-			if err != nil {
-				return nil, err
-			}
-			cmd := exec.Command(k.cfg.ferry, "promote")
-			cmd.Env = append(k.ferryEnv("FERRY_SOURCE="+src, "FERRY_TARGETS="+strings.Join(v.targets, " ")), v.env...)
-			m, err := measure.Run(ctx, cmd)
-			var rep *promote.Report
-			switch {
-			case v.crash:
-				rep, err = restored(m.Stdout, err, len(v.targets))
-			case err == nil:
-				rep, err = promoted(m.Stdout, len(v.targets))
-			}
-			if err != nil {
-				k.log.Printf("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
-				k.note("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
-				continue
-			}
-			k.log.Printf("fan-out, %s: %s run %d: %.2fs wall, %.2fs cpu", s.label(), v.name, round+1, m.Wall.Seconds(), m.CPU.Seconds())
-			run.res[v.name] = append(run.res[v.name], sample{wall: m.Wall.Seconds(), cpu: m.CPU.Seconds(), rss: float64(m.MaxRSS) / 1e6, uploaded: -1})
-			for _, t := range rep.Targets {
-				run.verify[v.name] = append(run.verify[v.name], time.Duration(t.Durations.Verify).Seconds())
-				if v.crash {
-					run.restore[v.name] = append(run.restore[v.name], time.Duration(t.Durations.Restore).Seconds())
-				}
-			}
+// fanoutRound runs every variant once, in the round's order.
+func (k *kubeBench) fanoutRound(ctx context.Context, s fanoutSeries, run *fanoutRun, variants []fanoutVariant, source func(crash bool) (string, error), round int) error {
+	for _, v := range measure.Rotate(variants, round) {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if !floor {
+		src, err := source(v.crash)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(k.cfg.ferry, "promote")
+		cmd.Env = append(k.ferryEnv("FERRY_SOURCE="+src, "FERRY_TARGETS="+strings.Join(v.targets, " ")), v.env...)
+		m, err := measure.Run(ctx, cmd)
+		var rep *promote.Report
+		switch {
+		case v.crash:
+			rep, err = restored(m.Stdout, err, len(v.targets))
+		case err == nil:
+			rep, err = promoted(m.Stdout, len(v.targets))
+		}
+		if err != nil {
+			k.log.Printf("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
+			k.note("fan-out, %s: %s, run %d failed: %v", s.label(), v.name, round+1, err)
 			continue
 		}
-		// The control plane alone: the harness sets the image of the
-		// same Deployments at once and watches until all have rolled
-		// out, as `kubectl set image` and `kubectl rollout status`
-		// would, but without a process start or ferry's snapshots.
-		for _, c := range measure.Rotate([]int{n, 1}, round) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		k.log.Printf("fan-out, %s: %s run %d: %.2fs wall, %.2fs cpu", s.label(), v.name, round+1, m.Wall.Seconds(), m.CPU.Seconds())
+		run.res[v.name] = append(run.res[v.name], sample{wall: m.Wall.Seconds(), cpu: m.CPU.Seconds(), rss: float64(m.MaxRSS) / 1e6, uploaded: -1})
+		for _, t := range rep.Targets {
+			run.verify[v.name] = append(run.verify[v.name], time.Duration(t.Durations.Verify).Seconds())
+			if v.crash {
+				run.restore[v.name] = append(run.restore[v.name], time.Duration(t.Durations.Restore).Seconds())
 			}
-			name := fmt.Sprintf("control plane alone, %d", c)
-			d, err := k.rolloutFloor(ctx, s.ns, round, c)
-			if err != nil {
-				k.log.Printf("fan-out: %s, run %d failed: %v", name, round+1, err)
-				k.note("fan-out: %s, run %d failed: %v", name, round+1, err)
-				continue
-			}
-			k.log.Printf("fan-out: %s run %d: %.2fs", name, round+1, d)
-			run.floor[c] = append(run.floor[c], d)
 		}
 	}
+	return nil
+}
+
+// fanoutFloor times the control plane alone: the harness sets the image
+// of the same Deployments at once and watches until all have rolled
+// out, as `kubectl set image` and `kubectl rollout status` would, but
+// without a process start or ferry's snapshots.
+func (k *kubeBench) fanoutFloor(ctx context.Context, s fanoutSeries, run *fanoutRun, n, round int) error {
+	for _, c := range measure.Rotate([]int{n, 1}, round) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name := fmt.Sprintf("control plane alone, %d", c)
+		d, err := k.rolloutFloor(ctx, s.ns, round, c)
+		if err != nil {
+			k.log.Printf("fan-out: %s, run %d failed: %v", name, round+1, err)
+			k.note("fan-out: %s, run %d failed: %v", name, round+1, err)
+			continue
+		}
+		k.log.Printf("fan-out: %s run %d: %.2fs", name, round+1, d)
+		run.floor[c] = append(run.floor[c], d)
+	}
+	return nil
+}
+
+// fanoutRaw adds the series' rows to the every-tool table.
+func (k *kubeBench) fanoutRaw(s fanoutSeries, run *fanoutRun, variants []fanoutVariant, floor bool, n int) {
 	for _, v := range variants {
 		k.addRaw("fan-out, "+s.label(), "ferry promote, "+v.name, run.res[v.name])
 		k.addRawValues("fan-out, "+s.label()+": verify step per target (s)", "ferry promote, "+v.name, run.verify[v.name])
@@ -315,7 +345,6 @@ func (k *kubeBench) fanoutSeries(ctx context.Context, s fanoutSeries, source fun
 		k.addRawValues("fan-out, "+s.label()+", wall (s)", fmt.Sprintf("control plane alone: set %d images at once, watch until rolled out", n), run.floor[n])
 		k.addRawValues("fan-out, "+s.label()+", wall (s)", "control plane alone: set 1 image, watch until rolled out", run.floor[1])
 	}
-	return run, nil
 }
 
 // seedApp creates container app in e running img on web, pushed with key,

@@ -92,6 +92,8 @@ func (b *bench) toolVersions(ctx context.Context) []string {
 		"kubectl: " + strings.ReplaceAll(output(ctx, b.tool("kubectl"), "version", "--client"), "\n", "; "),
 		"curl: " + firstLine(output(ctx, b.tool("curl"), "--version")),
 		"hyperfine: " + output(ctx, b.tool("hyperfine"), "--version"),
+		"aws (Debian's awscli): " + output(ctx, b.tool("aws"), "--version"),
+		"gke-gcloud-auth-plugin: " + firstLine(output(ctx, b.tool("gke-gcloud-auth-plugin"), "--version")),
 		"control planes: " + testenvVersion(),
 		"go: " + output(ctx, "go", "version"),
 	}

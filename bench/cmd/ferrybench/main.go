@@ -40,10 +40,11 @@ type config struct {
 	scenarios []string
 	busy      string
 	keepLogs  bool
+	merge     bool   // merge into out's results instead of replacing them
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -55,6 +56,37 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	c, workRoot, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if workRoot == "" {
+		workRoot = defaultWorkRoot(int64(c.layers) * c.layerSize)
+	}
+	work, err := os.MkdirTemp(workRoot, "ferry-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	c.work = work
+
+	b := &bench{cfg: c, log: log.New(os.Stderr, "ferrybench: ", log.Ltime), started: time.Now()}
+	b.machine = readMachine(ctx)
+	b.versions = b.toolVersions(ctx)
+	b.log.Printf("scratch in %s; %d runs per figure; image %d × %d MiB", work, c.runs, c.layers, c.layerSize>>20)
+
+	errs := b.runScenarios(ctx)
+	b.finished = time.Now()
+	b.machine.finish()
+	if err := b.write(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// parseFlags reads the command line into a config (paths made absolute)
+// and the -work folder.
+func parseFlags(args []string) (config, string, error) {
 	var c config
 	var scenarios, workRoot string
 	var layerMiB int
@@ -73,15 +105,16 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
 	fs.StringVar(&c.busy, "busy", "", "what else the machine was doing, for results.md")
 	fs.StringVar(&c.profile, "profile", "", "write a CPU profile (pprof) and a request trace of every ferry-copy run into this folder")
+	fs.BoolVar(&c.merge, "merge", false, "merge this run's figures into the results in -out (one scenario measured again) instead of replacing them")
 	fs.BoolVar(&c.keepLogs, "keep-logs", false, "keep the control planes' folders (logs, audit logs) and print where")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return c, "", err
 	}
 	if c.tools == "" || c.ferryCopy == "" {
-		return errors.New("-tools and -ferry-copy are required")
+		return c, "", errors.New("-tools and -ferry-copy are required")
 	}
 	if c.runs < 1 || c.layers < 1 || layerMiB < 1 {
-		return errors.New("-runs, -layers and -layer-mib must be positive")
+		return c, "", errors.New("-runs, -layers and -layer-mib must be positive")
 	}
 	c.layerSize = int64(layerMiB) << 20
 	for _, s := range strings.Split(scenarios, ",") {
@@ -89,13 +122,13 @@ func run(ctx context.Context, args []string) error {
 			continue
 		}
 		if !slices.Contains(allScenarios, s) {
-			return fmt.Errorf("unknown scenario %q; want some of %s", s, strings.Join(allScenarios, ","))
+			return c, "", fmt.Errorf("unknown scenario %q; want some of %s", s, strings.Join(allScenarios, ","))
 		}
 		c.scenarios = append(c.scenarios, s)
 	}
 	if c.profile != "" {
 		if err := os.MkdirAll(c.profile, 0o755); err != nil {
-			return err
+			return c, "", err
 		}
 	}
 	for _, p := range []*string{&c.tools, &c.ferry, &c.ferryCopy, &c.floor, &c.repo, &c.out, &c.profile, &c.ko} {
@@ -104,25 +137,17 @@ func run(ctx context.Context, args []string) error {
 		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
-			return err
+			return c, "", err
 		}
 		*p = abs
 	}
-	if workRoot == "" {
-		workRoot = defaultWorkRoot(int64(c.layers) * c.layerSize)
-	}
-	work, err := os.MkdirTemp(workRoot, "ferry-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	c.work = work
+	return c, workRoot, nil
+}
 
-	b := &bench{cfg: c, log: log.New(os.Stderr, "ferrybench: ", log.Ltime), started: time.Now()}
-	b.machine = readMachine(ctx)
-	b.versions = b.toolVersions(ctx)
-	b.log.Printf("scratch in %s; %d runs per figure; image %d × %d MiB", work, c.runs, c.layers, layerMiB)
-
+// runScenarios runs the chosen scenarios in order, each failure noted in
+// the results, until the context ends.
+func (b *bench) runScenarios(ctx context.Context) []error {
+	c := b.cfg
 	var errs []error
 	for _, s := range c.scenarios {
 		start := time.Now()
@@ -141,6 +166,8 @@ func run(ctx context.Context, args []string) error {
 			}
 		case "startup":
 			err = b.startupScenario(ctx)
+		case "creds":
+			err = b.credsScenario(ctx)
 		case "size":
 			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
 				err = b.sizeScenario(ctx)
@@ -156,12 +183,7 @@ func run(ctx context.Context, args []string) error {
 			break
 		}
 	}
-	b.finished = time.Now()
-	b.machine.finish()
-	if err := b.write(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // defaultWorkRoot prefers tmpfs, so that the disk is not what is measured,

@@ -181,3 +181,63 @@ func trimFloat(x float64) string {
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// Merge returns old with each figure of fresh in place of the old figure
+// of the same name, and fresh's other figures after them: one scenario
+// measured again, merged into the figures of a full run.
+func Merge(old, fresh []Figure) []Figure {
+	out := append([]Figure(nil), old...)
+	for _, f := range fresh {
+		replaced := false
+		for i := range out {
+			if out[i].Name == f.Name {
+				out[i], replaced = f, true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ReadJSON reads what WriteJSON wrote.
+func ReadJSON(r io.Reader) ([]Figure, error) {
+	var figs []Figure
+	if err := json.NewDecoder(r).Decode(&figs); err != nil {
+		return nil, fmt.Errorf("reading results: %w", err)
+	}
+	return figs, nil
+}
+
+// ReplaceTable puts table (WriteTable's output) in place of the first
+// figure table of a results.md.
+func ReplaceTable(md, table string) (string, error) {
+	const head = "| figure | ferry (median) |"
+	start := strings.Index(md, head)
+	if start < 0 {
+		return "", fmt.Errorf("results.md has no figure table (a line starting %q)", head)
+	}
+	end := strings.Index(md[start:], "\n\n")
+	if end < 0 {
+		end = len(md) - start
+	} else {
+		end++ // keep the blank line
+	}
+	return md[:start] + table + md[start+end:], nil
+}
+
+// ReplaceSection puts section between the markers of key in md, or
+// appends it with its markers when md has none: the part of a results.md
+// that one merged scenario owns.
+func ReplaceSection(md, key, section string) string {
+	begin, end := "<!-- merged: "+key+" -->\n", "<!-- /merged: "+key+" -->\n"
+	block := begin + strings.TrimRight(section, "\n") + "\n" + end
+	i := strings.Index(md, begin)
+	j := strings.Index(md, end)
+	if i >= 0 && j > i {
+		return md[:i] + block + md[j+len(end):]
+	}
+	return strings.TrimRight(md, "\n") + "\n\n" + block
+}

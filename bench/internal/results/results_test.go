@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -112,5 +113,36 @@ func TestFormat(t *testing.T) {
 		if got := Format(tt.v, tt.unit); got != tt.want {
 			t.Errorf("Format(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
 		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := New("a", "s", []float64{1}, "", nil, nil)
+	b := New("b", "s", []float64{2}, "", nil, nil)
+	b2 := New("b", "s", []float64{3}, "", nil, nil)
+	c := New("c", "s", []float64{4}, "", nil, nil)
+	got := Merge([]Figure{a, b}, []Figure{c, b2})
+	if len(got) != 3 || got[0].Name != "a" || got[1].Name != "b" || *got[1].Ferry != 3 || got[2].Name != "c" {
+		t.Fatalf("merged %+v", got)
+	}
+}
+
+func TestReplaceTableAndSection(t *testing.T) {
+	md := "# title\n\nintro\n\n| figure | ferry (median) | x |\n|---|---|---|\n| old | 1 | 2 |\n\nafter\n"
+	got, err := ReplaceTable(md, "| figure | ferry (median) | x |\n|---|---|---|\n| new | 3 | 4 |\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# title\n\nintro\n\n| figure | ferry (median) | x |\n|---|---|---|\n| new | 3 | 4 |\n\nafter\n"; got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if _, err := ReplaceTable("no table\n", "x"); err == nil {
+		t.Fatal("a results.md without a table was accepted")
+	}
+	once := ReplaceSection(got, "creds", "## creds\n\nv1\n")
+	twice := ReplaceSection(once, "creds", "## creds\n\nv2\n")
+	if !strings.HasSuffix(once, "<!-- merged: creds -->\n## creds\n\nv1\n<!-- /merged: creds -->\n") ||
+		strings.Contains(twice, "v1") || strings.Count(twice, "<!-- merged: creds -->") != 1 || !strings.HasPrefix(twice, got[:len(got)-1]) {
+		t.Fatalf("once %q\ntwice %q", once, twice)
 	}
 }

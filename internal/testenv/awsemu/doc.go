@@ -84,6 +84,9 @@
 //     emulator issued for the registry's region (or for ECR Public), not
 //     expired; they return the principal that asked for it.
 //
+// Minted (and MintedFor a principal) lists the session credentials and
+// ECR passwords handed out, so a test can assert that none leaked.
+//
 // # Deliberate deviations
 //
 //   - Options.CredentialLifetime caps session credentials below STS's

@@ -447,6 +447,32 @@ func requestID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+// Minted returns every secret the emulator has handed out: the secret
+// keys and session tokens of the session credentials STS issued, and the
+// ECR passwords with the base64 authorization tokens that carry them. A
+// test asserts that none of them appears in what a client printed.
+func (e *Emulator) Minted() []string { return e.MintedFor("") }
+
+// MintedFor is Minted for the credentials issued to one principal (its
+// ARN as GetCallerIdentity reports it: arn:aws:sts::A:assumed-role/R/S),
+// or to everyone when arn is "".
+func (e *Emulator) MintedFor(arn string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, c := range e.keys {
+		if c.token != "" && (arn == "" || c.principal.ARN == arn) { // session credentials, not the test's own keys
+			out = append(out, c.secret, c.token)
+		}
+	}
+	for p, t := range e.ecr {
+		if arn == "" || t.principal.ARN == arn {
+			out = append(out, p, base64.StdEncoding.EncodeToString([]byte("AWS:"+p)))
+		}
+	}
+	return out
+}
+
 // SetCredentialLifetime changes Options.CredentialLifetime for credentials
 // issued from now on.
 func (e *Emulator) SetCredentialLifetime(d time.Duration) {

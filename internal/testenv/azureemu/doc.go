@@ -55,6 +55,9 @@
 //     token for the requested scope; CheckACRAccess checks what the
 //     registry is sent.
 //
+// Minted (and MintedFor an app) lists the access tokens and ACR tokens
+// handed out, so a test can assert that none leaked.
+//
 // # Deliberate deviations
 //
 // MSAL adds openid, profile and offline_access to every scope; they are

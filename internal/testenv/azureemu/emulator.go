@@ -78,10 +78,11 @@ type Emulator struct {
 	cert *x509.Certificate
 	kid  string
 
-	mu    sync.Mutex
-	apps  map[string]*App // tenant + " " + client id
-	calls []Call
-	acr   map[string]*acrGrant
+	mu     sync.Mutex
+	apps   map[string]*App // tenant + " " + client id
+	calls  []Call
+	acr    map[string]*acrGrant
+	minted map[string]string // access token → app (client) id
 }
 
 // New makes an emulator with a fresh token signing key.
@@ -137,6 +138,33 @@ func (e *Emulator) AddApp(a App) *App {
 	app := a
 	e.apps[a.Tenant+" "+a.ClientID] = &app
 	return &app
+}
+
+// Minted returns every token the emulator issued: Entra ID access tokens
+// and ACR refresh and access tokens, so a test can assert that none
+// appears in what a client printed.
+func (e *Emulator) Minted() []string {
+	out := e.MintedFor("")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for t := range e.acr {
+		out = append(out, t)
+	}
+	return out
+}
+
+// MintedFor returns the Entra ID access tokens issued to one app (client
+// id), or to every app when clientID is "".
+func (e *Emulator) MintedFor(clientID string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for t, id := range e.minted {
+		if clientID == "" || id == clientID {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Calls returns the token requests answered so far.

@@ -298,7 +298,13 @@ func (e *Emulator) checkCertificateAssertion(app *App, tok *jwt.Token, assertion
 		return &aadError{401, "invalid_client", 700016, fmt.Sprintf("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials. Expected: %s", want)}
 	}
 	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(e.opts.Leeway)).
-		Parse(assertion, func(*jwt.Token) (any, error) { return cert.PublicKey.(*rsa.PublicKey), nil })
+		Parse(assertion, func(*jwt.Token) (any, error) {
+			pub, ok := cert.PublicKey.(*rsa.PublicKey)
+			if !ok {
+				return nil, fmt.Errorf("certificate key is %T, not RSA", cert.PublicKey)
+			}
+			return pub, nil
+		})
 	switch {
 	case err == nil:
 		return nil
@@ -333,7 +339,16 @@ func (e *Emulator) accessToken(app *App, resource, appidacr string) (string, err
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 	t.Header["kid"], t.Header["x5t"] = e.kid, e.kid
-	return t.SignedString(e.key)
+	s, err := t.SignedString(e.key)
+	if err == nil {
+		e.mu.Lock()
+		if e.minted == nil {
+			e.minted = map[string]string{}
+		}
+		e.minted[s] = app.ClientID
+		e.mu.Unlock()
+	}
+	return s, err
 }
 
 // Token is a validated Entra ID access token's claims.

@@ -123,7 +123,7 @@ func TestUntrustedClientFails(t *testing.T) {
 	shared.Handle("oauth2.googleapis.com", hello("google"))
 	// Through the proxy, but trusting nothing: the handshake must fail,
 	// so a client that passes does verify against the test CA.
-	tr := shared.Client().Transport.(*http.Transport).Clone()
+	tr := transportOf(t, shared.Client())
 	tr.TLSClientConfig.RootCAs = x509.NewCertPool()
 	_, err := get(t, &http.Client{Transport: tr}, "https://oauth2.googleapis.com/token")
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
@@ -182,7 +182,7 @@ func TestDirect(t *testing.T) {
 
 func TestPlainHTTPRefused(t *testing.T) {
 	t.Setenv("HTTP_PROXY", shared.ProxyURL()) // read afresh: a new transport
-	tr := shared.Client().Transport.(*http.Transport).Clone()
+	tr := transportOf(t, shared.Client())
 	resp, err := (&http.Client{Transport: tr}).Get("http://sts.amazonaws.com/")
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +201,14 @@ func TestProcessEnv(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+// transportOf returns a clone of c's *http.Transport.
+func transportOf(t *testing.T, c *http.Client) *http.Transport {
+	t.Helper()
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("client transport is %T, not *http.Transport", c.Transport)
+	}
+	return tr.Clone()
 }

@@ -70,6 +70,9 @@
 // configuration (external_account) with a file or url credential_source
 // and optional service_account_impersonation_url.
 //
+// Minted (and MintedFor an identity) lists the access tokens handed out,
+// so a test can assert that none leaked.
+//
 // # Deliberate deviations
 //
 // Options.TokenLifetime (and SetTokenLifetime) shortens every token's

@@ -281,6 +281,24 @@ func (e *Emulator) mint(prefix string, id Identity) (string, Identity) {
 	return tok, id
 }
 
+// Minted returns every access token the emulator issued, so a test can
+// assert that none appears in what a client printed.
+func (e *Emulator) Minted() []string { return e.MintedFor("") }
+
+// MintedFor is Minted for the tokens of one identity (Identity.Name), or
+// of everyone when name is "".
+func (e *Emulator) MintedFor(name string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.tokens))
+	for t, id := range e.tokens {
+		if name == "" || id.Name == name {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Calls returns the requests answered so far.
 func (e *Emulator) Calls() []Call {
 	e.mu.Lock()

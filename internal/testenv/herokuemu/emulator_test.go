@@ -399,21 +399,7 @@ func TestFormationPatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r reply
-			if s, ok := tt.body.(string); ok {
-				req, _ := http.NewRequest("PATCH", e.APIURL()+tt.path, strings.NewReader(s))
-				req.Header.Set("Accept", tt.accept)
-				req.Header.Set("Authorization", "Bearer "+shopKey)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				r = reply{resp.StatusCode, resp.Header, b}
-			} else {
-				r = call(t, e, "PATCH", tt.path, shopKey, tt.accept, tt.body)
-			}
+			r := patchRaw(t, e, tt.path, tt.accept, tt.body)
 			if r.status != tt.status || r.errID(t) != tt.id {
 				t.Fatalf("%d %s, want %d %s", r.status, r.body, tt.status, tt.id)
 			}
@@ -771,21 +757,8 @@ func TestReleaseRanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	versions := func(r reply) []int {
-		var rels []struct{ Version int }
-		r.json(t, &rels)
-		var out []int
-		for _, x := range rels {
-			out = append(out, x.Version)
-		}
-		return out
-	}
-	tests := []struct {
-		rng    string
-		status int
-		want   string
-		next   string
-	}{
+	versions := func(r reply) []int { return releaseVersions(t, r) }
+	tests := []rangeCase{
 		{"", 200, "", ""}, // by id: order unknown, all of them
 		{"version ..; max=1, order=desc", 206, "[7]", "version ]7..; max=1, order=desc"},
 		{"version ..; max=1,order=desc", 206, "[7]", "version ]7..; max=1, order=desc"},
@@ -799,31 +772,7 @@ func TestReleaseRanges(t *testing.T) {
 		{"id ..; max=2", 206, "", ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.rng, func(t *testing.T) {
-			var hdr []string
-			if tt.rng != "" {
-				hdr = []string{"Range", tt.rng}
-			}
-			r := call(t, e, "GET", "/apps/shop/releases", shopKey, v3, nil, hdr...)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d", r.status, tt.status)
-			}
-			if n := len(versions(r)); tt.rng == "" && n != 7 {
-				t.Errorf("%d releases without a Range, want 7", n)
-			}
-			if got := fmt.Sprint(versions(r)); tt.want != "" && got != tt.want {
-				t.Errorf("versions %s, want %s", got, tt.want)
-			}
-			if got := r.header.Get("Next-Range"); tt.next != "" && got != tt.next {
-				t.Errorf("Next-Range %q, want %q", got, tt.next)
-			}
-			if tt.status == 200 && r.header.Get("Next-Range") != "" {
-				t.Errorf("Next-Range %q on a complete answer", r.header.Get("Next-Range"))
-			}
-			if r.header.Get("Accept-Ranges") != "id, version" {
-				t.Errorf("Accept-Ranges %q", r.header.Get("Accept-Ranges"))
-			}
-		})
+		t.Run(tt.rng, func(t *testing.T) { checkRange(t, e, tt) })
 	}
 	// Following Next-Range over ids visits every release once.
 	seen := map[int]bool{}
@@ -976,4 +925,71 @@ func TestDynoChangesAndRequestTimes(t *testing.T) {
 	if last.Path != "/apps/shop" || last.At.Before(before) || last.At.After(time.Now()) {
 		t.Errorf("last request %+v: want GET /apps/shop timed between the deploy and now", last)
 	}
+}
+
+// patchRaw PATCHes path with body: a string is sent as it is (bad JSON),
+// anything else through call.
+func patchRaw(t *testing.T, e *Emulator, path, accept string, body any) reply {
+	t.Helper()
+	str, ok := body.(string)
+	if !ok {
+		return call(t, e, "PATCH", path, shopKey, accept, body)
+	}
+	req, _ := http.NewRequest("PATCH", e.APIURL()+path, strings.NewReader(str))
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Authorization", "Bearer "+shopKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+// rangeCase is one Range header and what the releases list answers.
+type rangeCase struct {
+	rng    string
+	status int
+	want   string
+	next   string
+}
+
+func checkRange(t *testing.T, e *Emulator, tt rangeCase) {
+	t.Helper()
+	var hdr []string
+	if tt.rng != "" {
+		hdr = []string{"Range", tt.rng}
+	}
+	r := call(t, e, "GET", "/apps/shop/releases", shopKey, v3, nil, hdr...)
+	if r.status != tt.status {
+		t.Fatalf("status %d, want %d", r.status, tt.status)
+	}
+	if n := len(releaseVersions(t, r)); tt.rng == "" && n != 7 {
+		t.Errorf("%d releases without a Range, want 7", n)
+	}
+	if got := fmt.Sprint(releaseVersions(t, r)); tt.want != "" && got != tt.want {
+		t.Errorf("versions %s, want %s", got, tt.want)
+	}
+	if got := r.header.Get("Next-Range"); tt.next != "" && got != tt.next {
+		t.Errorf("Next-Range %q, want %q", got, tt.next)
+	}
+	if tt.status == 200 && r.header.Get("Next-Range") != "" {
+		t.Errorf("Next-Range %q on a complete answer", r.header.Get("Next-Range"))
+	}
+	if r.header.Get("Accept-Ranges") != "id, version" {
+		t.Errorf("Accept-Ranges %q", r.header.Get("Accept-Ranges"))
+	}
+}
+
+// releaseVersions are the versions of a releases list.
+func releaseVersions(t *testing.T, r reply) []int {
+	t.Helper()
+	var rels []struct{ Version int }
+	r.json(t, &rels)
+	var out []int
+	for _, x := range rels {
+		out = append(out, x.Version)
+	}
+	return out
 }

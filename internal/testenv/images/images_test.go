@@ -45,15 +45,7 @@ func digestsOf(t *testing.T, img v1.Image) digests {
 
 func TestBuild(t *testing.T) {
 	arm := &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
-	tests := []struct {
-		name       string
-		spec       Spec
-		manifestMT types.MediaType
-		configMT   types.MediaType
-		layerMT    types.MediaType
-		layers     int
-		platform   string
-	}{
+	tests := []buildCase{
 		{"defaults", Spec{}, types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer, 1, "linux/amd64"},
 		{"docker", Spec{Layers: 3, LayerSize: 5000, Seed: 7}, types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer, 3, "linux/amd64"},
 		{"oci", Spec{Layers: 2, OCI: true, Seed: 7}, types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer, 2, "linux/amd64"},
@@ -61,48 +53,64 @@ func TestBuild(t *testing.T) {
 		{"platform", Spec{Platform: arm, Seed: 7}, types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer, 1, "linux/arm64/v8"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			img, err := Build(tt.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := Build(tt.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, b := digestsOf(t, img), digestsOf(t, again)
-			if a.manifest != b.manifest || a.config != b.config {
-				t.Fatalf("not deterministic: %v/%v vs %v/%v", a.manifest, a.config, b.manifest, b.config)
-			}
-			m, err := img.Manifest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if mt, _ := img.MediaType(); mt != tt.manifestMT {
-				t.Errorf("manifest media type %s, want %s", mt, tt.manifestMT)
-			}
-			if m.Config.MediaType != tt.configMT {
-				t.Errorf("config media type %s, want %s", m.Config.MediaType, tt.configMT)
-			}
-			if len(m.Layers) != tt.layers {
-				t.Fatalf("%d layers, want %d", len(m.Layers), tt.layers)
-			}
-			for i, l := range m.Layers {
-				if l.MediaType != tt.layerMT {
-					t.Errorf("layer %d media type %s, want %s", i, l.MediaType, tt.layerMT)
-				}
-			}
-			cfg, err := img.ConfigFile()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := cfg.Platform().String(); got != tt.platform {
-				t.Errorf("platform %s, want %s", got, tt.platform)
-			}
-			if len(cfg.RootFS.DiffIDs) != tt.layers {
-				t.Errorf("%d diff ids, want %d", len(cfg.RootFS.DiffIDs), tt.layers)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkBuild(t, tt) })
+	}
+}
+
+// buildCase is a Spec and what Build makes of it.
+type buildCase struct {
+	name       string
+	spec       Spec
+	manifestMT types.MediaType
+	configMT   types.MediaType
+	layerMT    types.MediaType
+	layers     int
+	platform   string
+}
+
+// checkBuild builds tt.spec twice: the same digests, and the media
+// types, layers and platform tt wants.
+func checkBuild(t *testing.T, tt buildCase) {
+	t.Helper()
+	img, err := Build(tt.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Build(tt.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := digestsOf(t, img), digestsOf(t, again)
+	if a.manifest != b.manifest || a.config != b.config {
+		t.Fatalf("not deterministic: %v/%v vs %v/%v", a.manifest, a.config, b.manifest, b.config)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt, _ := img.MediaType(); mt != tt.manifestMT {
+		t.Errorf("manifest media type %s, want %s", mt, tt.manifestMT)
+	}
+	if m.Config.MediaType != tt.configMT {
+		t.Errorf("config media type %s, want %s", m.Config.MediaType, tt.configMT)
+	}
+	if len(m.Layers) != tt.layers {
+		t.Fatalf("%d layers, want %d", len(m.Layers), tt.layers)
+	}
+	for i, l := range m.Layers {
+		if l.MediaType != tt.layerMT {
+			t.Errorf("layer %d media type %s, want %s", i, l.MediaType, tt.layerMT)
+		}
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Platform().String(); got != tt.platform {
+		t.Errorf("platform %s, want %s", got, tt.platform)
+	}
+	if len(cfg.RootFS.DiffIDs) != tt.layers {
+		t.Errorf("%d diff ids, want %d", len(cfg.RootFS.DiffIDs), tt.layers)
 	}
 }
 

@@ -252,30 +252,59 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tok := range tokens {
-		// RBAC changes reach the authorizer's cache within a moment.
-		var got outcome
-		for range 50 {
-			if got = listDeployments(ctx, clientFor(t, c, tok), "shop"); got == ok {
-				break
+		assertFerryRulesOnly(t, c, tok)
+	}
+	stok := assertExpiredRefused(t, c, gcp, sa)
+
+	// Static tokens still work next to the webhook.
+	if _, err := c.Admin.CoreV1().Namespaces().Get(ctx, "shop", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range wh.Reviews() {
+		for _, tok := range append(tokens, stok) {
+			if strings.Contains(r.Error, tok) || strings.Contains(r.Error, strings.TrimPrefix(tok, "k8s-aws-v1.")) {
+				t.Fatalf("a review records a token: %+v", r)
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if got != ok {
-			t.Fatalf("granted user: %s", got)
-		}
-		cs := clientFor(t, c, tok)
-		if _, err := cs.CoreV1().ConfigMaps("shop").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("configmaps outside FerryRules: %v", err)
-		}
-		if _, err := cs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("another namespace: %v", err)
-		}
-		if _, err := cs.CoreV1().Secrets("shop").Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("secrets get (allowed, absent): %v", err)
 		}
 	}
+	if n := len(amazon.CallsOf("GetCallerIdentity")); n == 0 {
+		t.Fatal("the webhook never called STS")
+	}
+}
 
-	// A Google token that expires: refused once kube-apiserver asks again.
+// assertFerryRulesOnly checks that a granted token may do what
+// FerryRules allow in namespace shop, and nothing else.
+func assertFerryRulesOnly(t *testing.T, c *testenv.Cluster, tok string) {
+	t.Helper()
+	ctx := t.Context()
+	// RBAC changes reach the authorizer's cache within a moment.
+	var got outcome
+	for range 50 {
+		if got = listDeployments(ctx, clientFor(t, c, tok), "shop"); got == ok {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != ok {
+		t.Fatalf("granted user: %s", got)
+	}
+	cs := clientFor(t, c, tok)
+	if _, err := cs.CoreV1().ConfigMaps("shop").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("configmaps outside FerryRules: %v", err)
+	}
+	if _, err := cs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("another namespace: %v", err)
+	}
+	if _, err := cs.CoreV1().Secrets("shop").Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("secrets get (allowed, absent): %v", err)
+	}
+}
+
+// assertExpiredRefused checks that a Google token that expires is refused
+// once kube-apiserver asks again, and returns it.
+func assertExpiredRefused(t *testing.T, c *testenv.Cluster, gcp *gcpemu.Emulator, sa *gcpemu.ServiceAccount) string {
+	t.Helper()
+	ctx := t.Context()
 	gcp.SetTokenLifetime(time.Second)
 	short, err := google.CredentialsFromJSONWithType(ctx, sa.KeyFile(), google.ServiceAccount, "https://www.googleapis.com/auth/cloud-platform")
 	if err != nil {
@@ -296,19 +325,5 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 	if got := listDeployments(ctx, clientFor(t, c, stok.AccessToken), "shop"); got != unauthorized {
 		t.Fatalf("expired token: %s, want 401", got)
 	}
-
-	// Static tokens still work next to the webhook.
-	if _, err := c.Admin.CoreV1().Namespaces().Get(ctx, "shop", metav1.GetOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range wh.Reviews() {
-		for _, tok := range append(tokens, stok.AccessToken) {
-			if strings.Contains(r.Error, tok) || strings.Contains(r.Error, strings.TrimPrefix(tok, "k8s-aws-v1.")) {
-				t.Fatalf("a review records a token: %+v", r)
-			}
-		}
-	}
-	if n := len(amazon.CallsOf("GetCallerIdentity")); n == 0 {
-		t.Fatal("the webhook never called STS")
-	}
+	return stok.AccessToken
 }

@@ -58,6 +58,7 @@ type Webhook struct {
 
 	mu      sync.Mutex
 	reviews []Review
+	tokens  map[string]bool
 }
 
 // StartWebhook serves a webhook that accepts a token when one of auths
@@ -95,6 +96,19 @@ func (w *Webhook) Reviews() []Review {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.reviews)
+}
+
+// Tokens returns the distinct bearer tokens kube-apiserver asked about,
+// accepted or not, so a test can assert that none of them appears in
+// what a client printed. (Reviews never holds a token.)
+func (w *Webhook) Tokens() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.tokens))
+	for t := range w.tokens {
+		out = append(out, t)
+	}
+	return out
 }
 
 // Close stops the webhook.
@@ -151,6 +165,10 @@ func (w *Webhook) review(ctx context.Context, token string) decision {
 	rec.Error = d.err
 	w.mu.Lock()
 	w.reviews = append(w.reviews, rec)
+	if w.tokens == nil {
+		w.tokens = map[string]bool{}
+	}
+	w.tokens[token] = true
 	w.mu.Unlock()
 	return d
 }

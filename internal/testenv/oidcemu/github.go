@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,15 @@ type GitHub struct {
 	mu     sync.Mutex
 	jobs   map[string]*Job // by request token
 	issued atomic.Int64
+	minted []string // tokens served to jobs
+}
+
+// Minted returns every token the token request service handed to a job,
+// so a test can assert that none appears in what a client printed.
+func (g *GitHub) Minted() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.minted)
 }
 
 // NewGitHub makes the GitHub Actions issuer.
@@ -97,6 +107,14 @@ type Job struct {
 	spec         JobSpec
 	requestToken string
 	requests     atomic.Int64
+	minted       []string // guarded by g.mu
+}
+
+// Minted returns the tokens the job was handed.
+func (j *Job) Minted() []string {
+	j.g.mu.Lock()
+	defer j.g.mu.Unlock()
+	return slices.Clone(j.minted)
 }
 
 // NewJob registers a job and returns it; its Env is what the runner sets
@@ -204,7 +222,10 @@ func (g *GitHub) ServeRequests(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "api-version is required"})
 		return
 	}
-	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// The scheme is case-insensitive: GitHub's documentation itself sends
+	// "bearer".
+	scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	var job *Job
 	g.mu.Lock()
 	for tok, j := range g.jobs {
@@ -223,6 +244,10 @@ func (g *GitHub) ServeRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job.requests.Add(1)
+	g.mu.Lock()
+	g.minted = append(g.minted, tok)
+	job.minted = append(job.minted, tok)
+	g.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"count": g.issued.Add(1), "value": tok})
 }
 

@@ -56,6 +56,13 @@ func run(m *testing.M) int {
 // token as bearer, through the environment's proxy.
 func requestToken(t *testing.T, env []string, aud string) (int, map[string]any) {
 	t.Helper()
+	return requestTokenAs(t, env, aud, "Bearer")
+}
+
+// requestTokenAs is requestToken with the authorization scheme spelt as
+// given.
+func requestTokenAs(t *testing.T, env []string, aud, scheme string) (int, map[string]any) {
+	t.Helper()
 	vars := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -69,7 +76,7 @@ func requestToken(t *testing.T, env []string, aud string) (int, map[string]any) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+vars["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	req.Header.Set("Authorization", scheme+" "+vars["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -81,6 +88,21 @@ func requestToken(t *testing.T, env []string, aud string) (int, map[string]any) 
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body
+}
+
+// GitHub's own documentation requests tokens with "Authorization: bearer
+// ..." (curl in "Configuring OpenID Connect in cloud providers"); the
+// scheme is case-insensitive (RFC 9110 11.1).
+func TestGitHubTokenRequestSchemeCase(t *testing.T) {
+	job := github.NewJob(JobSpec{Repository: "acme/shop"})
+	for _, scheme := range []string{"bearer", "BEARER"} {
+		if status, body := requestTokenAs(t, job.Env(), "sts.amazonaws.com", scheme); status != http.StatusOK {
+			t.Errorf("%s: status %d %v", scheme, status, body)
+		}
+	}
+	if status, _ := requestTokenAs(t, job.Env(), "sts.amazonaws.com", "Basic"); status != http.StatusUnauthorized {
+		t.Errorf("Basic: status %d, want 401", status)
+	}
 }
 
 func TestGitHubTokenRequest(t *testing.T) {
@@ -120,7 +142,11 @@ func TestGitHubTokenRequest(t *testing.T) {
 	// for a job without environment.
 	job2 := github.NewJob(JobSpec{Repository: "acme/shop"})
 	_, body = requestToken(t, job2.Env(), "")
-	claims, err = Verify(t.Context(), nw.Client(), body["value"].(string), GitHubIssuer, 0)
+	tok2, ok := body["value"].(string)
+	if !ok {
+		t.Fatalf("body %v has no token", body)
+	}
+	claims, err = Verify(t.Context(), nw.Client(), tok2, GitHubIssuer, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -281,5 +282,48 @@ func TestBasicLoopback(t *testing.T) {
 	}
 	if ids := reg.Identities(); len(ids) != 1 || ids[0] != "puller" {
 		t.Fatalf("identities %v", ids)
+	}
+}
+
+// TestSeedIsReadable reads back every blob of a seeded image, over http
+// with credentials: Seed's in-process requests must land where a client's
+// do (a monolithic upload named its repository after the URL's host).
+func TestSeedIsReadable(t *testing.T) {
+	g, stop, err := StartBasic(map[string]string{"u": "p"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	im, err := images.Build(images.Spec{Layers: 2, LayerSize: 32 << 10, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Seed(t.Context(), "shop/web:v1", im); err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(g.Host + "/shop/web:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Image(r, remote.WithContext(t.Context()), remote.WithAuth(&authn.Basic{Username: "u", Password: "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.ConfigFile(); err != nil {
+		t.Fatalf("reading the config: %v", err)
+	}
+	layers, err := got.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			t.Fatalf("reading a layer: %v", err)
+		}
+		rc.Close()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -92,6 +93,17 @@ func (g *Registry) Identities() []string {
 	return out
 }
 
+// Minted returns the registry tokens its token service issued (none for
+// Basic and ECR registries, whose clients send their credential on every
+// request), so a test can assert that none appears in what a client
+// printed.
+func (g *Registry) Minted() []string {
+	if f, ok := g.auth.(*tokenFlow); ok {
+		return f.ts.all()
+	}
+	return nil
+}
+
 // Reset forgets the served requests.
 func (g *Registry) Reset() {
 	g.mu.Lock()
@@ -171,6 +183,11 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	if in.Body == nil {
 		in.Body = http.NoBody // a server request always has a body
 	}
+	// As a server sees it: the path and query only (go-containerregistry's
+	// registry puts URL.Host into the name of a monolithic upload's
+	// repository), the host in Host.
+	in.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	in.Host = r.URL.Host
 	in.RequestURI = r.URL.RequestURI()
 	t.h.ServeHTTP(rec, in)
 	resp := rec.Result()
@@ -203,6 +220,17 @@ func (ts *tokens) issue(g grant) string {
 	}
 	ts.m[tok] = g
 	return tok
+}
+
+// all returns every token issued.
+func (ts *tokens) all() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]string, 0, len(ts.m))
+	for t := range ts.m {
+		out = append(out, t)
+	}
+	return out
 }
 
 func (ts *tokens) lookup(tok string) (grant, bool) {

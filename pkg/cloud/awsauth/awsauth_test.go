@@ -311,7 +311,7 @@ func TestEKSTokenInputErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.Token(ctx)
-		mustInput(t, err, "arn:aws:iam::111122223333:role/ferry", "AccessDenied", "trust policy")
+		mustInput(t, err, "arn:aws:iam::111122223333:role/ferry", "AccessDenied", "trust policy", "FERRY_AWS_ROLE_ARN", "FERRY_AWS_AUDIENCE")
 		if strings.Contains(err.Error(), "ci-id-token") {
 			t.Fatal("the error shows the CI token")
 		}
@@ -332,7 +332,7 @@ func TestEKSTokenInputErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.Token(ctx)
-		mustInput(t, err, "no AWS credentials found", "AWS_ACCESS_KEY_ID")
+		mustInput(t, err, "no AWS credentials found", "AWS_ACCESS_KEY_ID", "FERRY_AWS_ROLE_ARN")
 	})
 	t.Run("unknown profile", func(t *testing.T) {
 		isolate(t)

@@ -242,7 +242,7 @@ func (w *webIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {
 		case "AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim", "ExpiredTokenException", "InvalidParameterValue", "ValidationError":
-			return c, promote.Input(fmt.Errorf("aws role %s: STS refused the %s token (%s: %s): make the role's trust policy accept this repository's token (its federated principal, aud and sub conditions), or fix the role ARN",
+			return c, promote.Input(fmt.Errorf("aws role %s: STS refused the %s token (%s: %s): set FERRY_AWS_ROLE_ARN to a role whose trust policy accepts this job's token (its federated principal and sub condition), and FERRY_AWS_AUDIENCE to a client id of the account's OIDC identity provider for it",
 				w.role, w.src, api.ErrorCode(), api.ErrorMessage()))
 		}
 	}
@@ -286,7 +286,7 @@ func classify(err error, doing string) error {
 type noCredentials struct{ doing string }
 
 func (e *noCredentials) Error() string {
-	return "aws: " + e.doing + ": no AWS credentials found: give a role to assume with the CI's OIDC token, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE"
+	return "aws: " + e.doing + ": no AWS credentials found: set FERRY_AWS_ROLE_ARN to a role to assume with the CI's OIDC token, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE"
 }
 
 // isNoCredentials reports the SDK's "nothing in the chain" failure: the

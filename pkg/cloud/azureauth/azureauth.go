@@ -211,7 +211,7 @@ func (p *Provider) credential() (azcore.TokenCredential, string, error) {
 			c, err := azidentity.NewClientCertificateCredential(s.TenantID, s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: s.DisableInstanceDiscovery})
 			return c, "service principal " + s.ClientID + " (certificate)", wrapNew(err)
 		}
-		return nil, "", promote.Input(errors.New("azure sign-in as a service principal needs a secret or a certificate: set AZURE_CLIENT_SECRET, or AZURE_CLIENT_CERTIFICATE_PATH"))
+		return nil, "", promote.Input(errors.New("azure sign-in as a service principal needs a secret or a certificate: set FERRY_AZURE_CLIENT_SECRET, or AZURE_CLIENT_CERTIFICATE_PATH"))
 	case WorkloadIdentity:
 		if err := need("AZURE_TENANT_ID", s.TenantID, "AZURE_CLIENT_ID", s.ClientID); err != nil {
 			return nil, "", err
@@ -293,7 +293,7 @@ func classify(err error, from, scope string) error {
 	}
 	var ae *azidentity.AuthenticationFailedError
 	if errors.As(err, &ae) && ae.RawResponse != nil && ae.RawResponse.StatusCode >= 400 && ae.RawResponse.StatusCode < 500 {
-		return promote.Input(fmt.Errorf("azure token for %s from %s refused: %s; check the tenant, the client id and its credential, and for federation the federated credential's issuer, subject and audience", scope, from, firstLine(ae.Error(), "AADSTS")))
+		return promote.Input(fmt.Errorf("azure token for %s from %s refused: %s; check FERRY_AZURE_TENANT_ID, FERRY_AZURE_CLIENT_ID and its credential (FERRY_AZURE_CLIENT_SECRET, a certificate), and for federation the federated credential's issuer, subject and FERRY_AZURE_AUDIENCE", scope, from, firstLine(ae.Error(), "AADSTS")))
 	}
 	return fmt.Errorf("azure token for %s from %s: %w", scope, from, err)
 }

@@ -160,7 +160,7 @@ func TestRefused(t *testing.T) {
 	_, client := newEntra(t)
 	p := New(Settings{TenantID: tenant, ClientID: "app-id", ClientSecret: "wrong-secret-value", HTTPClient: client})
 	_, err := p.Token(context.Background(), AKSScope)
-	if err == nil || !promote.IsInput(err) || !strings.Contains(err.Error(), "AADSTS7000215") {
+	if err == nil || !promote.IsInput(err) || !strings.Contains(err.Error(), "AADSTS7000215") || !strings.Contains(err.Error(), "FERRY_AZURE_CLIENT_SECRET") {
 		t.Fatalf("want an input error with the AADSTS code, got %v", err)
 	}
 	if strings.Contains(err.Error(), "wrong-secret-value") {
@@ -202,7 +202,7 @@ func TestInputErrors(t *testing.T) {
 	}{
 		{Settings{}, "no Azure credentials found"},
 		{Settings{Mode: ServicePrincipal, ClientID: "a"}, "needs AZURE_TENANT_ID"},
-		{Settings{Mode: ServicePrincipal, ClientID: "a", TenantID: tenant}, "needs a secret or a certificate"},
+		{Settings{Mode: ServicePrincipal, ClientID: "a", TenantID: tenant}, "needs a secret or a certificate: set FERRY_AZURE_CLIENT_SECRET"},
 		{Settings{Mode: ServicePrincipal, ClientID: "a", TenantID: tenant, ClientCertificate: "/nonexistent.pem"}, "cannot read /nonexistent.pem"},
 		{Settings{Mode: WorkloadIdentity, ClientID: "a", TenantID: tenant}, "needs a federated token"},
 		{Settings{Mode: AzureCLI}, "needs `az`"},

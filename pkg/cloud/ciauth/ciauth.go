@@ -55,9 +55,12 @@ type FixedAudience interface {
 
 // Audience decides which audience to ask src for: explicit when the user
 // set one, else the source's own when it cannot choose (CircleCI, a token
-// file), else the cloud's default.
+// file), else the cloud's default. An explicit value equal to the cloud's
+// default counts as unset: the settings default to it (FERRY_AWS_AUDIENCE,
+// FERRY_AZURE_AUDIENCE, the action's inputs), so it says nothing about
+// what a fixed-audience source's token carries.
 func Audience(ctx context.Context, src Source, explicit, cloudDefault string) string {
-	if explicit != "" {
+	if explicit != "" && explicit != cloudDefault {
 		return explicit
 	}
 	if f, ok := src.(FixedAudience); ok {

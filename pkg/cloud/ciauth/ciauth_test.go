@@ -178,6 +178,11 @@ func TestAudienceChoice(t *testing.T) {
 		{"explicit wins", circle, "custom", "sts.amazonaws.com", "custom"},
 		{"fixed audience over the cloud default", circle, "", "sts.amazonaws.com", "org-uuid-1"},
 		{"choosable source gets the cloud default", gh, "", "sts.amazonaws.com", "sts.amazonaws.com"},
+		// FERRY_AWS_AUDIENCE (and the action's input) default to the
+		// cloud's default: that is nobody's choice, and a CircleCI token
+		// never carries it.
+		{"fixed audience over a setting left at the cloud default", circle, "sts.amazonaws.com", "sts.amazonaws.com", "org-uuid-1"},
+		{"choosable source, setting at the cloud default", gh, "sts.amazonaws.com", "sts.amazonaws.com", "sts.amazonaws.com"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -196,7 +196,7 @@ func (p *Provider) find(ctx context.Context) (func(context.Context) (*oauth2.Tok
 			return google.ComputeTokenSource("", scopes...).Token()
 		}, "metadata server", nil
 	}
-	return nil, "", promote.Input(errors.New("no Google credentials found: configure workload identity federation (a workload identity provider, and a service account to impersonate) for the CI's OIDC token, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key or credential configuration file, or run `gcloud auth application-default login`"))
+	return nil, "", promote.Input(errors.New("no Google credentials found: set FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER (and FERRY_GCP_SERVICE_ACCOUNT to impersonate one) for the CI's OIDC token, or FERRY_GOOGLE_APPLICATION_CREDENTIALS to a service account key or credential configuration file, or run `gcloud auth application-default login`"))
 }
 
 // onGoogleHardware reads the DMI product name Google's VMs report.
@@ -314,7 +314,7 @@ func classify(err error, from string) error {
 	msg := err.Error()
 	for _, code := range []string{"status code 400", "status code 401", "status code 403"} {
 		if strings.Contains(msg, code) {
-			return promote.Input(fmt.Errorf("google token from %s refused: %w; check the provider's attribute condition and allowed audiences, and that the principal may impersonate the service account (roles/iam.workloadIdentityUser)", from, err))
+			return promote.Input(fmt.Errorf("google token from %s refused: %w; check FERRY_GCP_AUDIENCE against the provider's allowed audiences, the provider's attribute condition, and that the principal may impersonate FERRY_GCP_SERVICE_ACCOUNT (roles/iam.workloadIdentityUser)", from, err))
 		}
 	}
 	return fmt.Errorf("google token from %s: %w", from, err)

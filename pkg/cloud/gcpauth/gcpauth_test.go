@@ -305,7 +305,7 @@ func TestInputErrors(t *testing.T) {
 		s    Settings
 		says string
 	}{
-		{"nothing", Settings{Home: dir}, "no Google credentials found"},
+		{"nothing", Settings{Home: dir}, "no Google credentials found: set FERRY_GCP_WORKLOAD_IDENTITY_PROVIDER"},
 		{"missing file", Settings{CredentialsFile: filepath.Join(dir, "nope.json")}, "GOOGLE_APPLICATION_CREDENTIALS: cannot read"},
 		{"unsupported type", Settings{CredentialsFile: bad}, `type "gdch_service_account" are not supported`},
 		{"not json", Settings{CredentialsFile: notJSON}, "not JSON"},

@@ -155,6 +155,9 @@ var awsValued = map[string]bool{
 	"region": true, "profile": true, "output": true, "query": true, "endpoint-url": true, "color": true,
 	"ca-bundle": true, "cli-read-timeout": true, "cli-connect-timeout": true, "cli-binary-format": true,
 	"cluster-name": true, "cluster-id": true, "role-arn": true,
+	// `aws eks update-kubeconfig --role-arn ARN` writes `--role ARN`, which
+	// get-token's argument parser takes as short for --role-arn.
+	"role": true,
 }
 
 func parseAWSCLI(ec *clientcmdapi.ExecConfig) (Plugin, bool, error) {
@@ -174,7 +177,7 @@ func parseAWSCLI(ec *clientcmdapi.ExecConfig) (Plugin, bool, error) {
 		Cluster: first(set, "cluster-id", "cluster-name"),
 		Region:  pick(set["region"], e.Get("AWS_REGION"), e.Get("AWS_DEFAULT_REGION")),
 		Profile: pick(set["profile"], e.Get("AWS_PROFILE"), e.Get("AWS_DEFAULT_PROFILE")),
-		Role:    awsauth.RoleOptions{ARN: set["role-arn"], SessionName: "EKSGetTokenAuth"},
+		Role:    awsauth.RoleOptions{ARN: first(set, "role-arn", "role"), SessionName: "EKSGetTokenAuth"},
 	}
 	if p.Cluster == "" {
 		return Plugin{}, true, inputf(ec, "`aws eks get-token` names no cluster: add --cluster-name NAME to its args")
