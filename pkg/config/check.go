@@ -412,9 +412,6 @@ func (ch *checker) cloud() Cloud {
 	if s.GCPServiceAccount != "" && s.GCPWorkloadIdentityProvider == "" && ch.ok("GCP_SERVICE_ACCOUNT") {
 		ch.add("GCP_WORKLOAD_IDENTITY_PROVIDER", "required with FERRY_GCP_SERVICE_ACCOUNT: the account is impersonated after workload identity federation", fieldKeyed("GCP_WORKLOAD_IDENTITY_PROVIDER").example)
 	}
-	if s.AzureClientSecret != "" && (s.AzureClientID == "" || s.AzureTenantID == "") {
-		ch.add("AZURE_CLIENT_ID", "FERRY_AZURE_CLIENT_SECRET needs FERRY_AZURE_CLIENT_ID and FERRY_AZURE_TENANT_ID (AZURE_CLIENT_ID and AZURE_TENANT_ID work too)", fieldKeyed("AZURE_CLIENT_ID").example)
-	}
 	return Cloud{
 		KubeCredentials: s.KubeCredentials,
 		AWS:             AWS{RoleARN: s.AWSRoleARN, Region: s.AWSRegion, Audience: s.AWSAudience},
