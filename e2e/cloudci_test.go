@@ -149,9 +149,9 @@ func TestCloudGitHubOIDCToGKEAndArtifactRegistry(t *testing.T) {
 
 // TestCloudCircleCIOIDCToEKS runs the orb's promote job the way
 // CircleCI's docker executor does, with the job's OIDC tokens in
-// CIRCLE_OIDC_TOKEN and CIRCLE_OIDC_TOKEN_V2 and the AWS role in a
-// context variable: the role trusts the organisation's issuer, audience
-// and project.
+// CIRCLE_OIDC_TOKEN and CIRCLE_OIDC_TOKEN_V2 and the AWS role as the
+// orb's aws-role-arn parameter: the role trusts the organisation's
+// issuer, audience and project.
 func TestCloudCircleCIOIDCToEKS(t *testing.T) {
 	t.Parallel()
 	sns, digest := stagingApp(t, "registry.test/shop", "v9")
@@ -164,6 +164,7 @@ func TestCloudCircleCIOIDCToEKS(t *testing.T) {
 		"source":              "k8s:" + sns + "/web?context=" + cl[0].ARN(),
 		"targets":             target(pns, "web", cl[1].ARN()),
 		"kubeconfig-data-var": "EKS_KUBECONFIG",
+		"aws-role-arn":        cloud.roleARN,
 		"timeout":             "90s",
 	})
 	if err != nil {
@@ -174,12 +175,11 @@ func TestCloudCircleCIOIDCToEKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobEnv := env{
-		"EKS_KUBECONFIG":     b64(kubeauth.EKSKubeconfig(cl...)),
-		"FERRY_AWS_ROLE_ARN": cloud.roleARN,
-		"AWS_REGION":         eksRegion,
-		"CIRCLE_BUILD_NUM":   runID(),
-		"HTTPS_PROXY":        lab.Net.ProxyURL(),
-		"SSL_CERT_FILE":      lab.Net.CAFile(),
+		"EKS_KUBECONFIG":   b64(kubeauth.EKSKubeconfig(cl...)),
+		"AWS_REGION":       eksRegion,
+		"CIRCLE_BUILD_NUM": runID(),
+		"HTTPS_PROXY":      lab.Net.ProxyURL(),
+		"SSL_CERT_FILE":    lab.Net.CAFile(),
 		// The executor's PATH: ferry, and no cloud CLI.
 		"PATH": filepathDir(ferryBin) + ":" + noPlugins(t),
 	}
