@@ -414,25 +414,6 @@ func TestParseRegistry(t *testing.T) {
 	}
 }
 
-func TestFresh(t *testing.T) {
-	now := time.Now()
-	cases := []struct {
-		exp  time.Time
-		want bool
-	}{
-		{time.Time{}, false},
-		{now.Add(12 * time.Hour), true},
-		{now.Add(16 * time.Minute), true},
-		{now.Add(14 * time.Minute), false},
-		{now.Add(-time.Minute), false},
-	}
-	for _, tc := range cases {
-		if got := Fresh(now, tc.exp); got != tc.want {
-			t.Errorf("Fresh(now, now+%v) = %v", tc.exp.Sub(now), got)
-		}
-	}
-}
-
 // ecrServer answers ECR's and ECR Public's JSON 1.1 GetAuthorizationToken.
 type ecrServer struct {
 	*httptest.Server

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,22 +53,8 @@ func ParseRegistry(host string) (Registry, bool) {
 	return Registry{Account: m[1], FIPS: m[2] != "", Region: m[3]}, true
 }
 
-// refreshBefore is how long before its expiry a registry credential is
-// replaced, so a long copy does not start with one about to lapse.
-const refreshBefore = 15 * time.Minute
-
-// Fresh reports whether a credential expiring at exp may still be handed
-// out at now.
-func Fresh(now, exp time.Time) bool {
-	return !exp.IsZero() && now.Add(refreshBefore).Before(exp)
-}
-
-type registryAuth struct {
-	mu   sync.Mutex
-	user string
-	pass string
-	exp  time.Time
-}
+// basic is a registry's user name and password.
+type basic struct{ user, pass string }
 
 // Keychain returns a keychain that answers for ECR registries with
 // credentials from GetAuthorizationToken and leaves every other registry
@@ -98,43 +83,38 @@ func (k keychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.A
 	return authn.FromConfig(authn.AuthConfig{Username: user, Password: pass}), nil
 }
 
+// registryCredentials are host's user and password, kept until shortly
+// before they expire.
 func (p *Provider) registryCredentials(ctx context.Context, host string, reg Registry) (string, string, error) {
-	p.mu.Lock()
-	ra, ok := p.ecr[host]
-	if !ok {
-		ra = &registryAuth{}
-		p.ecr[host] = ra
-	}
-	p.mu.Unlock()
+	b, err := p.ecr.Get(host, func() (basic, time.Time, error) { return p.mintRegistry(ctx, host, reg) })
+	return b.user, b.pass, err
+}
 
-	ra.mu.Lock()
-	defer ra.mu.Unlock()
-	if Fresh(time.Now(), ra.exp) {
-		return ra.user, ra.pass, nil
-	}
+// mintRegistry asks ECR (or ECR Public) for host's credentials.
+func (p *Provider) mintRegistry(ctx context.Context, host string, reg Registry) (basic, time.Time, error) {
 	region := reg.Region
 	if reg.Public {
 		region = publicRegion
 	}
 	cfg, err := p.Config(ctx, "", region)
 	if err != nil {
-		return "", "", err
+		return basic{}, time.Time{}, err
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		if reg.Public && isNoCredentials(err) {
-			return "", "", errNoCredentials
+			return basic{}, time.Time{}, errNoCredentials
 		}
-		return "", "", err
+		return basic{}, time.Time{}, err
 	}
 	var token string
 	var exp time.Time
 	if reg.Public {
 		out, err := ecrpublic.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
 		if err != nil {
-			return "", "", classify(err, "getting an ECR Public token for "+host)
+			return basic{}, time.Time{}, classify(err, "getting an ECR Public token for "+host)
 		}
 		if out.AuthorizationData == nil {
-			return "", "", fmt.Errorf("registry %s: ECR Public answered without authorization data", host)
+			return basic{}, time.Time{}, fmt.Errorf("registry %s: ECR Public answered without authorization data", host)
 		}
 		token, exp = aws.ToString(out.AuthorizationData.AuthorizationToken), aws.ToTime(out.AuthorizationData.ExpiresAt)
 	} else {
@@ -144,20 +124,19 @@ func (p *Provider) registryCredentials(ctx context.Context, host string, reg Reg
 			}
 		}).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 		if err != nil {
-			return "", "", classify(err, "getting an ECR token for "+host)
+			return basic{}, time.Time{}, classify(err, "getting an ECR token for "+host)
 		}
 		if len(out.AuthorizationData) == 0 {
-			return "", "", fmt.Errorf("registry %s: ECR answered without authorization data", host)
+			return basic{}, time.Time{}, fmt.Errorf("registry %s: ECR answered without authorization data", host)
 		}
 		token, exp = aws.ToString(out.AuthorizationData[0].AuthorizationToken), aws.ToTime(out.AuthorizationData[0].ExpiresAt)
 	}
 	user, pass, err := decodeAuthorizationToken(token)
 	if err != nil {
-		return "", "", fmt.Errorf("registry %s: %w", host, err)
+		return basic{}, time.Time{}, fmt.Errorf("registry %s: %w", host, err)
 	}
 	p.s.Report.Report(pass, token)
-	ra.user, ra.pass, ra.exp = user, pass, exp
-	return user, pass, nil
+	return basic{user, pass}, exp, nil
 }
 
 // decodeAuthorizationToken splits ECR's base64("user:password").

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ferry-dev/ferry/pkg/cloud/ciauth"
+	"github.com/ferry-dev/ferry/pkg/cloud/credcache"
 	"github.com/ferry-dev/ferry/pkg/cloud/secret"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -65,7 +66,7 @@ type Provider struct {
 
 	mu      sync.Mutex
 	configs map[string]*lazyConfig // by profile and region
-	ecr     map[string]*registryAuth
+	ecr     credcache.Cache[basic]
 }
 
 type lazyConfig struct {
@@ -79,7 +80,7 @@ func New(s Settings) *Provider {
 	if s.SessionName == "" {
 		s.SessionName = "ferry"
 	}
-	return &Provider{s: s, configs: map[string]*lazyConfig{}, ecr: map[string]*registryAuth{}}
+	return &Provider{s: s, configs: map[string]*lazyConfig{}}
 }
 
 // Config returns the configuration for profile ("" = the settings' or the

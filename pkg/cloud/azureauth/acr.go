@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -49,12 +48,6 @@ func acrScope(host string, c cloud.Configuration) string {
 	return "https://management.usgovcloudapi.net/.default"
 }
 
-type refresh struct {
-	mu    sync.Mutex
-	token string
-	exp   time.Time
-}
-
 // Keychain answers for ACR registries with a refresh token exchanged for
 // an Entra token, and leaves other registries to the next keychain
 // (authn.Anonymous).
@@ -78,26 +71,21 @@ func (k keychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.A
 	return authn.FromConfig(authn.AuthConfig{Username: ACRUser, Password: tok}), nil
 }
 
+// acrRefreshToken is host's refresh token, kept until shortly before it
+// expires.
 func (p *Provider) acrRefreshToken(ctx context.Context, host string) (string, error) {
-	p.mu.Lock()
-	rt, ok := p.acr[host]
-	if !ok {
-		rt = &refresh{}
-		p.acr[host] = rt
-	}
-	p.mu.Unlock()
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if Fresh(time.Now(), rt.exp) {
-		return rt.token, nil
-	}
+	return p.acr.Get(host, func() (string, time.Time, error) { return p.exchange(ctx, host) })
+}
+
+// exchange trades an Entra token for an ACR refresh token.
+func (p *Provider) exchange(ctx context.Context, host string) (string, time.Time, error) {
 	c, err := Cloud(p.s.Cloud)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	aad, err := p.Token(ctx, acrScope(host, c))
 	if err != nil {
-		return "", fmt.Errorf("registry %s: %w", host, err)
+		return "", time.Time{}, fmt.Errorf("registry %s: %w", host, err)
 	}
 	form := url.Values{"grant_type": {"access_token"}, "service": {host}, "access_token": {aad.Token}}
 	if p.s.TenantID != "" {
@@ -105,7 +93,7 @@ func (p *Provider) acrRefreshToken(ctx context.Context, host string) (string, er
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+host+"/oauth2/exchange", strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", fmt.Errorf("registry %s: %w", host, err)
+		return "", time.Time{}, fmt.Errorf("registry %s: %w", host, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	client := p.s.HTTPClient
@@ -114,28 +102,28 @@ func (p *Provider) acrRefreshToken(ctx context.Context, host string) (string, er
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("registry %s: exchanging the Entra token: %w", host, urlErr(err))
+		return "", time.Time{}, fmt.Errorf("registry %s: exchanging the Entra token: %w", host, urlErr(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return "", promote.Input(fmt.Errorf("registry %s refused the Entra token of %s (%s): give that identity the AcrPull role on the registry", host, p.from, resp.Status))
+		return "", time.Time{}, promote.Input(fmt.Errorf("registry %s refused the Entra token of %s (%s): give that identity the AcrPull role on the registry", host, p.from, resp.Status))
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("registry %s: the token exchange answered %s", host, resp.Status)
+		return "", time.Time{}, fmt.Errorf("registry %s: the token exchange answered %s", host, resp.Status)
 	}
 	var out struct {
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil || out.RefreshToken == "" {
-		return "", fmt.Errorf("registry %s: the token exchange answered without a refresh token", host)
+		return "", time.Time{}, fmt.Errorf("registry %s: the token exchange answered without a refresh token", host)
 	}
 	p.s.Report.Report(out.RefreshToken)
-	rt.token, rt.exp = out.RefreshToken, ciauth.Expiry(out.RefreshToken)
-	if rt.exp.IsZero() {
-		rt.exp = time.Now().Add(time.Hour) // ACR's tokens are JWTs; be safe if not
+	exp := ciauth.Expiry(out.RefreshToken)
+	if exp.IsZero() {
+		exp = time.Now().Add(time.Hour) // ACR's tokens are JWTs; be safe if not
 	}
-	return rt.token, nil
+	return out.RefreshToken, exp, nil
 }
 
 // urlErr drops the URL from a transport error.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -17,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/ferry-dev/ferry/pkg/cloud/ciauth"
+	"github.com/ferry-dev/ferry/pkg/cloud/credcache"
 	"github.com/ferry-dev/ferry/pkg/cloud/secret"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -99,13 +99,12 @@ type Provider struct {
 	from string
 	err  error
 
-	mu  sync.Mutex
-	acr map[string]*refresh
+	acr credcache.Cache[string] // refresh tokens by registry
 }
 
 // New returns a Provider; nothing is read or asked until first use.
 func New(s Settings) *Provider {
-	return &Provider{s: s, acr: map[string]*refresh{}}
+	return &Provider{s: s}
 }
 
 // Explicit reports whether the settings name a credential, rather than
@@ -315,13 +314,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// refreshBefore is how long before expiry an ACR refresh token is replaced.
-const refreshBefore = 15 * time.Minute
-
-// Fresh reports whether a credential expiring at exp may be handed out at
-// now.
-func Fresh(now, exp time.Time) bool {
-	return !exp.IsZero() && now.Add(refreshBefore).Before(exp)
 }

@@ -235,18 +235,6 @@ func TestIsRegistry(t *testing.T) {
 	}
 }
 
-func TestFresh(t *testing.T) {
-	now := time.Now()
-	for d, want := range map[time.Duration]bool{3 * time.Hour: true, 16 * time.Minute: true, 14 * time.Minute: false, -time.Minute: false} {
-		if got := Fresh(now, now.Add(d)); got != want {
-			t.Errorf("Fresh(+%v) = %v", d, got)
-		}
-	}
-	if Fresh(now, time.Time{}) {
-		t.Error("zero expiry is fresh")
-	}
-}
-
 func TestKeychain(t *testing.T) {
 	e, client := newEntra(t)
 	var reported []string
