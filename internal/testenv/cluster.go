@@ -226,7 +226,7 @@ func start(ctx context.Context, name, bins string, opts ClusterOptions) (*Cluste
 // writeFiles writes credentials, certificates, the audit policy, the kwok
 // stages and the components' kubeconfig into Dir.
 func (c *Cluster) writeFiles() error {
-	p, err := newPKI(c.Name)
+	p, err := newPKI()
 	if err != nil {
 		return err
 	}
