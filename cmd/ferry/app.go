@@ -36,11 +36,12 @@ type app struct {
 // changes, that every kubeconfig context named exists and can be used —
 // minting a token for a context whose exec plugin ferry stands in for.
 func newApp(ctx context.Context, cfg config.Config, out *output) (*app, error) {
-	creds, err := newCredentials(cfg, out.secret, func(f string, args ...any) { out.log.Logf("", f, args...) })
+	a := &app{cfg: cfg, out: out, log: out.log, heroku: map[string]*heroku.Client{}}
+	creds, err := newCredentials(cfg, out.secret, a.keychainLog)
 	if err != nil {
 		return nil, promote.Input(err)
 	}
-	a := &app{cfg: cfg, out: out, log: out.log, creds: creds, keychain: creds.keychain, heroku: map[string]*heroku.Client{}}
+	a.creds, a.keychain = creds, creds.keychain
 	a.kube = kube.NewClients(kube.Kubeconfig{
 		Paths:          cfg.Kube.Kubeconfig,
 		Data:           cfg.Kube.Data,
@@ -125,12 +126,13 @@ func (a *app) source(ctx context.Context) (promote.Source, error) {
 	ad := a.cfg.Source
 	switch ad.Kind {
 	case address.KindKube:
-		src := kube.NewSource(a.kube, kubeRef(ad), nil)
-		a.keychain = a.creds.with(a.keychainLog, keychain.Source{Name: "the pull secrets of " + ad.String(), Keychain: src.PullSecrets()})
+		ref := kubeRef(ad)
+		a.keychain = a.creds.with(a.keychainLog, keychain.Source{Name: "the pull secrets of " + ad.String(), Keychain: kube.PullSecrets(a.kube, ref)})
+		var reg kube.Resolver
 		if a.cfg.Kube.ResolveTags {
-			src = kube.NewSource(a.kube, kubeRef(ad), a.resolver())
+			reg = a.resolver()
 		}
-		return src, nil
+		return kube.NewSource(a.kube, ref, reg), nil
 	case address.KindImage:
 		return image.RefSource{Ref: ad.Ref, Resolver: a.resolver()}, nil
 	case address.KindHeroku:
@@ -177,6 +179,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 	return out, nil
 }
 
+// keychainLog tells the run's log which source served each registry.
 func (a *app) keychainLog(f string, args ...any) { a.log.Logf("", f, args...) }
 
 func kubeRef(ad address.Address) kube.Ref {

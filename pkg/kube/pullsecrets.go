@@ -13,28 +13,28 @@ import (
 	"github.com/ferry-dev/ferry/pkg/keychain"
 )
 
-// PullSecrets is a keychain of the credentials the Deployment's pods pull
-// their images with, as the kubelet finds them: the pod template's
-// imagePullSecrets, then its service account's. A secret that is missing
-// or of another type is skipped, as the kubelet skips it; one ferry may
-// not read (RBAC) is an error naming the secret and the verb to grant.
-// It reads the secrets when first asked.
-func (s *Source) PullSecrets() authn.Keychain {
+// PullSecrets is a keychain of the credentials the pods of the Deployment
+// r names pull their images with, as the kubelet finds them: the pod
+// template's imagePullSecrets, then its service account's. A secret that
+// is missing or of another type is skipped, as the kubelet skips it; one
+// ferry may not read (RBAC) is an error naming the secret and the verb to
+// grant. It reads the secrets when first asked.
+func PullSecrets(clients *Clients, r Ref) authn.Keychain {
 	return keychain.Lazy(func(ctx context.Context) (authn.Keychain, error) {
-		kcs, err := s.pullSecrets(ctx)
+		kcs, err := pullSecrets(ctx, clients, r)
 		if err != nil {
-			return nil, fmt.Errorf("the pull secrets of %s: %w", s.ref, err)
+			return nil, fmt.Errorf("the pull secrets of %s: %w", r, err)
 		}
 		return authn.NewMultiKeychain(kcs...), nil
 	})
 }
 
-func (s *Source) pullSecrets(ctx context.Context) ([]authn.Keychain, error) {
-	cs, err := s.clients.Client(ctx, s.ref.Context)
+func pullSecrets(ctx context.Context, clients *Clients, r Ref) ([]authn.Keychain, error) {
+	cs, err := clients.Client(ctx, r.Context)
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := getDeployment(ctx, cs, s.ref)
+	d, _, err := getDeployment(ctx, cs, r)
 	if err != nil {
 		return nil, err
 	}

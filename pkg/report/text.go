@@ -111,6 +111,5 @@ func describe(s *promote.Seen) string {
 }
 
 func total(d promote.StepDurations) string {
-	t := time.Duration(d.Snapshot + d.Release + d.Verify + d.Restore)
-	return t.Round(100 * time.Millisecond).String()
+	return d.Total().Round(100 * time.Millisecond).String()
 }
