@@ -132,20 +132,6 @@ func decodeData(s string) ([]byte, error) {
 	return nil, promote.Input(errors.New("FERRY_KUBECONFIG_DATA: neither base64 nor YAML; set it to the output of `base64 -w0 ~/.kube/config`"))
 }
 
-// Contexts lists the contexts the kubeconfig defines, sorted.
-func (c *Clients) Contexts() ([]string, error) {
-	raw, err := c.load()
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(raw.Contexts))
-	for n := range raw.Contexts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
 // CheckContext returns an input error when context is not defined (""
 // means the current context, which must then be set, and in CI the only
 // one), when its cluster cannot be used, or when its user's credentials
