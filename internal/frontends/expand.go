@@ -2,7 +2,6 @@ package frontends
 
 import (
 	"fmt"
-	"sort"
 )
 
 // Job is a job of the orb expanded for one invocation: where it runs and
@@ -237,15 +236,5 @@ func withoutParams(m map[string]any) map[string]any {
 			out[k] = v
 		}
 	}
-	return out
-}
-
-// EnvNames returns the names of env in order, for stable output.
-func EnvNames(env map[string]string) []string {
-	out := make([]string, 0, len(env))
-	for k := range env {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -33,11 +33,6 @@ func User(name string) rbacv1.Subject {
 	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
 }
 
-// Group is an RBAC subject for a group.
-func Group(name string) rbacv1.Subject {
-	return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}
-}
-
 // Grant creates (or replaces) a Role with rules in namespace and binds
 // subject to it, as an administrator would for ferry. It returns the
 // Role's name, which is derived from the subject.
@@ -61,17 +56,4 @@ func Grant(ctx context.Context, c *testenv.Cluster, namespace string, subject rb
 		return "", fmt.Errorf("granting %s in %s: %w", subject.Name, namespace, err)
 	}
 	return name, nil
-}
-
-// Revoke deletes what Grant created for subject in namespace.
-func Revoke(ctx context.Context, c *testenv.Cluster, namespace string, subject rbacv1.Subject) error {
-	sum := sha256.Sum256([]byte(subject.Kind + "/" + subject.Name))
-	name := "ferry-" + hex.EncodeToString(sum[:6])
-	if err := c.Admin.RbacV1().RoleBindings(namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("revoking %s in %s: %w", subject.Name, namespace, err)
-	}
-	if err := c.Admin.RbacV1().Roles(namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("revoking %s in %s: %w", subject.Name, namespace, err)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package oidcemu
 
 import (
-	"strings"
 	"time"
 )
 
@@ -104,6 +103,3 @@ func (c *CircleCI) Env(job CircleJob) ([]string, error) {
 	}
 	return []string{"CIRCLE_OIDC_TOKEN=" + v1, "CIRCLE_OIDC_TOKEN_V2=" + v2}, nil
 }
-
-// IsCircleCI reports whether iss is a CircleCI organisation issuer.
-func IsCircleCI(iss string) bool { return strings.HasPrefix(iss, "https://"+CircleCIHost+"/org/") }
