@@ -35,7 +35,7 @@ func TestCache(t *testing.T) {
 	life := time.Hour
 	mint := func() (string, time.Time, error) {
 		n := mints.Add(1)
-		return string(rune('a' + n - 1)), time.Now().Add(life), nil
+		return string('a' + n - 1), time.Now().Add(life), nil
 	}
 	var wg sync.WaitGroup
 	for range 8 {
