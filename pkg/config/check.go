@@ -489,7 +489,7 @@ func (ch *checker) health() Health {
 }
 
 // sameWorkload reports whether target t runs what source s names: the same
-// Deployment container (an unnamed container matches any) or an
+// workload container (an unnamed container matches any) or an
 // overlapping set of process types of the same Heroku app.
 func sameWorkload(s, t address.Address) bool {
 	if s.Identity() != t.Identity() {
@@ -497,7 +497,15 @@ func sameWorkload(s, t address.Address) bool {
 	}
 	switch s.Kind {
 	case address.KindKube:
-		return s.Container == "" || t.Container == "" || s.Container == t.Container
+		if s.Container == "" || t.Container == "" {
+			return true
+		}
+		for _, c := range t.Containers() {
+			if slices.Contains(s.Containers(), c) {
+				return true
+			}
+		}
+		return false
 	case address.KindHeroku:
 		for _, p := range t.Processes {
 			if slices.Contains(s.Processes, p) {
