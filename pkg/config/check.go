@@ -299,7 +299,7 @@ func (ch *checker) duplicate(good []address.Address, a address.Address, s string
 	}
 	prev := good[i]
 	if a.Kind != address.KindHeroku {
-		ch.addPart(fmt.Sprintf("%q and %q name the same Deployment", prev.String(), s), "")
+		ch.addPart(fmt.Sprintf("%q and %q name the same %s", prev.String(), s, prev.KindName()), "")
 		return true
 	}
 	merged := prev
