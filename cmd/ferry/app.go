@@ -183,7 +183,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 func (a *app) keychainLog(f string, args ...any) { a.log.Logf("", f, args...) }
 
 func kubeRef(ad address.Address) kube.Ref {
-	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container}
+	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container, Kind: ad.Workload}
 }
 
 // changeCause records what was promoted from where, and the CI run.

@@ -71,11 +71,14 @@ func (t *Target) logf(format string, args ...any) { t.opts.Logger.Logf(t.ref.Add
 // rollout has not finished, is refused (or handled as OnPaused and
 // OnProgressing say).
 func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapshot, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.snapshotWorkload(ctx, k, want)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	d, i, err := getDeployment(ctx, cs, t.ref)
+	d, slots, err := getDeploymentSlots(ctx, cs, t.ref)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
@@ -94,14 +97,9 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 			return t.Snapshot(ctx, want)
 		}
 	}
-	st := snapshotState{
-		UID:            d.UID,
-		Generation:     d.Generation,
-		Template:       *d.Spec.Template.DeepCopy(),
-		HasAnnotations: d.Annotations != nil,
-		Paused:         d.Spec.Paused,
-		Container:      i,
-	}
+	st := newState(d.Spec.Template, slots)
+	st.UID, st.Generation = d.UID, d.Generation
+	st.HasAnnotations, st.Paused = d.Annotations != nil, d.Spec.Paused
 	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
 	}
@@ -112,7 +110,7 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	current := d.Spec.Template.Spec.Containers[i].Image
+	current := seenImage(d.Spec.Template.Spec, slots)
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
 		UpToDate: !want.IsZero() && current == want.Ref(),
@@ -165,6 +163,9 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // and the container are what the snapshot saw: a Deployment someone
 // changed in between is left alone.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.releaseWorkload(ctx, k, s, img)
+	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return promote.Change{}, err
@@ -173,13 +174,10 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	c := st.Template.Spec.Containers[st.Container]
-	ops := []patchOp{
+	ops := append([]patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
 		{Op: "test", Path: "/metadata/generation", Value: st.Generation},
-		{Op: "test", Path: fmt.Sprintf("/spec/template/spec/containers/%d/name", st.Container), Value: c.Name},
-		{Op: "replace", Path: fmt.Sprintf("/spec/template/spec/containers/%d/image", st.Container), Value: img.Ref()},
-	}
+	}, imageOps(st.slots(), img.Ref())...)
 	cause := "ferry: promoted " + img.Ref()
 	if t.opts.ChangeCause != nil {
 		cause = t.opts.ChangeCause(img)
@@ -189,13 +187,11 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
-	asked := st.Template.DeepCopy()
-	asked.Spec.Containers[st.Container].Image = img.Ref()
-	ch := changeState{Asked: *asked}
+	ch := changeState{Asked: st.asked(img.Ref())}
 	d, err := t.patch(ctx, cs, ops)
 	if err == nil {
 		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
-		t.logf("set container %s to %s (generation %d)", c.Name, img.Ref(), d.Generation)
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), img.Ref(), d.Generation)
 	}
 	change, cerr := encodeChange(img.Ref(), ch)
 	if err != nil {
@@ -234,6 +230,9 @@ func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Depl
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
 func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
+	if k := kindOf(t.ref); k != nil {
+		return t.verifyWorkload(ctx, k)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -251,6 +250,9 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 // Describe says what the Deployment runs now: its containers' images,
 // its revision and how its rollout stands (see promote.Describer).
 func (t *Target) Describe(ctx context.Context) (string, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.describeWorkload(ctx, k)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return "", err
