@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"strings"
 
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	intoto "github.com/in-toto/attestation/go/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 
 	"github.com/ferry-dev/ferry/pkg/sigpolicy"
 )
@@ -98,7 +98,9 @@ func sha256Sum(b []byte) []byte {
 	return s[:]
 }
 
-func base64Std(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(strings.TrimSpace(s)) }
+func base64Std(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+}
 
 func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 

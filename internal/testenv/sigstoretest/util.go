@@ -16,7 +16,9 @@ func sha(b []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(s[:])}
 }
 
-func staticLayer(b []byte) v1.Layer { return static.NewLayer(b, types.MediaType("application/octet-stream")) }
+func staticLayer(b []byte) v1.Layer {
+	return static.NewLayer(b, types.MediaType("application/octet-stream"))
+}
 
 func readAll(rc io.ReadCloser) ([]byte, error) {
 	defer rc.Close()
