@@ -139,18 +139,7 @@ func TestSignedSourcePromotes(t *testing.T) {
 		}
 	}
 
-	for _, tc := range []struct {
-		name string
-		// host is the registry: l.host (referrers API) or registryHost
-		// (tag fallback only).
-		fallback bool
-		sign     func(t *testing.T, ref, digest string)
-		env      env
-		// want are substrings of the refusal; none: it promotes.
-		want []string
-		// check looks at the accepted verification.
-		check func(t *testing.T, v promote.Verification)
-	}{
+	for _, tc := range []signCase{
 		{
 			name: "cosign bundle as referrer",
 			sign: func(t *testing.T, ref, _ string) { must(t, l.key.Sign(ctx, ref)) },
@@ -258,7 +247,11 @@ func TestSignedSourcePromotes(t *testing.T) {
 				var m map[string]any
 				must(t, json.Unmarshal(b, &m))
 				st, _ := sigstoretest.Statement(digest, sigstoretest.PredicateCosignSign, map[string]any{"tampered": true})
-				m["dsseEnvelope"].(map[string]any)["payload"] = st
+				env, ok := m["dsseEnvelope"].(map[string]any)
+				if !ok {
+					t.Fatalf("no DSSE envelope in the bundle")
+				}
+				env["payload"] = st
 				b, _ = json.Marshal(m)
 				attach(t, ref, b)
 			},
@@ -274,53 +267,78 @@ func TestSignedSourcePromotes(t *testing.T) {
 			want: []string{"it does not verify"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			host := l.host
-			if tc.fallback {
-				host = registryHost
-			}
-			sns, pns, ref, digest := signedApp(t, host, "acme/signed-"+strings.ReplaceAll(strings.ToLower(tc.name), " ", "-"))
-			tc.sign(t, ref, digest)
-			e := tc.env.with("FERRY_SOURCE", "k8s:"+sns+"/web?context=staging", "FERRY_TARGETS", target(pns, "web", "production"))
-			if tc.env["FERRY_VERIFY_TRUSTED_ROOT"] == "" {
-				delete(e, "FERRY_VERIFY_TRUSTED_ROOT")
-			}
-			before := len(ferryWrites(ctx, t, sns, pns))
+		t.Run(tc.name, func(t *testing.T) { l.run(t, tc) })
+	}
+}
 
-			plan := ferry(t, e, "plan")
-			r := ferry(t, e, "promote")
-			if n := len(ferryWrites(ctx, t, sns, pns)); tc.want != nil && n != before {
-				t.Errorf("a refused promotion wrote %d times", n-before)
-			}
-			for _, res := range []result{plan, r} {
-				rep := res.report(t)
-				if len(rep.Verifications) != 1 {
-					t.Fatalf("report has %d verifications\n%s", len(rep.Verifications), res)
-				}
-				v := rep.Verifications[0]
-				if tc.want == nil {
-					if res.code != 0 || !v.Passed {
-						t.Fatalf("want a pass, exit 0\n%s", res)
-					}
-					if tc.check != nil {
-						tc.check(t, v)
-					}
-					continue
-				}
-				if res.code != 2 || v.Passed || rep.Outcome != promote.OutcomeBadInput {
-					t.Fatalf("want a refusal, exit 2\n%s", res)
-				}
-				for _, w := range tc.want {
-					if !strings.Contains(rep.Error, w) {
-						t.Errorf("the refusal does not say %q:\n%s", w, rep.Error)
-					}
-				}
-			}
-			img := imageOf(get(t, production, pns, "web"), "app")
-			if promoted := img == ref; promoted != (tc.want == nil) {
-				t.Errorf("production runs %s after the run (source %s)", img, ref)
-			}
-		})
+// signCase is one source, how it is signed, the policy and the verdict.
+type signCase struct {
+	name string
+	// fallback puts the image in the shared registry, which has no
+	// referrers API (cosign and ferry use the tag fallback there).
+	fallback bool
+	sign     func(t *testing.T, ref, digest string)
+	env      env
+	// want are substrings of the refusal; none: it promotes.
+	want []string
+	// check looks at the accepted verification.
+	check func(t *testing.T, v promote.Verification)
+}
+
+// run promotes tc's source under its policy, after a plan, and checks the
+// verdict, the report and what production runs.
+func (l *signLab) run(t *testing.T, tc signCase) {
+	ctx := context.Background()
+	host := l.host
+	if tc.fallback {
+		host = registryHost
+	}
+	sns, pns, ref, digest := signedApp(t, host, "acme/signed-"+strings.ReplaceAll(strings.ToLower(tc.name), " ", "-"))
+	tc.sign(t, ref, digest)
+	e := tc.env.with("FERRY_SOURCE", "k8s:"+sns+"/web?context=staging", "FERRY_TARGETS", target(pns, "web", "production"))
+	if tc.env["FERRY_VERIFY_TRUSTED_ROOT"] == "" {
+		delete(e, "FERRY_VERIFY_TRUSTED_ROOT")
+	}
+	before := len(ferryWrites(ctx, t, sns, pns))
+
+	plan := ferry(t, e, "plan")
+	r := ferry(t, e, "promote")
+	if n := len(ferryWrites(ctx, t, sns, pns)); tc.want != nil && n != before {
+		t.Errorf("a refused promotion wrote %d times", n-before)
+	}
+	for _, res := range []result{plan, r} {
+		tc.verdict(t, res)
+	}
+	img := imageOf(get(t, production, pns, "web"), "app")
+	if promoted := img == ref; promoted != (tc.want == nil) {
+		t.Errorf("production runs %s after the run (source %s)", img, ref)
+	}
+}
+
+// verdict checks one run's exit code, report and refusal.
+func (tc signCase) verdict(t *testing.T, res result) {
+	t.Helper()
+	rep := res.report(t)
+	if len(rep.Verifications) != 1 {
+		t.Fatalf("report has %d verifications\n%s", len(rep.Verifications), res)
+	}
+	v := rep.Verifications[0]
+	if tc.want == nil {
+		if res.code != 0 || !v.Passed {
+			t.Fatalf("want a pass, exit 0\n%s", res)
+		}
+		if tc.check != nil {
+			tc.check(t, v)
+		}
+		return
+	}
+	if res.code != 2 || v.Passed || rep.Outcome != promote.OutcomeBadInput {
+		t.Fatalf("want a refusal, exit 2\n%s", res)
+	}
+	for _, w := range tc.want {
+		if !strings.Contains(rep.Error, w) {
+			t.Errorf("the refusal does not say %q:\n%s", w, rep.Error)
+		}
 	}
 }
 

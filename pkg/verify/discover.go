@@ -17,7 +17,6 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
 
 	"github.com/ferry-dev/ferry/pkg/sigpolicy"
 )
@@ -224,15 +223,16 @@ func rekorEntry(s string) (*protorekor.TransparencyLogEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log id: %w", err)
 	}
-	e, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, set, nil)
-	if err != nil {
-		return nil, err
-	}
-	return withKind(e.TransparencyLogEntry(), set)
+	return withKind(&protorekor.TransparencyLogEntry{
+		LogIndex:          rb.Payload.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		IntegratedTime:    rb.Payload.IntegratedTime,
+		CanonicalizedBody: body,
+	}, set)
 }
 
-// withKind completes an entry tlog.NewEntry made (it keeps the kind and
-// the inclusion promise to itself) for a bundle.
+// withKind completes an entry with the kind and version its body names
+// and the inclusion promise (signed entry timestamp).
 func withKind(tle *protorekor.TransparencyLogEntry, set []byte) (*protorekor.TransparencyLogEntry, error) {
 	var kv struct {
 		Kind       string `json:"kind"`

@@ -3,12 +3,10 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -125,21 +123,33 @@ type found struct {
 	err           error // why bundle is nil
 }
 
-// checkBundle verifies b's cryptography and reads what it says. A bundle
-// that could not be parsed arrives with a nil b.
+// checkBundle verifies b's cryptography and reads what it says. payload
+// is the simple-signing payload a legacy signature signs, nil otherwise.
 func (c *Checker) checkBundle(where, format string, b *bundle.Bundle, payload []byte, digest v1.Hash) sigpolicy.Evidence {
 	e := sigpolicy.Evidence{Where: where, Format: format}
-	content, err := b.SignatureContent()
-	if err != nil {
-		e.Problem = "it holds no signature: " + err.Error()
+	artifact, problem := read(&e, b, payload, digest)
+	if problem != "" {
+		e.Problem = problem
 		return e
 	}
-	var artifact sgverify.ArtifactPolicyOption
+	if !containsDigest(e.Subjects, digest.String()) {
+		return e // sigpolicy says it covers another digest
+	}
+	c.check(&e, b, artifact)
+	return e
+}
+
+// read fills in what b says it signs (subjects, predicate) and returns
+// the artifact policy to verify it with, or why it cannot be.
+func read(e *sigpolicy.Evidence, b *bundle.Bundle, payload []byte, digest v1.Hash) (sgverify.ArtifactPolicyOption, string) {
+	content, err := b.SignatureContent()
+	if err != nil {
+		return nil, "it holds no signature: " + err.Error()
+	}
 	if env := content.EnvelopeContent(); env != nil {
 		st, err := env.Statement()
 		if err != nil {
-			e.Problem = "its DSSE envelope holds no in-toto statement: " + err.Error()
-			return e
+			return nil, "its DSSE envelope holds no in-toto statement: " + err.Error()
 		}
 		e.PredicateType = st.GetPredicateType()
 		for _, s := range st.GetSubject() {
@@ -147,52 +157,52 @@ func (c *Checker) checkBundle(where, format string, b *bundle.Bundle, payload []
 				e.Subjects = append(e.Subjects, "sha256:"+h)
 			}
 		}
-		raw, _ := hex.DecodeString(digest.Hex)
-		artifact = sgverify.WithArtifactDigest("sha256", raw)
 		e.Provenance = provenanceOf(st)
-	} else {
-		// A message signature over a cosign simple-signing payload.
-		if payload == nil {
-			e.Problem = "it signs no image: a message signature without a payload"
-			return e
-		}
-		subject, err := simpleSigningDigest(payload)
-		if err != nil {
-			e.Problem = err.Error()
-			return e
-		}
-		e.Subjects = []string{subject}
-		artifact = sgverify.WithArtifact(bytes.NewReader(payload))
+		raw, _ := hex.DecodeString(digest.Hex)
+		return sgverify.WithArtifactDigest("sha256", raw), ""
 	}
-	if !containsDigest(e.Subjects, digest.String()) {
-		return e // sigpolicy says it covers another digest
+	// A message signature over a cosign simple-signing payload.
+	if payload == nil {
+		return nil, "it signs no image: a message signature without a payload"
 	}
+	subject, err := simpleSigningDigest(payload)
+	if err != nil {
+		return nil, err.Error()
+	}
+	e.Subjects = []string{subject}
+	return sgverify.WithArtifact(bytes.NewReader(payload)), ""
+}
+
+// check verifies b against the policy's key or the trusted root and
+// fills in who signed it, or why it does not verify.
+func (c *Checker) check(e *sigpolicy.Evidence, b *bundle.Bundle, artifact sgverify.ArtifactPolicyOption) {
 	entries, _ := b.TlogEntries()
 	vc, err := b.VerificationContent()
 	if err != nil {
 		e.Problem = "its verification material cannot be read: " + err.Error()
-		return e
+		return
 	}
+	keyed := vc.PublicKey() != nil
 	var tm root.TrustedMaterial = c.Root
 	var opts []sgverify.VerifierOption
 	var policy []sgverify.PolicyOption
 	if len(entries) > 0 {
 		opts = append(opts, sgverify.WithTransparencyLog(1))
 	}
-	if pk := vc.PublicKey(); pk != nil {
-		hint := pk.Hint()
+	if keyed {
+		hint := vc.PublicKey().Hint()
 		e.KeyID = hintID(hint)
-		if c.Policy.Key == nil {
+		switch {
+		case c.Policy.Key == nil:
 			e.Problem = "it is signed with a key, and no FERRY_VERIFY_KEY is set to check it"
-			return e
-		}
-		if hint != "" && hint != c.Policy.Key.Hint {
-			return e // another key, by its hint
+			return
+		case hint != "" && hint != c.Policy.Key.Hint:
+			return // another key, by its hint
 		}
 		material, err := keyMaterial(c.Policy.Key)
 		if err != nil {
 			e.Problem = err.Error()
-			return e
+			return
 		}
 		tm = root.TrustedMaterialCollection{c.Root, material}
 		policy = append(policy, sgverify.WithKey())
@@ -209,18 +219,18 @@ func (c *Checker) checkBundle(where, format string, b *bundle.Bundle, payload []
 	v, err := sgverify.NewVerifier(tm, opts...)
 	if err != nil {
 		e.Problem = "it cannot be checked: " + err.Error()
-		return e
+		return
 	}
 	res, err := v.Verify(b, sgverify.NewPolicy(artifact, policy...))
-	if err != nil {
-		if c.Policy.Key != nil && vc.PublicKey() != nil {
-			e.Problem = "it does not verify with " + c.Policy.Key.Name + " (signed by another key, or altered): " + err.Error()
-		} else {
-			e.Problem = "it does not verify: " + err.Error()
-		}
-		return e
+	switch {
+	case err != nil && keyed:
+		e.Problem = "it does not verify with " + c.Policy.Key.Name + " (signed by another key, or altered): " + err.Error()
+		return
+	case err != nil:
+		e.Problem = "it does not verify: " + err.Error()
+		return
 	}
-	if vc.PublicKey() != nil {
+	if keyed {
 		e.KeyMatches, e.KeyID = true, c.Policy.Key.ID
 	}
 	if cert := res.Signature.Certificate; cert != nil {
@@ -229,7 +239,6 @@ func (c *Checker) checkBundle(where, format string, b *bundle.Bundle, payload []
 	if len(entries) > 0 {
 		e.LogIndex, e.HasLog = entries[0].LogIndex(), true
 	}
-	return e
 }
 
 func containsDigest(list []string, d string) bool {
@@ -255,15 +264,13 @@ func keyMaterial(k *sigpolicy.Key) (root.TrustedMaterial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.Name, err)
 	}
-	ver, err := signature.LoadDefaultVerifier(pub.(crypto.PublicKey))
+	ver, err := signature.LoadDefaultVerifier(pub)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.Name, err)
 	}
 	expiring := root.NewExpiringKey(ver, timeZero, timeZero)
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return expiring, nil }), nil
 }
-
-var errNotFound = errors.New("not found")
 
 func shortDigest(d string) string {
 	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {

@@ -301,7 +301,11 @@ func TestKeyless(t *testing.T) {
 			}
 			// Another statement about the same digest, under the old signature.
 			st, _ := sigstoretest.Statement(img.Digest.String(), sigstoretest.PredicateCosignSign, map[string]any{"x": 1})
-			m["dsseEnvelope"].(map[string]any)["payload"] = st
+			env, ok := m["dsseEnvelope"].(map[string]any)
+			if !ok {
+				t.Fatalf("no DSSE envelope in the bundle")
+			}
+			env["payload"] = st
 			out, _ := json.Marshal(m)
 			return out
 		})
