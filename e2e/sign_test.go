@@ -155,6 +155,11 @@ func TestSignedSourcePromotes(t *testing.T) {
 			fallback: true,
 			sign:     func(t *testing.T, ref, _ string) { must(t, l.key.Sign(ctx, ref)) },
 			env:      keyed(l.key.Pub),
+			check: func(t *testing.T, v promote.Verification) {
+				if s := v.Signature; s == nil || !strings.HasPrefix(s.Where, "referrers tag sha256-") {
+					t.Errorf("signature %+v", v.Signature)
+				}
+			},
 		},
 		{
 			name: "legacy cosign sig tag",

@@ -32,7 +32,8 @@ type Verification struct {
 
 // Evidence is one accepted signature or attestation.
 type Evidence struct {
-	// Where it was found: "OCI referrer sha256:…", "tag sha256-….sig".
+	// Where it was found: "OCI referrer sha256:…", "referrers tag
+	// sha256-…: sha256:…" (the tag fallback), "tag sha256-….sig".
 	Where string `json:"where"`
 	// Format is "sigstore bundle" or "cosign signature".
 	Format string `json:"format"`

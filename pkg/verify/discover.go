@@ -36,10 +36,19 @@ const (
 )
 
 // referrers returns the Sigstore bundles attached to d as OCI referrers:
-// through the referrers API, or its tag fallback (sha256-<hex>) where the
-// registry has no such API (go-containerregistry falls back on a 404).
+// through the referrers API, or, where the registry has none, its tag
+// fallback (an index tagged sha256-<hex>).
 func (c *Checker) referrers(d name.Digest, opts []remote.Option) ([]found, error) {
-	idx, err := remote.Referrers(d, opts...)
+	via := "OCI referrer"
+	idx, err := remote.Referrers(d, append(opts[:len(opts):len(opts)], remote.WithReferrersTagFallback(false))...)
+	var te *transport.Error
+	if err != nil && !errors.As(err, &te) {
+		// No referrers API (go-containerregistry says so in an untyped
+		// error): read the tag fallback.
+		tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
+		via = "referrers tag " + tag.TagStr() + ":"
+		idx, err = remote.Index(tag, opts...)
+	}
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -55,7 +64,7 @@ func (c *Checker) referrers(d name.Digest, opts []remote.Option) ([]found, error
 		if !maybeBundle(desc.ArtifactType) {
 			continue
 		}
-		where := "OCI referrer " + shortDigest(desc.Digest.String())
+		where := via + " " + shortDigest(desc.Digest.String())
 		m, err := remote.Image(d.Context().Digest(desc.Digest.String()), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("reading referrer %s of %s: %w", desc.Digest, d, err)

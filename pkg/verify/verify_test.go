@@ -218,7 +218,10 @@ func TestCosignTagFallback(t *testing.T) {
 	if _, err := remote.Head(tag); err != nil {
 		t.Fatalf("the tag fallback was not written: %v", err)
 	}
-	verdict(t, checker(t, keyPolicy(t, s), ""), img, true)
+	v := verdict(t, checker(t, keyPolicy(t, s), ""), img, true)
+	if want := "referrers tag sha256-" + img.Digest.Hex + ": sha256:"; !strings.HasPrefix(v.Signature.Where, want) {
+		t.Errorf("found at %q, want %q…", v.Signature.Where, want)
+	}
 }
 
 const (
