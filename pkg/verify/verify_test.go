@@ -289,6 +289,21 @@ func TestKeyless(t *testing.T) {
 		// The public-good root does not know this private instance.
 		verdict(t, checker(t, c.Policy, ""), img, false, "it does not verify")
 	})
+	t.Run("cosign 2 keyless signature", func(t *testing.T) {
+		img := push(t, host+"/acme/keyless-legacy")
+		if err := k.PushLegacy(ctx, img.Ref(), workflow, issuer); err != nil {
+			t.Fatal(err)
+		}
+		v := verdict(t, c, img, true)
+		if s := v.Signature; s.Format != "cosign signature" || s.Identity != workflow || s.Issuer != issuer || s.LogIndex == nil {
+			t.Errorf("accepted signature %+v", s)
+		}
+		other := push(t, host+"/acme/keyless-legacy")
+		if err := k.PushLegacy(ctx, other.Ref(), "https://github.com/evil/shop/.github/workflows/release.yml@refs/heads/main", issuer); err != nil {
+			t.Fatal(err)
+		}
+		verdict(t, c, other, false, "(cosign signature, tag sha256-"+other.Digest.Hex+".sig) by https://github.com/evil/shop/", "not an accepted identity")
+	})
 	t.Run("another identity", func(t *testing.T) {
 		img := push(t, host+"/acme/keyless-other")
 		evil := "https://github.com/evil/shop/.github/workflows/release.yml@refs/heads/main"
