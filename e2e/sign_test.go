@@ -353,3 +353,31 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A signed image promoted to Heroku: verified, copied without its
+// signatures (registry.heroku.com takes one manifest type), and the log
+// and report say so.
+func TestSignedSourceToHeroku(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sigstoretest.NewSigner(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := push(t, "acme/signed-heroku", "1.0", nil)
+	must(t, s.Sign(ctx, img.ref()))
+	app := herokuApp(t, "signed-prod")
+	seedHeroku(t, app, nil, "web")
+	r := ferry(t, herokuEnv().with("FERRY_SOURCE", img.repo+":1.0", "FERRY_TARGETS", "heroku:"+app,
+		"FERRY_VERIFY_KEY", s.Pub, "FERRY_VERIFY_TLOG", "false"), "promote")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	assertRuns(t, app, img.config.String(), "web")
+	if rep := r.report(t); len(rep.Verifications) != 1 || !rep.Verifications[0].Passed || rep.Verifications[0].Signature == nil {
+		t.Errorf("the report does not keep the verification: %+v", rep.Verifications)
+	}
+	if want := "heroku:" + app + "/web: registry.heroku.com accepts only Docker v2 schema 2 image manifests: the signatures and attestations verified on the source are not copied there"; !strings.Contains(r.stderr, want) {
+		t.Errorf("the log does not say %q", want)
+	}
+}

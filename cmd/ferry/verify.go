@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -27,7 +28,7 @@ func (a *app) checks() ([]promote.SourceCheck, error) {
 		return nil, promote.Input(err)
 	}
 	for _, t := range a.cfg.Targets {
-		if t.Kind == address.KindHeroku {
+		if t.Kind == address.KindHeroku && a.cfg.Command == config.CommandPromote {
 			a.log.Logf(t.String(), "registry.heroku.com accepts only Docker v2 schema 2 image manifests: the signatures and attestations verified on the source are not copied there; the report keeps the verification")
 		}
 	}
