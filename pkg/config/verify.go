@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -28,7 +30,7 @@ func (ch *checker) verify() Verify {
 		name, data := ch.s.varName(fieldKeyed("VERIFY_KEY")), []byte(s.VerifyKey)
 		if !strings.HasPrefix(strings.TrimSpace(s.VerifyKey), "-----BEGIN") {
 			path := s.Env.ContainerPath(s.VerifyKey, exists)
-			b, err := os.ReadFile(path)
+			b, err := readSmallFile(path, maxKeyFile)
 			if err != nil {
 				ch.add("VERIFY_KEY", "cannot read the public key file: "+fileError(err)+"; give the path of cosign.pub or the PEM itself", "cosign.pub")
 				return v
@@ -68,7 +70,9 @@ func (ch *checker) verify() Verify {
 	}
 	if s.VerifyTrustedRoot != "" {
 		path := s.Env.ContainerPath(s.VerifyTrustedRoot, exists)
-		switch _, err := os.Stat(path); {
+		switch fi, err := os.Stat(path); {
+		case err == nil && !fi.Mode().IsRegular():
+			ch.add("VERIFY_TRUSTED_ROOT", "not a regular file: give the path of a trusted_root.json", "trusted_root.json")
 		case err != nil:
 			ch.add("VERIFY_TRUSTED_ROOT", "cannot read the trusted root: "+fileError(err), "trusted_root.json")
 		case !signer:
@@ -78,6 +82,34 @@ func (ch *checker) verify() Verify {
 		}
 	}
 	return v
+}
+
+// maxKeyFile bounds what is read of FERRY_VERIFY_KEY's file: a PEM public
+// key is well under 4 KiB.
+const maxKeyFile = 64 << 10
+
+// readSmallFile reads a regular file of at most max bytes.
+func readSmallFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d KiB", max>>10)
+	}
+	return b, nil
 }
 
 // fileError is why a file cannot be read, without the path (the

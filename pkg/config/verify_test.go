@@ -49,6 +49,8 @@ func TestVerifySettings(t *testing.T) {
 		}},
 		{"missing key file", []string{"FERRY_VERIFY_KEY=/nonexistent/cosign.pub"}, "FERRY_VERIFY_KEY: cannot read the public key file: no such file; give the path of cosign.pub or the PEM itself; for example FERRY_VERIFY_KEY=cosign.pub", nil},
 		{"not a key", []string{"FERRY_VERIFY_KEY=-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"}, `FERRY_VERIFY_KEY: the PEM block is a "CERTIFICATE", not a PUBLIC KEY`, nil},
+		{"key is a device", []string{"FERRY_VERIFY_KEY=/dev/zero"}, "FERRY_VERIFY_KEY: cannot read the public key file: not a regular file", nil},
+		{"trusted root is a folder", []string{"FERRY_VERIFY_KEY=" + pubPath, "FERRY_VERIFY_TRUSTED_ROOT=/"}, "FERRY_VERIFY_TRUSTED_ROOT: not a regular file", nil},
 		{"identity without issuer", []string{"FERRY_VERIFY_IDENTITY=x"}, "FERRY_VERIFY_ISSUER: required with FERRY_VERIFY_IDENTITY", nil},
 		{"issuer without identity", []string{"FERRY_VERIFY_ISSUER=x"}, "FERRY_VERIFY_IDENTITY: required with FERRY_VERIFY_ISSUER", nil},
 		{"bad identity", []string{"FERRY_VERIFY_IDENTITY=(", "FERRY_VERIFY_ISSUER=x"}, "FERRY_VERIFY_IDENTITY: not a regular expression (RE2)", nil},
