@@ -83,12 +83,12 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		ts, err := a.targets(ctx)
-		if err != nil {
-			return nil, err
-		}
 		opts := a.options()
 		if opts.Checks, err = a.checks(); err != nil {
+			return nil, err
+		}
+		ts, err := a.targets(ctx)
+		if err != nil {
 			return nil, err
 		}
 		if a.cfg.Command == config.CommandPlan {
