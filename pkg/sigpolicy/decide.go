@@ -125,7 +125,7 @@ func (p Policy) reject(digest string, e Evidence) string {
 	case !slices.Contains(e.Subjects, digest):
 		return "it covers " + strings.Join(e.Subjects, ", ") + ", not " + digest
 	case p.TLog && !e.HasLog:
-		return "it has no transparency log entry"
+		return "it has no transparency log entry (FERRY_VERIFY_TLOG=false accepts signers that use none)"
 	case e.KeyMatches && p.Key != nil:
 		return ""
 	case e.Identity != "" && p.Identity != nil && p.Identity.MatchString(e.Identity) && e.Issuer == p.Issuer:
