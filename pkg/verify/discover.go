@@ -33,6 +33,10 @@ const (
 	annRekorBundle       = "dev.sigstore.cosign/bundle"
 	// maxBlob bounds what is read of one signature blob.
 	maxBlob = 4 << 20
+	// maxBundles bounds how many referrers and .sig layers are read: an
+	// image carries a handful; a registry listing thousands is not
+	// answered with thousands of requests.
+	maxBundles = 64
 )
 
 // referrers returns the Sigstore bundles attached to d as OCI referrers:
@@ -63,6 +67,9 @@ func (c *Checker) referrers(d name.Digest, opts []remote.Option) ([]found, error
 	for _, desc := range im.Manifests {
 		if !maybeBundle(desc.ArtifactType) {
 			continue
+		}
+		if len(out) >= maxBundles {
+			break
 		}
 		where := via + " " + shortDigest(desc.Digest.String())
 		m, err := remote.Image(d.Context().Digest(desc.Digest.String()), opts...)
@@ -112,6 +119,9 @@ func (c *Checker) legacy(repo name.Repository, digest v1.Hash, opts []remote.Opt
 	for _, desc := range mf.Layers {
 		if string(desc.MediaType) != simpleSigning {
 			continue
+		}
+		if len(out) >= maxBundles {
+			break
 		}
 		where := "tag " + tag.TagStr()
 		l, err := m.LayerByDigest(desc.Digest)
