@@ -80,6 +80,8 @@ type Heroku struct {
 	APIURL, Registry string
 	// Platform is picked from a multi-platform image.
 	Platform v1.Platform
+	// AcceptNoRollback promotes targets whose rollback point may expire.
+	AcceptNoRollback bool
 }
 
 // KeyFor is the API key of app.
@@ -362,7 +364,7 @@ func (ch *checker) heroku(heroku []string, source address.Address, targets []add
 		ch.add("HEROKU_REGISTRY", fmt.Sprintf("%q is not a registry host (HOST or HOST:PORT, no scheme or path)", s.HerokuRegistry),
 			fieldKeyed("HEROKU_REGISTRY").def)
 	}
-	h := Heroku{APIKey: s.HerokuAPIKey, AppKeys: appKeys, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry}
+	h := Heroku{APIKey: s.HerokuAPIKey, AppKeys: appKeys, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry, AcceptNoRollback: s.HerokuAcceptNoRollback}
 	if p, err := v1.ParsePlatform(s.Platform); err != nil || !platformRE.MatchString(s.Platform) {
 		ch.add("PLATFORM", fmt.Sprintf("%q is not a platform: write OS/ARCH or OS/ARCH/VARIANT in lower case", s.Platform),
 			fieldKeyed("PLATFORM").def)

@@ -43,6 +43,8 @@ type Settings struct {
 
 	HerokuAPIURL string `env:"HEROKU_API_URL" envDefault:"https://api.heroku.com" desc:"Heroku Platform API base URL." example:"https://api.heroku.com"`
 
+	HerokuAcceptNoRollback bool `env:"HEROKU_ACCEPT_NO_ROLLBACK" envDefault:"false" desc:"Promote a Heroku target whose current release Heroku has expired, or may expire before a restore (older than 30 days, or pushed out of the 20 newest): should the promotion fail, ferry could not roll it back." example:"true"`
+
 	HerokuRegistry string `env:"HEROKU_REGISTRY" envDefault:"registry.heroku.com" desc:"Heroku container registry host that images are copied to." example:"registry.heroku.com"`
 
 	Platform string `env:"PLATFORM" envDefault:"linux/amd64" desc:"Platform (os/arch[/variant]) picked from a multi-platform image for Heroku, which runs single-platform images only." example:"linux/amd64"`
