@@ -159,6 +159,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				Timeout:       a.cfg.Run.Timeout,
 				OnPaused:      a.cfg.Kube.OnPaused,
 				OnProgressing: a.cfg.Kube.OnProgressing,
+				OnOwned:       a.cfg.Kube.OnOwned,
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
 			})

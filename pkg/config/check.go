@@ -65,8 +65,9 @@ type Kube struct {
 	// Kubeconfig is a KUBECONFIG-style path list; Data a whole
 	// kubeconfig (YAML or base64), which wins.
 	Kubeconfig, Data string
-	// OnPaused is refuse or resume; OnProgressing refuse or wait.
-	OnPaused, OnProgressing string
+	// OnPaused is refuse or resume; OnProgressing refuse or wait;
+	// OnOwned refuse or patch.
+	OnPaused, OnProgressing, OnOwned string
 	// ResolveTags lets a k8s source's tag be resolved in its registry.
 	ResolveTags bool
 }
@@ -330,8 +331,9 @@ func (ch *checker) kube() Kube {
 	}
 	ch.oneOf("ON_PAUSED", s.OnPaused, "refuse", "resume")
 	ch.oneOf("ON_PROGRESSING", s.OnProgressing, "refuse", "wait")
+	ch.oneOf("ON_OWNED", s.OnOwned, "refuse", "patch")
 	return Kube{Kubeconfig: s.KubeconfigPaths(), Data: s.KubeconfigData,
-		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, ResolveTags: s.ResolveTags}
+		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, OnOwned: s.OnOwned, ResolveTags: s.ResolveTags}
 }
 
 // heroku checks how Heroku is reached; heroku lists the heroku:

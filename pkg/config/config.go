@@ -89,6 +89,8 @@ type Settings struct {
 
 	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
 
+	OnOwned string `env:"ON_OWNED" envDefault:"refuse" desc:"What to do with a target workload that Helm, Argo CD or Flux manages: refuse (change nothing, and say how to promote through it) or patch it anyway, knowing that the owner may put its own image back after ferry reported it promoted." example:"patch"`
+
 	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status or rollback; in GitHub Actions it defaults to promote." example:"plan"`
 
 	ToRevision string `env:"TO_REVISION" desc:"rollback: the Deployment revision (7) or Heroku release version (v42) to go back to; empty: the one before the current one." example:"7"`

@@ -89,7 +89,7 @@ func (daemonSets) patch(ctx context.Context, cs API, ns, name string, body []byt
 func daemonSetWorkload(d *appsv1.DaemonSet) *workload {
 	return &workload{
 		kind: KindDaemonSet, namespace: d.Namespace, name: d.Name,
-		uid: d.UID, generation: d.Generation, annotations: d.Annotations,
+		uid: d.UID, generation: d.Generation, annotations: d.Annotations, meta: d.ObjectMeta,
 		selector: d.Spec.Selector, template: d.Spec.Template,
 		onDelete: d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType,
 		strategy: d.Spec.UpdateStrategy, obj: d,

@@ -85,7 +85,7 @@ func (statefulSets) patch(ctx context.Context, cs API, ns, name string, body []b
 func statefulSetWorkload(s *appsv1.StatefulSet) *workload {
 	return &workload{
 		kind: KindStatefulSet, namespace: s.Namespace, name: s.Name,
-		uid: s.UID, generation: s.Generation, annotations: s.Annotations,
+		uid: s.UID, generation: s.Generation, annotations: s.Annotations, meta: s.ObjectMeta,
 		selector: s.Spec.Selector, template: s.Spec.Template,
 		onDelete: s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType,
 		strategy: s.Spec.UpdateStrategy, revision: s.Status.UpdateRevision, obj: s,

@@ -41,6 +41,9 @@ type TargetOptions struct {
 	ChangeCause func(img image.Image) string
 	// Logger receives progress lines.
 	Logger promote.Logger
+	// OnOwned is Refuse or Patch: what to do with a workload Helm, Argo
+	// CD or Flux manages.
+	OnOwned string
 }
 
 // Target is a Deployment container that receives the promoted image. It
@@ -86,7 +89,13 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
+	if o := ownerOf(d.ObjectMeta); o != nil && want.IsZero() {
+		t.logf("managed by %s", o)
+	}
 	if !want.IsZero() {
+		if err := t.checkOwner("deployment "+d.Namespace+"/"+d.Name, d.ObjectMeta); err != nil {
+			return promote.Snapshot{}, err
+		}
 		switch wait, err := t.settled(d, rss); {
 		case err != nil:
 			return promote.Snapshot{}, err

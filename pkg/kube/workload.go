@@ -28,8 +28,10 @@ type workload struct {
 	uid                   types.UID
 	generation            int64
 	annotations           map[string]string
-	selector              *metav1.LabelSelector
-	template              corev1.PodTemplateSpec
+	// meta is the object's metadata (owners are found in it).
+	meta     metav1.ObjectMeta
+	selector *metav1.LabelSelector
+	template corev1.PodTemplateSpec
 	// onDelete is true for the OnDelete update strategy, which ferry
 	// refuses: the pods change only when someone deletes them.
 	onDelete bool
@@ -143,7 +145,13 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Ima
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
+	if o := ownerOf(w.meta); o != nil && want.IsZero() {
+		t.logf("managed by %s", o)
+	}
 	if !want.IsZero() {
+		if err := t.checkOwner(w.what(), w.meta); err != nil {
+			return promote.Snapshot{}, err
+		}
 		if err := checkStrategy(w); err != nil {
 			return promote.Snapshot{}, err
 		}
