@@ -94,6 +94,9 @@ func (a clientsetAPI) Pods(ns string) kube.PodClient { return a.cs.CoreV1().Pods
 func (a clientsetAPI) StatefulSets(ns string) kube.StatefulSetClient {
 	return a.cs.AppsV1().StatefulSets(ns)
 }
+func (a clientsetAPI) SelfSubjectAccessReviews() kube.AccessReviewClient {
+	return a.cs.AuthorizationV1().SelfSubjectAccessReviews()
+}
 func (a clientsetAPI) DaemonSets(ns string) kube.DaemonSetClient {
 	return a.cs.AppsV1().DaemonSets(ns)
 }

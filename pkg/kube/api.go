@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -37,6 +38,9 @@ type API interface {
 	Pods(namespace string) PodClient
 	// ServiceAccounts and Secrets are read for a source's pull secrets.
 	ServiceAccounts(namespace string) ServiceAccountClient
+	// SelfSubjectAccessReviews ask whether ferry may make a call (plan's
+	// rehearsal).
+	SelfSubjectAccessReviews() AccessReviewClient
 	Secrets(namespace string) SecretClient
 }
 
@@ -89,6 +93,11 @@ type ServiceAccountClient interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ServiceAccount, error)
 }
 
+// AccessReviewClient creates SelfSubjectAccessReviews.
+type AccessReviewClient interface {
+	Create(ctx context.Context, r *authorizationv1.SelfSubjectAccessReview, opts metav1.CreateOptions) (*authorizationv1.SelfSubjectAccessReview, error)
+}
+
 // SecretClient reads Secrets.
 type SecretClient interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
@@ -104,6 +113,7 @@ var (
 func init() {
 	utilruntime.Must(appsv1.AddToScheme(scheme))
 	utilruntime.Must(corev1.AddToScheme(scheme))
+	utilruntime.Must(authorizationv1.AddToScheme(scheme))
 	// Status and the option types of the unversioned meta group, as
 	// client-go's own scheme registers them.
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
@@ -125,7 +135,11 @@ func NewAPI(rc *rest.Config) (API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return restAPI{apps: apps, core: core}, nil
+	authz, err := restClient(rc, hc, authorizationv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	return restAPI{apps: apps, core: core, authz: authz}, nil
 }
 
 func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
@@ -139,7 +153,13 @@ func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPat
 	return rest.RESTClientForConfigAndClient(c, hc)
 }
 
-type restAPI struct{ apps, core rest.Interface }
+type restAPI struct{ apps, core, authz rest.Interface }
+
+func (a restAPI) SelfSubjectAccessReviews() AccessReviewClient {
+	return gentype.NewClient("selfsubjectaccessreviews", a.authz, parameterCodec, "",
+		func() *authorizationv1.SelfSubjectAccessReview { return &authorizationv1.SelfSubjectAccessReview{} },
+		gentype.PrefersProtobuf[*authorizationv1.SelfSubjectAccessReview]())
+}
 
 func (a restAPI) Deployments(ns string) DeploymentClient {
 	return gentype.NewClientWithList("deployments", a.apps, parameterCodec, ns,

@@ -26,6 +26,9 @@ func (a clientsetAPI) Pods(ns string) PodClient               { return a.cs.Core
 func (a clientsetAPI) StatefulSets(ns string) StatefulSetClient {
 	return a.cs.AppsV1().StatefulSets(ns)
 }
+func (a clientsetAPI) SelfSubjectAccessReviews() AccessReviewClient {
+	return a.cs.AuthorizationV1().SelfSubjectAccessReviews()
+}
 func (a clientsetAPI) DaemonSets(ns string) DaemonSetClient { return a.cs.AppsV1().DaemonSets(ns) }
 func (a clientsetAPI) ControllerRevisions(ns string) ControllerRevisionClient {
 	return a.cs.AppsV1().ControllerRevisions(ns)

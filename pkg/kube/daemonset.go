@@ -78,8 +78,8 @@ func (daemonSets) get(ctx context.Context, cs API, ns, name string) (*workload, 
 	return daemonSetWorkload(d), nil
 }
 
-func (daemonSets) patch(ctx context.Context, cs API, ns, name string, body []byte) (*workload, error) {
-	d, err := cs.DaemonSets(ns).Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
+func (daemonSets) patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
+	d, err := cs.DaemonSets(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -183,15 +183,7 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	ops := append([]patchOp{
-		{Op: "test", Path: "/metadata/uid", Value: st.UID},
-		{Op: "test", Path: "/metadata/generation", Value: st.Generation},
-	}, imageOps(st.slots(), img.Ref())...)
-	cause := "ferry: promoted " + img.Ref()
-	if t.opts.ChangeCause != nil {
-		cause = t.opts.ChangeCause(img)
-	}
-	ops = append(ops, setChangeCause(st.HasAnnotations, cause))
+	ops := t.releaseOps(st, img)
 	if st.Paused {
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
@@ -222,11 +214,18 @@ func encodeChange(img string, ch changeState) (promote.Change, error) {
 }
 
 func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
+	return t.patchWith(ctx, cs, ops, metav1.PatchOptions{FieldManager: fieldManager})
+}
+
+// fieldManager is the field manager of ferry's patches.
+const fieldManager = "ferry"
+
+func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*appsv1.Deployment, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
+	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, opts)
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)

@@ -51,7 +51,7 @@ func (w *workload) what() string {
 type kindOps interface {
 	kind() string
 	get(ctx context.Context, cs API, ns, name string) (*workload, error)
-	patch(ctx context.Context, cs API, ns, name string, body []byte) (*workload, error)
+	patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error)
 	// evaluate judges the rollout (pure: see EvaluateStatefulSet,
 	// EvaluateDaemonSet).
 	evaluate(w *workload, pods []corev1.Pod, crs []*appsv1.ControllerRevision) Verdict
@@ -237,11 +237,15 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 }
 
 func (t *Target) patchWorkload(ctx context.Context, cs API, k kindOps, ops []patchOp) (*workload, error) {
+	return t.patchWorkloadWith(ctx, cs, k, ops, metav1.PatchOptions{FieldManager: fieldManager})
+}
+
+func (t *Target) patchWorkloadWith(ctx context.Context, cs API, k kindOps, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	w, err := k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body)
+	w, err := k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body, opts)
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(k.kind()), err)

@@ -50,6 +50,9 @@ func (r *run) prepare(ctx context.Context, src Source) (image.Image, error) {
 	if err == nil {
 		err = r.snapshotAll(ctx, img)
 	}
+	if err == nil {
+		err = r.rehearseAll(ctx, img)
+	}
 	return img, err
 }
 
