@@ -231,8 +231,15 @@ func TestDaemonSetPromotedAndRestored(t *testing.T) {
 		[]corev1.Container{container("agent", "registry.test/agent:v1")}, nil))
 	tgt := "k8s:" + pns + "/daemonset/agent?context=production"
 
-	good := "registry.test/agent@" + fakeDigest(t.Name()+"good")
-	r := ferry(t, baseEnv().with("FERRY_SOURCE", good, "FERRY_TARGETS", tgt), "promote")
+	// The source is a DaemonSet in staging whose pod reports the digest
+	// of its tag.
+	sns := namespace(t, staging)
+	digest := fakeDigest(t.Name() + "good")
+	createDaemonSet(t, staging, sns, "agent", rolling, podTemplate("agent",
+		[]corev1.Container{container("agent", "registry.test/agent:v2")},
+		map[string]string{"imageid.testenv.ferry.dev/agent": "registry.test/agent@" + digest}))
+	good := "registry.test/agent@" + digest
+	r := ferry(t, baseEnv().with("FERRY_SOURCE", "k8s:"+sns+"/ds/agent?context=staging", "FERRY_TARGETS", tgt), "promote")
 	if r.code != 0 {
 		t.Fatalf("want exit 0\n%s", r)
 	}
