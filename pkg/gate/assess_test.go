@@ -75,11 +75,11 @@ func TestJudge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := Compile(c.success)
+			s, err := ParseCondition(c.success)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := Compile(c.failure)
+			f, err := ParseCondition(c.failure)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,8 +96,8 @@ func TestJudge(t *testing.T) {
 
 func TestCompileRefusesBadExpressions(t *testing.T) {
 	for _, src := range []string{"result[0] <", "result ==== 1", "foo("} {
-		if _, err := Compile(src); err == nil || !strings.Contains(err.Error(), "does not compile") {
-			t.Errorf("Compile(%q) = %v", src, err)
+		if _, err := ParseCondition(src); err == nil || !strings.Contains(err.Error(), "does not compile") {
+			t.Errorf("ParseCondition(%q) = %v", src, err)
 		}
 	}
 }

@@ -75,8 +75,8 @@ func asFloat(v any) (float64, error) {
 	return 0, fmt.Errorf("asFloat: cannot convert %T", v)
 }
 
-// Compile compiles a condition; "" compiles to nil.
-func Compile(src string) (*Condition, error) {
+// compileCondition compiles a condition; "" compiles to nil.
+func compileCondition(src string) (*Condition, error) {
 	if src == "" {
 		return nil, nil
 	}
