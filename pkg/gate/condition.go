@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -82,7 +83,7 @@ func compileCondition(src string) (*Condition, error) {
 	}
 	p, err := expr.Compile(src, expr.Env(condEnv{}))
 	if err != nil {
-		return nil, fmt.Errorf("%q does not compile: %w", src, err)
+		return nil, fmt.Errorf("%q does not compile: %s", src, firstLine(err.Error()))
 	}
 	return &Condition{Source: src, prog: p}, nil
 }
@@ -140,4 +141,11 @@ func Judge(result any, success, failure *Condition) (phase Phase, cond string, e
 		return Successful, success.Source, nil
 	}
 	return Inconclusive, "neither condition holds", nil
+}
+
+// firstLine is s up to its first line break: expr-lang's errors go on
+// with a picture of the source.
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(first)
 }

@@ -107,7 +107,7 @@ const Example = `- name: error-rate
 func Parse(src string, getenv func(string) string) ([]*Gate, error) {
 	var ms []Metric
 	if err := yaml.UnmarshalStrict([]byte(src), &ms); err != nil {
-		return nil, fmt.Errorf("not a YAML list of metrics: %w", err)
+		return nil, fmt.Errorf("not a YAML list of metrics: %s", firstLine(err.Error()))
 	}
 	if len(ms) == 0 {
 		return nil, errors.New("no metric given: write a YAML list of metrics")
@@ -133,7 +133,9 @@ func Compile(ms []Metric, getenv func(string) string, prefix string) ([]*Gate, e
 		seen[name] = true
 		g, err := compileMetric(m, getenv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("metric %q: %w", name, err))
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("metric %q: %w", name, e))
+			}
 			continue
 		}
 		g.name = prefix + name
@@ -227,13 +229,13 @@ func provider(p map[string]json.RawMessage, getenv func(string) string, secrets 
 		case "prometheus":
 			var pp PrometheusProvider
 			if err := yaml.UnmarshalStrict(raw, &pp); err != nil {
-				return nil, fmt.Errorf("provider prometheus: %w", err)
+				return nil, fmt.Errorf("provider prometheus: %s", firstLine(err.Error()))
 			}
 			return newPrometheus(pp, getenv, secrets)
 		case "web":
 			var wp WebProvider
 			if err := yaml.UnmarshalStrict(raw, &wp); err != nil {
-				return nil, fmt.Errorf("provider web: %w", err)
+				return nil, fmt.Errorf("provider web: %s", firstLine(err.Error()))
 			}
 			return newWeb(wp, getenv, secrets)
 		}
@@ -267,7 +269,7 @@ func compileTime(field, src string) (*vm.Program, error) {
 	}
 	p, err := expr.Compile(src, expr.AsKind(0))
 	if err != nil {
-		return nil, fmt.Errorf("rangeQuery %s %q does not compile: %w", field, src, err)
+		return nil, fmt.Errorf("rangeQuery %s %q does not compile: %s", field, src, firstLine(err.Error()))
 	}
 	return p, nil
 }
@@ -276,7 +278,7 @@ func compileTime(field, src string) (*vm.Program, error) {
 func compileJSONPath(s string) (*jsonpath.JSONPath, error) {
 	jp := jsonpath.New("result").AllowMissingKeys(false)
 	if err := jp.Parse(s); err != nil {
-		return nil, fmt.Errorf("jsonPath %q does not parse: %w", s, err)
+		return nil, fmt.Errorf("jsonPath %q does not parse: %s", s, firstLine(err.Error()))
 	}
 	return jp, nil
 }
@@ -288,4 +290,17 @@ func credential(field, name string, getenv func(string) string, secrets *[]strin
 	}
 	*secrets = append(*secrets, v)
 	return v, nil
+}
+
+// unjoin splits an errors.Join into its errors, recursively.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }
