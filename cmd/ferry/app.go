@@ -112,6 +112,9 @@ func (a *app) options() promote.Options {
 		Parallelism:    a.cfg.Run.Parallelism,
 		RestoreTimeout: a.cfg.Run.RestoreTimeout,
 		Logger:         a.log,
+		Waves:          a.cfg.Waves,
+		Gates:          a.gates(),
+		Soak:           a.cfg.Run.Soak,
 	}
 }
 
