@@ -50,12 +50,12 @@ type Config struct {
 	// and plan; nil: one wave).
 	Waves []int
 	// Gates are the metric gates after each wave (promote and plan).
-	Gates []*gate.Gate
-	Kube    Kube
-	Heroku  Heroku
-	Cloud   Cloud
-	Run     Run
-	Health  Health
+	Gates  []*gate.Gate
+	Kube   Kube
+	Heroku Heroku
+	Cloud  Cloud
+	Run    Run
+	Health Health
 	// CI says which CI run this is, when any.
 	CI CI
 	// Env is the environment Load read.
