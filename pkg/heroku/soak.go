@@ -41,4 +41,3 @@ func (t *Target) Watch(ctx context.Context, _ promote.Snapshot, c promote.Change
 }
 
 var _ promote.Watcher = (*Target)(nil)
-

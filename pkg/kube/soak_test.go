@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -12,10 +13,17 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// The fake clientset cannot stream watch lists; the real API servers of
-// the e2e tests can.
+// TestMain turns client-go's streaming watch lists off before any test
+// reads the feature gate: the fake clientset cannot stream them (the
+// real API servers of the e2e tests can).
+func TestMain(m *testing.M) {
+	if err := os.Setenv("KUBE_FEATURE_WatchListClient", "false"); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
 func TestWatchFailsWhenAPodCrashesAfterTheRollout(t *testing.T) {
-	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
 	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop@" + digestA})
 	tg, cs := newFakeTarget(t, d, "", TargetOptions{})
 	pod := &corev1.Pod{
