@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/gate"
+	"github.com/ferry-dev/ferry/pkg/health"
 	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
@@ -140,6 +141,9 @@ type Health struct {
 	Status []StatusRange
 	// Body must match the response body; nil when any body will do.
 	Body *regexp.Regexp
+	// Version, when set, must be shown by the answer (its Commit is
+	// filled in by the caller).
+	Version *health.Version
 }
 
 // Check checks s for command (promote, plan, status or rollback) and
@@ -537,6 +541,13 @@ func (ch *checker) health() Health {
 			ch.add("HEALTH_BODY", fmt.Sprintf("%q is not a regular expression: %v", s.HealthBody, err), fieldKeyed("HEALTH_BODY").example)
 		} else {
 			h.Body = re
+		}
+	}
+	if s.HealthVersion != "" {
+		if v, err := health.ParseVersion(s.HealthVersion); err != nil {
+			ch.add("HEALTH_VERSION", err.Error(), "")
+		} else {
+			h.Version = v
 		}
 	}
 	return h

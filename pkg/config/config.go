@@ -109,6 +109,8 @@ type Settings struct {
 
 	HealthBody string `env:"HEALTH_BODY" desc:"A regular expression (RE2) the health response body must match; empty: any body." example:"\"status\":\\s*\"ok\""`
 
+	HealthVersion string `env:"HEALTH_VERSION" desc:"Make the HTTP health check require that the answer shows the promoted version, so that old pods and Heroku's preboot cannot pass it: header:NAME or json:FIELD.PATH, whose value must be the promoted digest (sha256:...), its hex or first 12 hex digits, or the CI commit or its first 7 characters." example:"header:X-Version"`
+
 	// Mode is where ferry runs: from GITHUB_ACTIONS=true or CIRCLECI=true,
 	// overridden by FERRY_MODE=github|circleci|local.
 	Mode Mode `env:"-"`

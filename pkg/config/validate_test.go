@@ -204,6 +204,8 @@ func TestValidateProblems(t *testing.T) {
 			`FERRY_TARGETS: wave 2 of 2 has no address: put addresses between two --- lines, and no --- first or last`},
 		{"same target in two waves", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=canary"),
 			`FERRY_TARGETS: "k8s:shop/web?context=canary" and "k8s:shop/web?context=canary" name the same Deployment`},
+		{"health version", "promote", with("FERRY_HEALTH_VERSION=X-Version"),
+			`FERRY_HEALTH_VERSION: "X-Version" says neither header:NAME nor json:FIELD: write header:X-Version or json:build.version`},
 		{"wave soak", "promote", with("FERRY_SOAK=7h"),
 			`FERRY_SOAK: 7h0m0s is out of range: use 0 to 6h; for example FERRY_SOAK=5m`},
 		{"gate condition", "promote", with("FERRY_GATES=[{name: errors, successCondition: 'result[0] <', provider: {prometheus: {address: 'http://p:9090', query: up}}}]"),
