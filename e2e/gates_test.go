@@ -1,0 +1,316 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// Waves, metric gates and the soak, against a real Prometheus (Debian's
+// package, see hack/install-deps.sh) scraping a test exporter whose
+// values the tests change while ferry runs.
+
+// gateLab is one test's Prometheus and exporter.
+type gateLab struct {
+	prom *testenv.Prometheus
+	exp  *testenv.Exporter
+}
+
+func startGateLab(t *testing.T, gauges map[string]float64) gateLab {
+	t.Helper()
+	e, err := testenv.StartExporter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	for k, v := range gauges {
+		e.Set(k, v)
+	}
+	p, err := testenv.StartPrometheus(context.Background(), t.TempDir(), e.Addr)
+	if err != nil {
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Stop() })
+	return gateLab{prom: p, exp: e}
+}
+
+// errorRateGate is FERRY_GATES with one prometheus metric.
+func errorRateGate(address, extra string) string {
+	return fmt.Sprintf(`- name: error-rate
+  interval: 2s
+  count: 3
+  successCondition: result[0] < 0.01
+%s  provider:
+    prometheus:
+      address: %s
+      query: max(errors_ratio{app="web"})
+`, extra, address)
+}
+
+// wavedProduction makes web-a (wave 1) and web-b (wave 2), each in a
+// namespace of its own so that the audit log tells them apart.
+func wavedProduction(t *testing.T) (nsA, nsB string, before map[string]*appsv1.Deployment, rs map[string]string) {
+	t.Helper()
+	nsA, nsB = namespace(t, production), namespace(t, production)
+	before, rs = map[string]*appsv1.Deployment{}, map[string]string{}
+	for n, ns := range map[string]string{"web-a": nsA, "web-b": nsB} {
+		before[n] = create(t, production, ns, deploy{name: n, containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+		rs[n] = activeReplicaSet(t, production.Admin, before[n]).Name
+	}
+	return nsA, nsB, before, rs
+}
+
+func measured(g promote.GateResult) string {
+	var p []string
+	for _, m := range g.Measurements {
+		p = append(p, m.Phase)
+	}
+	return strings.Join(p, ",")
+}
+
+func TestTwoWavesPassTheirGates(t *testing.T) {
+	t.Parallel()
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.002})
+	sns, digest := stagingApp(t, "registry.test/shop", "v8")
+	nsA, nsB, _, _ := wavedProduction(t)
+	r := ferry(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(nsA, "web-a", "production")+"\n---\n"+target(nsB, "web-b", "production"),
+		"FERRY_GATES", errorRateGate(lab.prom.URL, ""),
+		"FERRY_SOAK", "2s",
+	), "promote")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	rep := r.report(t)
+	if len(rep.Waves) != 2 {
+		t.Fatalf("waves %+v", rep.Waves)
+	}
+	for _, w := range rep.Waves {
+		if w.Status != promote.WavePassed || len(w.Gates) != 1 || measured(w.Gates[0]) != "Successful,Successful,Successful" || time.Duration(w.Soak) < 2*time.Second {
+			t.Errorf("wave %d: %+v", w.Wave, w)
+		}
+		if v := w.Gates[0].Measurements[0].Value; v != "[0.002]" {
+			t.Errorf("wave %d measured %s, want [0.002]", w.Wave, v)
+		}
+	}
+	if rep.Targets[0].Wave != 1 || rep.Targets[1].Wave != 2 {
+		t.Errorf("targets %+v", rep.Targets)
+	}
+	// Wave 2 started only after wave 1's gate: its first write comes
+	// after wave 1's last measurement.
+	last := rep.Waves[0].Gates[0].Measurements[2].At
+	for _, m := range mutations(t, production, nsB) {
+		if m.Time.Before(last) {
+			t.Errorf("wave 2 was written at %s, before wave 1's gate ended (%s)", m.Time, last)
+		}
+	}
+	for _, ns := range []string{nsA, nsB} {
+		for _, n := range []string{"web-a", "web-b"} {
+			if d, err := production.Admin.AppsV1().Deployments(ns).Get(context.Background(), n, metav1.GetOptions{}); err == nil && imageOf(d, "app") != "registry.test/shop@"+digest {
+				t.Errorf("%s/%s runs %s", ns, n, imageOf(d, "app"))
+			}
+		}
+	}
+}
+
+func TestGateFailsOnTheThirdMeasurementAndEveryWaveIsRestored(t *testing.T) {
+	t.Parallel()
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.002})
+	sns, _ := stagingApp(t, "registry.test/shop", "v9")
+	nsA, nsB, before, rs := wavedProduction(t)
+	cmd, out, errb := ferryCmd(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(nsA, "web-a", "production")+"\n---\n"+target(nsB, "web-b", "production"),
+		"FERRY_GATES", errorRateGate(lab.prom.URL, ""),
+	), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The error rate rises after wave 2's second measurement.
+	if !errb.waitFor("gate error-rate (wave 2): measurement 2:", 2*time.Minute) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never measured wave 2 twice:\n%s", errb.String())
+	}
+	lab.exp.Set(`errors_ratio{app="web"}`, 0.2)
+	r := wait(t, cmd, out, errb)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	rep := r.report(t)
+	g := rep.Waves[1].Gates[0]
+	if rep.Waves[0].Status != promote.WavePassed || rep.Waves[1].Status != promote.WaveFailed ||
+		g.Phase != "Failed" || measured(g) != "Successful,Successful,Failed" || g.Measurements[2].Value != "[0.2]" {
+		t.Fatalf("waves %+v", rep.Waves)
+	}
+	for i, n := range []string{"web-a", "web-b"} {
+		if rep.Targets[i].Status != promote.StatusRestored {
+			t.Errorf("%s: %+v", n, rep.Targets[i])
+		}
+		assertRestored(t, before[n], rs[n])
+	}
+	if g.Message != "failed (1) > failureLimit (0)" || !strings.Contains(r.stderr, "failed (1) > failureLimit (0)") {
+		t.Errorf("the report does not say which limit decided: %q", g.Message)
+	}
+}
+
+func TestFirstWaveFailsSecondIsNeverTouched(t *testing.T) {
+	t.Parallel()
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.5})
+	sns, _ := stagingApp(t, "registry.test/shop", "v10")
+	nsA, nsB, before, rs := wavedProduction(t)
+	r := ferry(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(nsA, "web-a", "production")+"\n---\n"+target(nsB, "web-b", "production"),
+		"FERRY_GATES", errorRateGate(lab.prom.URL, ""),
+	), "promote")
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	rep := r.report(t)
+	if rep.Waves[0].Status != promote.WaveFailed || rep.Waves[1].Status != promote.WaveNotReached || measured(rep.Waves[0].Gates[0]) != "Failed" {
+		t.Fatalf("waves %+v", rep.Waves)
+	}
+	if rep.Targets[0].Status != promote.StatusRestored || rep.Targets[1].Status != promote.StatusSkipped {
+		t.Fatalf("targets %+v", rep.Targets)
+	}
+	assertRestored(t, before["web-a"], rs["web-a"])
+	if m := mutations(t, production, nsB); len(m) != 0 {
+		t.Fatalf("wave 2 was touched: %v", m)
+	}
+}
+
+func TestInconclusiveGateRestores(t *testing.T) {
+	t.Parallel()
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.03})
+	sns, _ := stagingApp(t, "registry.test/shop", "v11")
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	r := ferry(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(pns, "web", "production"),
+		"FERRY_GATES", errorRateGate(lab.prom.URL, "  failureCondition: result[0] > 0.05\n"),
+	), "promote")
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	rep := r.report(t)
+	if g := rep.Waves[0].Gates[0]; g.Phase != "Inconclusive" || measured(g) != "Inconclusive" || g.Message != "inconclusive (1) > inconclusiveLimit (0)" {
+		t.Fatalf("gate %+v", g)
+	}
+	assertRestored(t, before, rs)
+}
+
+func TestGateProviderDownIsAnErrorNeverAPass(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+	sns, _ := stagingApp(t, "registry.test/shop", "v12")
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	r := ferry(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(pns, "web", "production"),
+		"FERRY_GATES", strings.Replace(errorRateGate(down, "  consecutiveErrorLimit: 2\n"), "interval: 2s", "interval: 200ms", 1),
+	), "promote")
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	g := r.report(t).Waves[0].Gates[0]
+	if g.Phase != "Error" || measured(g) != "Error,Error,Error" || !strings.Contains(g.Measurements[0].Error, "could not reach the provider") {
+		t.Fatalf("gate %+v", g)
+	}
+	assertRestored(t, before, rs)
+}
+
+func TestCrashDuringTheSoakRestores(t *testing.T) {
+	t.Parallel()
+	sns, _ := stagingApp(t, "registry.test/shop", "v13")
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	cmd, out, errb := ferryCmd(t, baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(pns, "web", "production"),
+		"FERRY_SOAK", "3m",
+	), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never started the soak:\n%s", errb.String())
+	}
+	// A pod of the new ReplicaSet starts crash-looping, as a kubelet
+	// reports it.
+	ctx := context.Background()
+	d := get(t, production, pns, "web")
+	newRS := activeReplicaSet(t, production.Admin, d)
+	pods, err := production.Admin.CoreV1().Pods(pns).List(ctx, metav1.ListOptions{LabelSelector: "pod-template-hash=" + newRS.Labels["pod-template-hash"]})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods of %s: %v (%d)", newRS.Name, err, len(pods.Items))
+	}
+	p := pods.Items[0]
+	p.Status.ContainerStatuses[0].Ready = false
+	p.Status.ContainerStatuses[0].RestartCount = 1
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
+	p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}}
+	if _, err := production.Admin.CoreV1().Pods(pns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("making %s crash: %v", p.Name, err)
+	}
+	start := time.Now()
+	r := wait(t, cmd, out, errb)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("the crash ended the 3m soak only after %s", d)
+	}
+	rep := r.report(t)
+	tr := rep.Targets[0]
+	if tr.Status != promote.StatusRestored || !strings.Contains(tr.Error, "after its verification") || !strings.Contains(tr.Error, "CrashLoopBackOff") {
+		t.Fatalf("target %+v", tr)
+	}
+	if rep.Waves[0].Status != promote.WaveFailed || time.Duration(rep.Waves[0].Soak) >= 3*time.Minute {
+		t.Errorf("wave %+v", rep.Waves[0])
+	}
+	assertRestored(t, before, rs)
+}
+
+func TestBadGatesAndEmptyWavesChangeNothing(t *testing.T) {
+	t.Parallel()
+	sns, _ := stagingApp(t, "registry.test/shop", "v14")
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	writes := len(mutations(t, production, pns))
+	for name, kv := range map[string][]string{
+		"bad condition": {"FERRY_TARGETS", target(pns, "web", "production"), "FERRY_GATES", errorRateGate("http://127.0.0.1:1", "  failureCondition: result[0] >\n")},
+		"bad query":     {"FERRY_TARGETS", target(pns, "web", "production"), "FERRY_GATES", strings.Replace(errorRateGate("http://127.0.0.1:1", ""), `max(errors_ratio{app="web"})`, `max(errors_ratio{app="web"}`, 1)},
+		"unsupported":   {"FERRY_TARGETS", target(pns, "web", "production"), "FERRY_GATES", "- name: dd\n  provider:\n    datadog:\n      query: avg:errors\n"},
+		"empty wave":    {"FERRY_TARGETS", target(pns, "web", "production") + "\n---\n"},
+	} {
+		r := ferry(t, baseEnv().with(append([]string{"FERRY_SOURCE", "k8s:" + sns + "/web?context=staging"}, kv...)...), "promote")
+		if r.code != 2 || r.report(t).Outcome != promote.OutcomeBadInput {
+			t.Errorf("%s: want exit 2\n%s", name, r)
+		}
+	}
+	if got := len(mutations(t, production, pns)); got != writes {
+		t.Fatalf("bad input wrote %d times to production", got-writes)
+	}
+}
