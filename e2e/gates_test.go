@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,5 +315,40 @@ func TestBadGatesAndEmptyWavesChangeNothing(t *testing.T) {
 	}
 	if got := len(mutations(t, production, pns)); got != writes {
 		t.Fatalf("bad input wrote %d times to production", got-writes)
+	}
+}
+
+func TestVersionAwareHealthRejectsAnOldPodsAnswer(t *testing.T) {
+	t.Parallel()
+	sns, digest := stagingApp(t, "registry.test/shop", "v15")
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	var shown atomic.Value
+	shown.Store("sha256:" + strings.Repeat("0", 64)) // what the old pods run
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Version", shown.Load().(string))
+		fmt.Fprintln(w, "ok")
+	}))
+	defer srv.Close()
+	e := baseEnv().with(
+		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
+		"FERRY_TARGETS", target(pns, "web", "production")+"&health="+srv.URL+"/healthz",
+		"FERRY_HEALTH_VERSION", "header:X-Version",
+		"FERRY_HEALTH_INTERVAL", "200ms",
+		"FERRY_HEALTH_TIMEOUT", "10s",
+	)
+	// Old pods answer 200 with their own version: not healthy.
+	r := ferry(t, e, "promote")
+	if r.code != 1 || !strings.Contains(r.report(t).Targets[0].Error, "not the promoted version") {
+		t.Fatalf("want exit 1 with the old version rejected\n%s", r)
+	}
+	assertRestored(t, before, rs)
+
+	// The new pods answer with the promoted digest's short form.
+	_, hex, _ := strings.Cut(digest, ":")
+	shown.Store(hex[:12])
+	if r := ferry(t, e, "promote"); r.code != 0 {
+		t.Fatalf("want exit 0 once the promoted version answers\n%s", r)
 	}
 }

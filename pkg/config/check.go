@@ -50,8 +50,9 @@ type Config struct {
 	// Waves are the number of Targets in each wave, in order (promote
 	// and plan; nil: one wave).
 	Waves []int
-	// Gates are the metric gates after each wave (promote and plan).
-	Gates  []*gate.Gate
+	// Gates are the metric gates after each wave (promote and plan):
+	// metrics, and AnalysisTemplates to read from clusters.
+	Gates  gate.Spec
 	Kube   Kube
 	Heroku Heroku
 	Cloud  Cloud
@@ -292,18 +293,18 @@ func (ch *checker) targets(command string, source address.Address, heroku []stri
 }
 
 // gates parses FERRY_GATES, reporting each problem of it.
-func (ch *checker) gates() []*gate.Gate {
+func (ch *checker) gates() gate.Spec {
 	if strings.TrimSpace(ch.s.Gates) == "" {
-		return nil
+		return gate.Spec{}
 	}
-	gs, err := gate.Parse(ch.s.Gates, ch.s.Env.Get)
+	spec, err := gate.Parse(ch.s.Gates, ch.s.Env.Get)
 	if err == nil {
-		return gs
+		return spec
 	}
 	for _, e := range unjoin(err) {
 		ch.add("GATES", e.Error(), "")
 	}
-	return nil
+	return gate.Spec{}
 }
 
 // unjoin splits an errors.Join into its errors, recursively.

@@ -18,11 +18,11 @@ import (
 
 func parse(t *testing.T, yaml string, env map[string]string) []*gate.Gate {
 	t.Helper()
-	gs, err := gate.Parse(yaml, func(k string) string { return env[k] })
+	spec, err := gate.Parse(yaml, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	return gs
+	return spec.Gates
 }
 
 func check(t *testing.T, g *gate.Gate) (promote.GateResult, error) {
@@ -199,6 +199,9 @@ func TestParseRefusesBadInput(t *testing.T) {
 		{"- name: a\n  provider:\n    prometheus:\n      address: http://p\n      query: up\n      bearerTokenEnv: PROM_TOKEN\n", "bearerTokenEnv names PROM_TOKEN, which is not set"},
 		{"- name: a\n  provider:\n    web:\n      url: http://p\n      jsonPath: '{$.a['\n", "jsonPath"},
 		{"- name: a\n  provider:\n    web:\n      url: http://p\n      jsonPat: x\n", "unknown field"},
+		{"- templateRef: {name: Bad_Name}\n", "is not a Kubernetes name"},
+		{"- templateRef: {name: a, clusterScope: true, namespace: x}\n", "is cluster-scoped and has a namespace"},
+		{"- templateRef: {name: a, argz: []}\n", "unknown field"},
 		{"- name: a\n" + ok + "- name: a\n" + ok, `metric "a" is given twice`},
 		{"- interval: 1s\n" + ok, "metric 1 has no name"},
 		{"- name: a\n  provider:\n    prometheus:\n      address: http://u:p@p:9090\n      query: up\n", "has credentials in it"},
@@ -215,14 +218,17 @@ func FuzzParse(f *testing.F) {
 	f.Add("- name: a\n  interval: 1s\n  count: 2\n  successCondition: result[0] < 1\n  provider:\n    prometheus:\n      address: http://p:9090\n      query: up\n")
 	f.Add("- name: w\n  provider:\n    web:\n      url: https://x/y\n      jsonPath: '{$.a}'\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		gs, err := gate.Parse(s, func(string) string { return "" })
+		spec, err := gate.Parse(s, func(string) string { return "" })
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("empty error for %q", s)
 			}
 			return
 		}
-		for _, g := range gs {
+		if len(spec.Gates)+len(spec.Templates) == 0 {
+			t.Fatalf("Parse(%q) accepted nothing", s)
+		}
+		for _, g := range spec.Gates {
 			if g.Name() == "" || g.Limits().Count < 1 {
 				t.Fatalf("Parse(%q) made gate %q with limits %+v", s, g.Name(), g.Limits())
 			}

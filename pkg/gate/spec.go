@@ -100,19 +100,65 @@ const Example = `- name: error-rate
       address: http://prometheus:9090
       query: sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))`
 
-// Parse reads FERRY_GATES: a YAML list of metrics (see [Metric]). getenv
-// reads the variables that credentials name. It checks everything —
-// durations, limits, conditions, queries, URLs, credentials — and reports
-// every problem at once, one error per problem (see [errors.Join]).
-func Parse(src string, getenv func(string) string) ([]*Gate, error) {
-	var ms []Metric
-	if err := yaml.UnmarshalStrict([]byte(src), &ms); err != nil {
-		return nil, fmt.Errorf("not a YAML list of metrics: %s", firstLine(err.Error()))
+// Spec is what FERRY_GATES says: metrics to measure, and
+// AnalysisTemplates to read from clusters (see [TemplateRef]).
+type Spec struct {
+	Gates     []*Gate
+	Templates []TemplateRef
+}
+
+// Parse reads FERRY_GATES: a YAML list whose entries are metrics (see
+// [Metric]) or references to Argo Rollouts AnalysisTemplates (an entry
+// with templateRef, see [TemplateRef]). getenv reads the variables that
+// credentials name. It checks everything — durations, limits,
+// conditions, queries, URLs, credentials — and reports every problem at
+// once, one error per problem (see [errors.Join]).
+func Parse(src string, getenv func(string) string) (Spec, error) {
+	var entries []json.RawMessage
+	if err := yaml.Unmarshal([]byte(src), &entries); err != nil {
+		return Spec{}, fmt.Errorf("not a YAML list of metrics: %s", firstLine(err.Error()))
 	}
-	if len(ms) == 0 {
-		return nil, errors.New("no metric given: write a YAML list of metrics")
+	if len(entries) == 0 {
+		return Spec{}, errors.New("no metric given: write a YAML list of metrics")
 	}
-	return Compile(ms, getenv, "")
+	var (
+		spec Spec
+		ms   []Metric
+		errs []error
+	)
+	for i, raw := range entries {
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			errs = append(errs, fmt.Errorf("entry %d is not a metric (a mapping with name and provider)", i+1))
+			continue
+		}
+		if _, ok := probe["templateRef"]; ok {
+			ref, err := parseTemplateRef(raw)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))
+				continue
+			}
+			spec.Templates = append(spec.Templates, ref)
+			continue
+		}
+		var m Metric
+		if err := yaml.UnmarshalStrict(raw, &m); err != nil {
+			errs = append(errs, fmt.Errorf("entry %d: %s", i+1, firstLine(err.Error())))
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) > 0 {
+		gs, err := Compile(ms, getenv, "")
+		if err != nil {
+			errs = append(errs, unjoin(err)...)
+		}
+		spec.Gates = gs
+	}
+	if len(errs) > 0 {
+		return Spec{}, errors.Join(errs...)
+	}
+	return spec, nil
 }
 
 // Compile checks metrics and makes their gates, named prefix + name.
