@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-dev/ferry/internal/testenv"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -350,5 +355,89 @@ func TestVersionAwareHealthRejectsAnOldPodsAnswer(t *testing.T) {
 	shown.Store(hex[:12])
 	if r := ferry(t, e, "promote"); r.code != 0 {
 		t.Fatalf("want exit 0 once the promoted version answers\n%s", r)
+	}
+}
+
+// argoOnce installs Argo Rollouts' analysis CRDs into production once.
+var argoOnce struct {
+	sync.Once
+	err error
+}
+
+func installArgoCRDs(t *testing.T) {
+	t.Helper()
+	argoOnce.Do(func() {
+		ctx := context.Background()
+		crds, err := testenv.ArgoRolloutsCRDs(ctx)
+		if err == nil {
+			err = production.InstallCRDs(ctx, crds)
+		}
+		argoOnce.err = err
+	})
+	if argoOnce.err != nil {
+		t.Fatalf("installing Argo Rollouts %s CRDs: %v", testenv.ArgoRolloutsVersion, argoOnce.err)
+	}
+}
+
+func TestAnalysisTemplateWithArgsFromTheCluster(t *testing.T) {
+	t.Parallel()
+	installArgoCRDs(t)
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.002, `errors_ratio{app="api"}`: 0.5})
+	sns, _ := stagingApp(t, "registry.test/shop", "v16")
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	dc, err := dynamic.NewForConfig(production.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: error-rate
+spec:
+  args:
+    - name: app
+    - name: prometheus
+      value: %s
+  metrics:
+    - name: errors
+      interval: 1s
+      count: 2
+      successCondition: result[0] < 0.01
+      provider:
+        prometheus:
+          address: "{{args.prometheus}}"
+          query: max(errors_ratio{app="{{args.app}}"})
+`, lab.prom.URL)), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "analysistemplates"}
+	if _, err := dc.Resource(gvr).Namespace(pns).Create(context.Background(), &unstructured.Unstructured{Object: tmpl}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the AnalysisTemplate: %v", err)
+	}
+	gates := func(app string) string {
+		return fmt.Sprintf("- templateRef:\n    name: error-rate\n    namespace: %s\n    context: production\n    args:\n      - {name: app, value: %s}\n", pns, app)
+	}
+	e := baseEnv().with("FERRY_SOURCE", "k8s:"+sns+"/web?context=staging", "FERRY_TARGETS", target(pns, "web", "production"))
+
+	// The template's metric with app=web passes.
+	r := ferry(t, e.with("FERRY_GATES", gates("web")), "promote")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	g := r.report(t).Waves[0].Gates[0]
+	if g.Gate != "error-rate/errors" || g.Phase != "Successful" || measured(g) != "Successful,Successful" || g.Measurements[0].Value != "[0.002]" {
+		t.Fatalf("gate %+v", g)
+	}
+
+	// An unknown template is bad input: nothing changes.
+	writes := len(mutations(t, production, pns))
+	r = ferry(t, e.with("FERRY_GATES", strings.Replace(gates("web"), "name: error-rate", "name: error-rat", 1)), "promote")
+	if r.code != 2 || !strings.Contains(r.stdout, "AnalysisTemplate "+pns+"/error-rat not found") {
+		t.Fatalf("want exit 2 for an unknown template\n%s", r)
+	}
+	if got := len(mutations(t, production, pns)); got != writes {
+		t.Fatalf("an unknown template let ferry write %d times", got-writes)
 	}
 }
