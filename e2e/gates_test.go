@@ -329,10 +329,11 @@ func TestVersionAwareHealthRejectsAnOldPodsAnswer(t *testing.T) {
 	pns := namespace(t, production)
 	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
 	rs := activeReplicaSet(t, production.Admin, before).Name
-	var shown atomic.Value
-	shown.Store("sha256:" + strings.Repeat("0", 64)) // what the old pods run
+	var shown atomic.Pointer[string]
+	old := "sha256:" + strings.Repeat("0", 64)
+	shown.Store(&old) // what the old pods run
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-Version", shown.Load().(string))
+		w.Header().Set("X-Version", *shown.Load())
 		fmt.Fprintln(w, "ok")
 	}))
 	defer srv.Close()
@@ -352,7 +353,8 @@ func TestVersionAwareHealthRejectsAnOldPodsAnswer(t *testing.T) {
 
 	// The new pods answer with the promoted digest's short form.
 	_, hex, _ := strings.Cut(digest, ":")
-	shown.Store(hex[:12])
+	short := hex[:12]
+	shown.Store(&short)
 	if r := ferry(t, e, "promote"); r.code != 0 {
 		t.Fatalf("want exit 0 once the promoted version answers\n%s", r)
 	}

@@ -28,7 +28,10 @@ type client struct {
 }
 
 func newClient(c connection, timeout time.Duration, getenv func(string) string, secrets *[]string) (*client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr = dt.Clone()
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.Insecure} //nolint:gosec // the user's explicit choice (insecure: true), as in Argo Rollouts
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)

@@ -113,22 +113,39 @@ func FromTemplate(ref TemplateRef, spec map[string]any, getenv func(string) stri
 	if err := json.Unmarshal(raw, &ts); err != nil {
 		return nil, fmt.Errorf("%s: reading its spec: %w", ref, err)
 	}
+	vals, err := argValues(ref, ts)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := filledMetrics(ref, ts, vals)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := Compile(ms, getenv, ref.Name+"/")
+	if err != nil {
+		var out []error
+		for _, e := range unjoin(err) {
+			out = append(out, fmt.Errorf("%s: %w", ref, e))
+		}
+		return nil, errors.Join(out...)
+	}
+	return gs, nil
+}
+
+// argValues are the template's args: its defaults, overridden by ref's.
+func argValues(ref TemplateRef, ts templateSpec) (map[string]string, error) {
 	vals := map[string]string{}
+	declared := map[string]bool{}
 	var errs []error
 	for _, a := range ts.Args {
-		if a.Value != nil {
-			vals[a.Name] = *a.Value
-		}
-		if len(a.ValueFrom) > 0 && a.Value == nil {
-			vals[a.Name] = ""
-			if !hasArg(ref, a.Name) {
-				errs = append(errs, fmt.Errorf("%s: arg %q takes its value from a secret or field (valueFrom), which ferry does not read: give it a value in templateRef args", ref, a.Name))
-			}
-		}
-	}
-	declared := map[string]bool{}
-	for _, a := range ts.Args {
 		declared[a.Name] = true
+		switch {
+		case a.Value != nil:
+			vals[a.Name] = *a.Value
+		case len(a.ValueFrom) > 0 && !hasArg(ref, a.Name):
+			vals[a.Name] = ""
+			errs = append(errs, fmt.Errorf("%s: arg %q takes its value from a secret or field (valueFrom), which ferry does not read: give it a value in templateRef args", ref, a.Name))
+		}
 	}
 	for _, a := range ref.Args {
 		if !declared[a.Name] {
@@ -145,10 +162,15 @@ func FromTemplate(ref TemplateRef, spec map[string]any, getenv func(string) stri
 	if len(ts.Metrics) == 0 {
 		errs = append(errs, fmt.Errorf("%s has no metrics", ref))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	var ms []Metric
+	return vals, errors.Join(errs...)
+}
+
+// filledMetrics are the template's metrics with {{args.NAME}} filled in.
+func filledMetrics(ref TemplateRef, ts templateSpec, vals map[string]string) ([]Metric, error) {
+	var (
+		ms   []Metric
+		errs []error
+	)
 	for i, m := range ts.Metrics {
 		var subErr error
 		filled := argRef.ReplaceAllStringFunc(string(m), func(s string) string {
@@ -172,18 +194,7 @@ func FromTemplate(ref TemplateRef, spec map[string]any, getenv func(string) stri
 		}
 		ms = append(ms, met)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	gs, err := Compile(ms, getenv, ref.Name+"/")
-	if err != nil {
-		var out []error
-		for _, e := range unjoin(err) {
-			out = append(out, fmt.Errorf("%s: %w", ref, e))
-		}
-		return nil, errors.Join(out...)
-	}
-	return gs, nil
+	return ms, errors.Join(errs...)
 }
 
 // lenient reads a metric of a template, which may carry Argo Rollouts

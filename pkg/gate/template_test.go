@@ -43,7 +43,10 @@ func TestFromTemplate(t *testing.T) {
 	if len(gs) != 1 || gs[0].Name() != "success-rate/success-rate" || gs[0].Limits() != (Limits{Count: 5, FailureLimit: 2, ConsecutiveErrorLimit: 4}) {
 		t.Fatalf("gates %+v", gs)
 	}
-	p := gs[0].measure.(*prometheus)
+	p, ok := gs[0].measure.(*prometheus)
+	if !ok {
+		t.Fatalf("measure is a %T", gs[0].measure)
+	}
 	if p.p.Address != "http://prometheus:9090" || !strings.Contains(p.p.Query, `service="web",code!~"5.."`) || strings.Contains(p.p.Query, "{{") {
 		t.Errorf("args not filled in: %+v", p.p)
 	}

@@ -34,7 +34,7 @@ func (c *Clients) AnalysisTemplateSpec(ctx context.Context, contextName, namespa
 		return nil, fmt.Errorf("kubeconfig context %q: %w", contextName, err)
 	}
 	kind, what := "AnalysisTemplate", namespace+"/"+name
-	var ri dynamic.ResourceInterface = dc.Resource(analysisTemplates).Namespace(namespace)
+	ri := dc.Resource(analysisTemplates).Namespace(namespace)
 	if cluster {
 		kind, what = "ClusterAnalysisTemplate", name
 		ri = dc.Resource(clusterAnalysisTemplates)

@@ -15,10 +15,11 @@ import (
 // A version-aware health check passes only once the answer shows the
 // digest this release promoted: old pods answering first do not count.
 func TestVersionAwareHealth(t *testing.T) {
-	var shown atomic.Value
-	shown.Store("sha256:" + strings.Repeat("b", 64)) // the old version
+	var shown atomic.Pointer[string]
+	old := "sha256:" + strings.Repeat("b", 64)
+	shown.Store(&old) // the old version
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-Version", shown.Load().(string))
+		w.Header().Set("X-Version", *shown.Load())
 	}))
 	defer srv.Close()
 	v, err := health.ParseVersion("header:X-Version")
@@ -33,7 +34,8 @@ func TestVersionAwareHealth(t *testing.T) {
 		t.Fatalf("old version answered: outcome %s, err %v, target %+v", r.Outcome, err, r.Targets[0])
 	}
 
-	shown.Store(img.Digest.Hex[:12]) // the short form of the promoted digest
+	short := img.Digest.Hex[:12] // the short form of the promoted digest
+	shown.Store(&short)
 	b := &fakeTarget{name: "b"}
 	r, err = Run(context.Background(), fakeSource{}, []Target{WithHealth(b, chk, nil)}, Options{})
 	if err != nil || r.Outcome != OutcomePromoted {

@@ -184,28 +184,7 @@ func (r *run) settle(ctx context.Context, w int, waves [][]int) error {
 	}
 	// Watch every changed target of this wave and the ones before.
 	watching, stopWatching := context.WithCancel(work)
-	var watchers sync.WaitGroup
-	for _, idx := range waves[:w+1] {
-		for _, i := range idx {
-			t, c := r.targets[i], r.changes[i]
-			wt, ok := As[Watcher](t)
-			if c == nil || !ok {
-				continue
-			}
-			watchers.Go(func() {
-				err := wt.Watch(watching, r.snaps[i], *c)
-				if err == nil || watching.Err() != nil {
-					return
-				}
-				tr := &r.report.Targets[i]
-				mu.Lock()
-				tr.Status, tr.Error = StatusFailed, "after its verification: "+err.Error()
-				mu.Unlock()
-				r.o.Logger.Logf(t.String(), "failed after its verification: %v", err)
-				fail(fmt.Errorf("%s: %w", t, err))
-			})
-		}
-	}
+	watchers := r.watchAll(watching, waves[:w+1], &mu, fail)
 	for g, gate := range r.o.Gates {
 		wg.Go(func() {
 			r.o.Logger.Logf("", "gate %s: measuring", gate.Name())
@@ -241,11 +220,40 @@ func (r *run) settle(ctx context.Context, w int, waves [][]int) error {
 	}
 	wg.Wait()
 	stopWatching()
-	watchers.Wait()
+	watchers()
 	mu.Lock()
 	defer mu.Unlock()
 	if first == nil && ctx.Err() != nil {
 		first = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
 	return first
+}
+
+// watchAll starts watching every changed target of waves that is a
+// Watcher, until ctx ends; a failure is recorded on the target (under mu)
+// and handed to fail. The function returned waits for the watchers.
+func (r *run) watchAll(ctx context.Context, waves [][]int, mu *sync.Mutex, fail func(error)) (wait func()) {
+	var watchers sync.WaitGroup
+	for _, idx := range waves {
+		for _, i := range idx {
+			t, c := r.targets[i], r.changes[i]
+			wt, ok := As[Watcher](t)
+			if c == nil || !ok {
+				continue
+			}
+			watchers.Go(func() {
+				err := wt.Watch(ctx, r.snaps[i], *c)
+				if err == nil || ctx.Err() != nil {
+					return
+				}
+				tr := &r.report.Targets[i]
+				mu.Lock()
+				tr.Status, tr.Error = StatusFailed, "after its verification: "+err.Error()
+				mu.Unlock()
+				r.o.Logger.Logf(t.String(), "failed after its verification: %v", err)
+				fail(fmt.Errorf("%s: %w", t, err))
+			})
+		}
+	}
+	return watchers.Wait
 }
