@@ -34,7 +34,7 @@ func newClient(c connection, timeout time.Duration, getenv func(string) string, 
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.Insecure} //nolint:gosec // the user's explicit choice (insecure: true), as in Argo Rollouts
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := readSmall(c.CAFile, 1<<20)
 		if err != nil {
 			return nil, fmt.Errorf("caFile: %w", err)
 		}
@@ -128,4 +128,21 @@ func snippet(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// readSmall reads at most limit bytes of a file: more is an error.
+func readSmall(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes: give a PEM file of CA certificates", path, limit)
+	}
+	return b, nil
 }
