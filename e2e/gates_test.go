@@ -443,3 +443,55 @@ spec:
 		t.Fatalf("an unknown template let ferry write %d times", got-writes)
 	}
 }
+
+// The issue's shape: a cluster first, then a Heroku app; a dyno that
+// crashes while the Heroku wave soaks restores both waves.
+func TestKubernetesWaveThenHerokuWaveDynoCrashDuringTheSoak(t *testing.T) {
+	t.Parallel()
+	lab := startGateLab(t, map[string]float64{`errors_ratio{app="web"}`: 0.001})
+	img := push(t, "acme/shop", "v21", nil)
+	app := herokuApp(t, "waves-prod")
+	old := seedHeroku(t, app, nil, "web")
+	pns := namespace(t, production)
+	before := create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	rs := activeReplicaSet(t, production.Admin, before).Name
+	cmd, out, errb := ferryCmd(t, herokuEnv().with(
+		"FERRY_SOURCE", img.ref(),
+		"FERRY_TARGETS", target(pns, "web", "production")+"\n---\nheroku:"+app+"/web",
+		"FERRY_GATES", strings.Replace(errorRateGate(lab.prom.URL, ""), "count: 3", "count: 1", 1),
+		"FERRY_SOAK", "20s",
+	), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The second soak is wave 2's: the Heroku app's dyno crashes in it.
+	deadline := time.Now().Add(2 * time.Minute)
+	for strings.Count(errb.String(), "soak: 20s, watching") < 2 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("ferry never reached wave 2's soak:\n%s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := emu.Crash(app, "web.1"); err != nil {
+		t.Fatal(err)
+	}
+	r := wait(t, cmd, out, errb)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	rep := r.report(t)
+	if rep.Waves[0].Status != promote.WavePassed || rep.Waves[1].Status != promote.WaveFailed || time.Duration(rep.Waves[1].Soak) >= 20*time.Second {
+		t.Fatalf("waves %+v", rep.Waves)
+	}
+	for _, tr := range rep.Targets {
+		if tr.Status != promote.StatusRestored {
+			t.Errorf("%s: %s, want restored", tr.Target, tr.Status)
+		}
+	}
+	if !strings.Contains(rep.Targets[1].Error, "crashed: web.1") {
+		t.Errorf("heroku target error %q", rep.Targets[1].Error)
+	}
+	assertRuns(t, app, old, "web")
+	assertRestored(t, before, rs)
+}

@@ -187,7 +187,7 @@ func (r *run) settle(ctx context.Context, w int, waves [][]int) error {
 	watchers := r.watchAll(watching, waves[:w+1], &mu, fail)
 	for g, gate := range r.o.Gates {
 		wg.Go(func() {
-			r.o.Logger.Logf("", "gate %s: measuring", gate.Name())
+			r.o.Logger.Logf("", "gate %s (wave %d): measuring", gate.Name(), w+1)
 			res, err := gate.Check(work, w+1)
 			if res.Gate == "" {
 				res.Gate = gate.Name()
@@ -200,16 +200,16 @@ func (r *run) settle(ctx context.Context, w int, waves [][]int) error {
 				if stopped {
 					return // stopped by another failure
 				}
-				r.o.Logger.Logf("", "gate %s: %v", gate.Name(), err)
+				r.o.Logger.Logf("", "gate %s (wave %d): %v", gate.Name(), w+1, err)
 				fail(fmt.Errorf("gate %s: %w", gate.Name(), err))
 				return
 			}
-			r.o.Logger.Logf("", "gate %s: passed", gate.Name())
+			r.o.Logger.Logf("", "gate %s (wave %d): passed", gate.Name(), w+1)
 		})
 	}
 	if r.o.Soak > 0 {
 		wg.Go(func() {
-			r.o.Logger.Logf("", "soak: %s, watching every changed target", r.o.Soak)
+			r.o.Logger.Logf("", "soak: %s, watching every changed target (wave %d)", r.o.Soak, w+1)
 			start := time.Now()
 			err := httpx.Sleep(work, r.o.Soak)
 			wr.Soak = Duration(time.Since(start))
