@@ -433,6 +433,57 @@ spec:
 		t.Fatalf("gate %+v", g)
 	}
 
+	// A ClusterAnalysisTemplate with a web metric and a job metric: the job
+	// provider is refused as unsupported (exit 2), never skipped; without
+	// it, the web metric gates the promotion (already promoted: unchanged,
+	// but a gate still runs after the wave).
+	stats := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"data":{"errorRate":0.001}}`)
+	}))
+	defer stats.Close()
+	cgvr := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "clusteranalysistemplates"}
+	for name, extra := range map[string]string{
+		"web-errors-" + pns: "",
+		"with-job-" + pns:   "\n    - name: load\n      provider:\n        job:\n          spec:\n            template:\n              spec:\n                restartPolicy: Never\n                containers: [{name: load, image: load-tester}]",
+	} {
+		var ct map[string]any
+		if err := yaml.Unmarshal([]byte(fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+kind: ClusterAnalysisTemplate
+metadata:
+  name: %s
+spec:
+  args:
+    - name: url
+  metrics:
+    - name: errors
+      successCondition: result < 0.01
+      provider:
+        web:
+          url: "{{args.url}}"
+          jsonPath: "{$.data.errorRate}"%s
+`, name, extra)), &ct); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dc.Resource(cgvr).Create(context.Background(), &unstructured.Unstructured{Object: ct}, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating the ClusterAnalysisTemplate: %v", err)
+		}
+		t.Cleanup(func() { _ = dc.Resource(cgvr).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	}
+	cluster := func(name string) string {
+		return fmt.Sprintf("- templateRef:\n    name: %s\n    clusterScope: true\n    context: production\n    args:\n      - {name: url, value: %q}\n", name, stats.URL+"/stats")
+	}
+	r = ferry(t, e.with("FERRY_GATES", cluster("with-job-"+pns)), "promote")
+	if r.code != 2 || !strings.Contains(r.stdout, `provider \"job\" is unsupported`) {
+		t.Fatalf("want exit 2 for a job metric\n%s", r)
+	}
+	r = ferry(t, e.with("FERRY_GATES", cluster("web-errors-"+pns)), "promote")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	if g := r.report(t); len(g.Waves) != 1 || g.Waves[0].Gates[0].Gate != "web-errors-"+pns+"/errors" || g.Waves[0].Gates[0].Measurements[0].Value != "0.001" {
+		t.Fatalf("waves %+v", g.Waves)
+	}
+
 	// An unknown template is bad input: nothing changes.
 	writes := len(mutations(t, production, pns))
 	r = ferry(t, e.with("FERRY_GATES", strings.Replace(gates("web"), "name: error-rate", "name: error-rat", 1)), "promote")

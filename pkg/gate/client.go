@@ -27,7 +27,9 @@ type client struct {
 	headers http.Header
 }
 
-func newClient(c connection, timeout time.Duration, getenv func(string) string, secrets *[]string) (*client, error) {
+// newClient makes a provider's client; a zero timeout is def (Argo
+// Rollouts' defaults: 30 s for prometheus, 10 s for web).
+func newClient(c connection, timeout, def time.Duration, getenv func(string) string, secrets *[]string) (*client, error) {
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
 	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
 		tr = dt.Clone()
@@ -85,7 +87,7 @@ func newClient(c connection, timeout time.Duration, getenv func(string) string, 
 		h.Set("Authorization", r.Header.Get("Authorization"))
 	}
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = def
 	}
 	return &client{http: &http.Client{Transport: tr, Timeout: timeout}, headers: h}, nil
 }

@@ -235,3 +235,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestInitialDelayComesFirst(t *testing.T) {
+	var first atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		first.CompareAndSwap(0, time.Now().UnixNano())
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	defer srv.Close()
+	g := parse(t, "- name: late\n  initialDelay: 300ms\n  successCondition: result.ok\n  provider:\n    web:\n      url: "+srv.URL+"\n", nil)[0]
+	start := time.Now()
+	r, err := check(t, g)
+	if err != nil || r.Phase != "Successful" || len(r.Measurements) != 1 {
+		t.Fatalf("phase %s err %v", r.Phase, err)
+	}
+	if d := time.Duration(first.Load() - start.UnixNano()); d < 300*time.Millisecond {
+		t.Errorf("first measurement %s after the start, before the 300ms initialDelay", d)
+	}
+}
+
+func TestStoppedGateSaysSoAndKeepsItsMeasurements(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `1`) }))
+	defer srv.Close()
+	g := parse(t, "- name: slow\n  interval: 1h\n  count: 3\n  successCondition: result == 1\n  provider:\n    web:\n      url: "+srv.URL+"\n", nil)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	r, err := g.Check(ctx, 2)
+	if err == nil || r.Phase != "Running" || len(r.Measurements) != 1 || r.Measurements[0].Phase != "Successful" {
+		t.Fatalf("phase %s, %d measurements, err %v", r.Phase, len(r.Measurements), err)
+	}
+}

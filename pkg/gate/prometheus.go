@@ -50,7 +50,10 @@ func newPrometheus(p PrometheusProvider, getenv func(string) string, secrets *[]
 			errs = append(errs, fmt.Errorf("rangeQuery step %q is not a duration above 0: write 1m", r.Step))
 		}
 	}
-	c, err := newClient(p.connection, time.Duration(p.Timeout)*time.Second, getenv, secrets)
+	if p.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("prometheus timeout %d is negative: give seconds, or leave it out for 30", p.Timeout))
+	}
+	c, err := newClient(p.connection, time.Duration(p.Timeout)*time.Second, 30*time.Second, getenv, secrets)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("prometheus %w", err))
 	}

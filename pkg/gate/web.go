@@ -52,7 +52,10 @@ func newWeb(p WebProvider, getenv func(string) string, secrets *[]string) (*web,
 		}
 		w.path = jp
 	}
-	c, err := newClient(p.connection, time.Duration(p.TimeoutSeconds)*time.Second, getenv, secrets)
+	if p.TimeoutSeconds < 0 {
+		errs = append(errs, fmt.Errorf("web timeoutSeconds %d is negative: give seconds, or leave it out for 10", p.TimeoutSeconds))
+	}
+	c, err := newClient(p.connection, time.Duration(p.TimeoutSeconds)*time.Second, 10*time.Second, getenv, secrets)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("web %w", err))
 	}
