@@ -90,14 +90,18 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		opts := a.options()
+		if opts.Checks, err = a.checks(); err != nil {
+			return nil, err
+		}
 		ts, err := a.targets(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if a.cfg.Command == config.CommandPlan {
-			return promote.Plan(ctx, src, ts, a.options())
+			return promote.Plan(ctx, src, ts, opts)
 		}
-		return promote.Run(ctx, src, ts, a.options())
+		return promote.Run(ctx, src, ts, opts)
 	case config.CommandStatus:
 		ts, err := a.targets(ctx)
 		if err != nil {

@@ -58,6 +58,8 @@ type Config struct {
 	Cloud  Cloud
 	Run    Run
 	Health Health
+	// Verify is the source image's signature policy (promote and plan).
+	Verify Verify
 	// CI says which CI run this is, when any.
 	CI CI
 	// Env is the environment Load read.
@@ -180,6 +182,9 @@ func (s Settings) Check(command string) (Config, error) {
 	c.Cloud = ch.cloud()
 	c.Run = ch.run()
 	c.Health = ch.health()
+	if withSource {
+		c.Verify = ch.verify()
+	}
 	ch.oneOf("OUTPUT", s.Output, "text", "json")
 	if len(ch.problems) == 0 {
 		return c, nil

@@ -111,6 +111,18 @@ type Settings struct {
 
 	HealthVersion string `env:"HEALTH_VERSION" desc:"Make the HTTP health check require that the answer shows the promoted version, so that old pods and Heroku's preboot cannot pass it: header:NAME or json:FIELD.PATH, whose value must be the promoted digest (sha256:...), its hex or first 12 hex digits, or the CI commit or its first 7 characters." example:"header:X-Version"`
 
+	VerifyKey string `env:"VERIFY_KEY" desc:"A public key (PEM, as cosign generate-key-pair writes it; a file, or the PEM itself) whose signature the source image must carry: cosign 3 bundles (OCI referrers) and cosign .sig signatures are read." example:"cosign.pub"`
+
+	VerifyIdentity string `env:"VERIFY_IDENTITY" desc:"A regular expression (RE2, matching the whole subject) for keyless signing: the source image must carry a Sigstore signature whose certificate names a matching identity, issued by FERRY_VERIFY_ISSUER." example:"https://github\\.com/acme/shop/\\.github/workflows/release\\.yml@refs/tags/v.*"`
+
+	VerifyIssuer string `env:"VERIFY_ISSUER" desc:"The OIDC issuer of FERRY_VERIFY_IDENTITY, exactly." example:"https://token.actions.githubusercontent.com"`
+
+	VerifyProvenance string `env:"VERIFY_PROVENANCE" desc:"Require a SLSA provenance attestation by the same signer: builder=ID, repository=REPO and ref=REF, separated by commas; each one given must match." example:"repository=github.com/acme/shop,ref=refs/heads/main"`
+
+	VerifyTLog bool `env:"VERIFY_TLOG" envDefault:"true" desc:"Require a transparency log (Rekor) entry for the signature and attestations; false when the signer uses none (cosign with a signing config without Rekor)." example:"false"`
+
+	VerifyTrustedRoot string `env:"VERIFY_TRUSTED_ROOT" desc:"A Sigstore trusted_root.json replacing the public-good one built into ferry (a private or air-gapped Sigstore)." example:"trusted_root.json"`
+
 	// Mode is where ferry runs: from GITHUB_ACTIONS=true or CIRCLECI=true,
 	// overridden by FERRY_MODE=github|circleci|local.
 	Mode Mode `env:"-"`

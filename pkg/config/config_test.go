@@ -203,6 +203,7 @@ func TestVars(t *testing.T) {
 
 // Every documented example and default is a value that validates.
 func TestVarsExamplesAndDefaultsValidate(t *testing.T) {
+	exampleFiles(t)
 	for _, pick := range []string{"example", "default"} {
 		environ := []string{"FERRY_HEROKU_API_KEY=key", "FERRY_KUBECONFIG_DATA=apiVersion: v1"}
 		for _, v := range Vars() {

@@ -117,6 +117,8 @@ type Report struct {
 	Digest string `json:"digest,omitempty"`
 	// Outcome is the run's result.
 	Outcome Outcome `json:"result"`
+	// Verifications are what the source checks verified (promote, plan).
+	Verifications []Verification `json:"verifications,omitempty"`
 	// Error is why the run did not succeed, "" when it did.
 	Error   string         `json:"error,omitempty"`
 	Targets []TargetReport `json:"targets"`

@@ -68,7 +68,7 @@ func (r *run) resolve(ctx context.Context, src Source) (image.Image, error) {
 // checkSource is step 2: every check must accept the image.
 func (r *run) checkSource(ctx context.Context, img image.Image) error {
 	for _, c := range r.o.Checks {
-		if err := c.Check(ctx, img); err != nil {
+		if err := r.verify(ctx, c, img); err != nil {
 			return fmt.Errorf("checking %s: %w", img.Ref(), err)
 		}
 	}

@@ -83,6 +83,7 @@ func Summary(r *promote.Report) string {
 	if r.Image != "" {
 		fmt.Fprintf(&b, "Source `%s` runs `%s`.\n\n", r.Source, r.Image)
 	}
+	verificationMarkdown(&b, r)
 	if len(r.Targets) > 0 {
 		b.WriteString("| target | status | before | after | time |\n|---|---|---|---|---|\n")
 		for _, t := range r.Targets {

@@ -64,6 +64,7 @@ func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 	default:
 		fmt.Fprintf(&b, "%s %s\n", r.Command, r.Outcome)
 	}
+	verificationText(&b, r)
 	if len(r.Targets) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TARGET\tSTATUS\tBEFORE\tAFTER\tTIME")

@@ -77,10 +77,3 @@ func why(m promote.Measurement) string {
 	}
 	return m.Condition
 }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

@@ -25,6 +25,9 @@ type RegistryOptions struct {
 	Addr string
 	// Log receives one line per request; nil discards them.
 	Log io.Writer
+	// Referrers serves the OCI 1.1 referrers API; without it a client
+	// must use the referrers tag fallback (sha256-<hex>).
+	Referrers bool
 }
 
 // StartRegistry serves an empty registry on 127.0.0.1 and returns its
@@ -48,7 +51,7 @@ func StartRegistryWith(opt RegistryOptions) (host string, stop func(), err error
 	if logw == nil {
 		logw = io.Discard
 	}
-	h := newHandler(logw)
+	h := newHandler(logw, opt.Referrers)
 	if opt.Wrap != nil {
 		h = opt.Wrap(h)
 	}
@@ -63,13 +66,14 @@ func StartRegistryWith(opt RegistryOptions) (host string, stop func(), err error
 // cross-repository mounts), without a listener, for servers that put
 // their own authentication in front of it. Each call returns an empty
 // registry.
-func Handler() http.Handler { return newHandler(io.Discard) }
+func Handler() http.Handler { return newHandler(io.Discard, false) }
 
-func newHandler(logw io.Writer) http.Handler {
+func newHandler(logw io.Writer, referrers bool) http.Handler {
 	blobs := newScopedBlobs()
 	return blobs.mounts(registry.New(
 		registry.Logger(log.New(logw, "registry: ", 0)),
 		registry.WithBlobHandler(blobs),
+		registry.WithReferrersSupport(referrers),
 	))
 }
 
