@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -501,5 +502,41 @@ func TestKubeconfigPathsInTheActionContainer(t *testing.T) {
 	}
 	if want := "/github/home/.kube/config:/github/workspace/kc.yaml"; c.Kube.Kubeconfig != want {
 		t.Errorf("Kubeconfig = %q, want %q", c.Kube.Kubeconfig, want)
+	}
+}
+
+// Waves and gates: promote and plan get them; status and rollback read the
+// same FERRY_TARGETS as one list and never look at FERRY_GATES, so a
+// broken gate never blocks a rollback.
+func TestWavesAndGates(t *testing.T) {
+	env := with(
+		"FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=eu k8s:shop/web?context=us",
+		"FERRY_GATES=[{name: errors, successCondition: 'result[0] < 0.01', provider: {prometheus: {address: 'http://p:9090', query: up}}}]",
+		"FERRY_SOAK=2m",
+	)
+	for _, cmd := range []string{CommandPromote, CommandPlan} {
+		c, err := validate(t, cmd, env)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if len(c.Targets) != 3 || !slices.Equal(c.Waves, []int{1, 2}) || len(c.Gates.Gates) != 1 || c.Run.Soak != 2*time.Minute {
+			t.Errorf("%s: targets %d, waves %v, gates %d, soak %s", cmd, len(c.Targets), c.Waves, len(c.Gates.Gates), c.Run.Soak)
+		}
+	}
+	broken := with(
+		"FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=eu",
+		"FERRY_GATES=- not: [a gate",
+	)
+	for _, cmd := range []string{CommandStatus, CommandRollback} {
+		c, err := validate(t, cmd, broken)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if len(c.Targets) != 2 || len(c.Gates.Gates) != 0 {
+			t.Errorf("%s: targets %d, gates %d", cmd, len(c.Targets), len(c.Gates.Gates))
+		}
+	}
+	if _, err := validate(t, CommandPromote, broken); err == nil || !strings.Contains(err.Error(), "FERRY_GATES: not a YAML list of metrics") {
+		t.Errorf("promote with a broken gate: %v", err)
 	}
 }
