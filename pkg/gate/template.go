@@ -94,6 +94,9 @@ type templateSpec struct {
 		ValueFrom json.RawMessage `json:"valueFrom,omitempty"`
 	} `json:"args"`
 	Metrics []json.RawMessage `json:"metrics"`
+	// DryRun (metrics whose failures do not count) would change verdicts:
+	// refused.
+	DryRun json.RawMessage `json:"dryRun,omitempty"`
 }
 
 var argRef = regexp.MustCompile(`\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}`)
@@ -161,6 +164,9 @@ func argValues(ref TemplateRef, ts templateSpec) (map[string]string, error) {
 	}
 	if len(ts.Metrics) == 0 {
 		errs = append(errs, fmt.Errorf("%s has no metrics", ref))
+	}
+	if len(ts.DryRun) > 0 && string(ts.DryRun) != "null" && string(ts.DryRun) != "[]" {
+		errs = append(errs, fmt.Errorf("%s uses dryRun, which ferry does not support: every metric of a gate counts", ref))
 	}
 	return vals, errors.Join(errs...)
 }

@@ -63,6 +63,7 @@ func TestFromTemplate(t *testing.T) {
 		{"job provider", TemplateRef{Name: "load", Namespace: "shop"}, "metrics:\n  - name: load\n    provider:\n      job:\n        spec: {}\n", `provider "job" is unsupported`},
 		{"valueFrom", TemplateRef{Name: "s", Namespace: "shop"}, "args:\n  - name: key\n    valueFrom:\n      secretKeyRef: {name: s, key: k}\nmetrics:\n  - name: m\n    provider:\n      web:\n        url: http://x/{{args.key}}\n", "valueFrom"},
 		{"undeclared arg used", TemplateRef{Name: "s", Namespace: "shop"}, "metrics:\n  - name: m\n    provider:\n      web:\n        url: http://x/{{args.nope}}\n", "does not declare"},
+		{"dryRun", TemplateRef{Name: "s", Namespace: "shop"}, "dryRun: [{metricName: m}]\nmetrics:\n  - name: m\n    provider:\n      web:\n        url: http://x/\n", "uses dryRun"},
 		{"bad condition", TemplateRef{Name: "s", Namespace: "shop"}, "metrics:\n  - name: m\n    successCondition: 'result >'\n    provider:\n      web:\n        url: http://x/\n", "does not compile"},
 	}
 	for _, c := range bad {
