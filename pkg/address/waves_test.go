@@ -19,6 +19,9 @@ func TestSplitWaves(t *testing.T) {
 		{"k8s:a/b\n---", [][]string{{"k8s:a/b"}, nil}},
 		{"k8s:a/b---", [][]string{{"k8s:a/b---"}}}, // not a word of its own
 		{"", [][]string{nil}},
+		{"k8s:a/b?context=canary   # wave 1\n---  # then the rest\nk8s:c/d # --- not a separator\n# k8s:e/f", [][]string{{"k8s:a/b?context=canary"}, {"k8s:c/d"}}},
+		{"k8s:a/b?health=https://x/#frag", [][]string{{"k8s:a/b?health=https://x/#frag"}}}, // # inside a word
+		{"\t# only a comment", [][]string{nil}},
 	}
 	for _, c := range cases {
 		if got := SplitWaves(c.in); !reflect.DeepEqual(got, c.want) {
@@ -27,34 +30,33 @@ func TestSplitWaves(t *testing.T) {
 	}
 }
 
-// FuzzSplitWaves checks that splitting loses and invents nothing: the
-// waves joined back with separators give the same words as the input.
+// FuzzSplitWaves checks what splitting keeps: no separator or comment in
+// a wave, only words of the input, and the waves written back with
+// separators split to the same waves.
 func FuzzSplitWaves(f *testing.F) {
-	f.Add("k8s:shop/web?context=canary\n---\nk8s:shop/web?context=eu heroku:shop-prod/web")
+	f.Add("k8s:shop/web?context=canary # wave 1\n---\nk8s:shop/web?context=eu heroku:shop-prod/web")
 	f.Add("--- ---")
 	f.Fuzz(func(t *testing.T, s string) {
 		waves := SplitWaves(s)
-		seps := 0
-		for _, f := range strings.Fields(s) {
-			if f == WaveSeparator {
-				seps++
-			}
+		if len(waves) == 0 {
+			t.Fatalf("SplitWaves(%q) gave no wave", s)
 		}
-		if len(waves) != seps+1 {
-			t.Fatalf("SplitWaves(%q) = %d waves for %d separators", s, len(waves), seps)
+		words := map[string]bool{}
+		for _, w := range strings.Fields(s) {
+			words[w] = true
 		}
 		var parts []string
 		for _, w := range waves {
 			for _, f := range w {
-				if f == WaveSeparator || strings.TrimSpace(f) != f || f == "" {
+				if f == WaveSeparator || strings.HasPrefix(f, "#") || strings.TrimSpace(f) != f || f == "" || !words[f] {
 					t.Fatalf("SplitWaves(%q): bad word %q", s, f)
 				}
 			}
 			parts = append(parts, strings.Join(w, " "))
 		}
-		back := strings.Join(strings.Fields(strings.Join(parts, " "+WaveSeparator+" ")), " ")
-		if want := strings.Join(strings.Fields(s), " "); back != want {
-			t.Fatalf("SplitWaves(%q) joined back is %q, want %q", s, back, want)
+		back := SplitWaves(strings.Join(parts, "\n"+WaveSeparator+"\n"))
+		if !reflect.DeepEqual(back, waves) {
+			t.Fatalf("SplitWaves(%q) = %q, written back and split again %q", s, waves, back)
 		}
 	})
 }

@@ -263,12 +263,12 @@ func (ch *checker) source(command string) (address.Address, []string) {
 // number of them in each wave, and heroku with heroku targets added.
 func (ch *checker) targets(command string, source address.Address, heroku []string) ([]address.Address, []int, []string) {
 	f := fieldKeyed("TARGETS")
-	if strings.TrimSpace(ch.s.Targets) == "" {
+	waves := address.SplitWaves(ch.s.Targets)
+	if len(waves) == 1 && len(waves[0]) == 0 {
 		ch.add("TARGETS", fmt.Sprintf("required for %q", command), f.example)
 		return nil, nil, heroku
 	}
 	var good []address.Address
-	waves := address.SplitWaves(ch.s.Targets)
 	sizes := make([]int, len(waves))
 	for w, words := range waves {
 		if len(words) == 0 {

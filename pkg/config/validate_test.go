@@ -201,6 +201,8 @@ func TestValidateProblems(t *testing.T) {
 			`FERRY_HEALTH_SOAK: -1s is out of range: use 0 to 6h; for example FERRY_HEALTH_SOAK=1m`},
 		{"empty wave", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\n---\nk8s:shop/web?context=prod"),
 			`FERRY_TARGETS: wave 2 of 3 has no address: put addresses between two --- lines, and no --- first or last`},
+		{"only comments", "promote", with("FERRY_TARGETS=# k8s:shop/web?context=canary"),
+			`FERRY_TARGETS: required for "promote"; for example FERRY_TARGETS='k8s:shop/web?context=production'`},
 		{"separator last", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\n"),
 			`FERRY_TARGETS: wave 2 of 2 has no address: put addresses between two --- lines, and no --- first or last`},
 		{"same target in two waves", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=canary"),
@@ -510,7 +512,7 @@ func TestKubeconfigPathsInTheActionContainer(t *testing.T) {
 // broken gate never blocks a rollback.
 func TestWavesAndGates(t *testing.T) {
 	env := with(
-		"FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=eu k8s:shop/web?context=us",
+		"FERRY_TARGETS=k8s:shop/web?context=canary  # wave 1\n---\nk8s:shop/web?context=eu k8s:shop/web?context=us # wave 2",
 		"FERRY_GATES=[{name: errors, successCondition: 'result[0] < 0.01', provider: {prometheus: {address: 'http://p:9090', query: up}}}]",
 		"FERRY_SOAK=2m",
 	)
