@@ -93,7 +93,7 @@ func TestTwoWavesPassTheirGates(t *testing.T) {
 	nsA, nsB, _, _ := wavedProduction(t)
 	r := ferry(t, baseEnv().with(
 		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
-		"FERRY_TARGETS", target(nsA, "web-a", "production")+"\n---\n"+target(nsB, "web-b", "production"),
+		"FERRY_TARGETS", target(nsA, "web-a", "production")+"  # wave 1: the canary\n---\n"+target(nsB, "web-b", "production"),
 		"FERRY_GATES", errorRateGate(lab.prom.URL, ""),
 		"FERRY_SOAK", "2s",
 	), "promote")
