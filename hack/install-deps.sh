@@ -15,6 +15,9 @@ for cmd in git bash unzip; do command -v "$cmd" >/dev/null || need+=("$cmd"); do
 command -v shellcheck >/dev/null || need+=(shellcheck)
 # bench/internal/measure's tests run tools under GNU time.
 [[ -x /usr/bin/time ]] || need+=(time)
+# The metric gates' tests run a real Prometheus server (Debian 12 ships
+# 2.42.0+ds-5+deb12u1); only its binary is used, never its service.
+command -v prometheus >/dev/null || need+=(prometheus)
 # The orb checks run CircleCI's config parser in node (orb/check).
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

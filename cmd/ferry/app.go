@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/config"
+	"github.com/ferry-dev/ferry/pkg/gate"
 	"github.com/ferry-dev/ferry/pkg/heroku"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/keychain"
@@ -30,6 +31,9 @@ type app struct {
 	keychain authn.Keychain
 	// heroku are the Heroku clients, one per API key.
 	heroku map[string]*heroku.Client
+	// templateGates are the gates of the AnalysisTemplates FERRY_GATES
+	// names, read by readTemplates.
+	templateGates []*gate.Gate
 }
 
 // newApp builds the run's credentials and checks, before anything
@@ -51,7 +55,10 @@ func newApp(ctx context.Context, cfg config.Config, out *output) (*app, error) {
 		Credentials:    creds.kube,
 		RequireContext: cfg.Mode != config.ModeLocal,
 	})
-	return a, a.preflight(ctx)
+	if err := a.preflight(ctx); err != nil {
+		return a, err
+	}
+	return a, a.readTemplates(ctx)
 }
 
 func (a *app) addresses() []address.Address {
@@ -116,6 +123,9 @@ func (a *app) options() promote.Options {
 		Parallelism:    a.cfg.Run.Parallelism,
 		RestoreTimeout: a.cfg.Run.RestoreTimeout,
 		Logger:         a.log,
+		Waves:          a.cfg.Waves,
+		Gates:          a.gates(),
+		Soak:           a.cfg.Run.Soak,
 	}
 }
 

@@ -6,7 +6,14 @@ import "github.com/ferry-dev/ferry/pkg/health"
 // ?health= fills in its URL.
 func (a *app) healthTemplate() health.Check {
 	h := a.cfg.Health
+	var version *health.Version
+	if h.Version != nil {
+		v := *h.Version
+		v.Commit = a.cfg.CI.Commit
+		version = &v
+	}
 	return health.Check{
+		Version:   version,
 		Interval:  h.Interval,
 		Timeout:   h.Timeout,
 		Soak:      h.Soak,

@@ -19,6 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-dev/ferry/pkg/address"
+	"github.com/ferry-dev/ferry/pkg/gate"
+	"github.com/ferry-dev/ferry/pkg/health"
 	"github.com/ferry-dev/ferry/pkg/redact"
 )
 
@@ -45,11 +47,17 @@ type Config struct {
 	Source address.Address
 	// Targets are the target addresses.
 	Targets []address.Address
-	Kube    Kube
-	Heroku  Heroku
-	Cloud   Cloud
-	Run     Run
-	Health  Health
+	// Waves are the number of Targets in each wave, in order (promote
+	// and plan; nil: one wave).
+	Waves []int
+	// Gates are the metric gates after each wave (promote and plan):
+	// metrics, and AnalysisTemplates to read from clusters.
+	Gates  gate.Spec
+	Kube   Kube
+	Heroku Heroku
+	Cloud  Cloud
+	Run    Run
+	Health Health
 	// Verify is the source image's signature policy (promote and plan).
 	Verify Verify
 	// CI says which CI run this is, when any.
@@ -127,6 +135,8 @@ type Run struct {
 	ToRevision string
 	// ChangeCause overrides the change cause ferry writes.
 	ChangeCause string
+	// Soak is how long each wave soaks.
+	Soak time.Duration
 }
 
 // Health is the HTTP check template a target's health option fills in.
@@ -137,6 +147,9 @@ type Health struct {
 	Status []StatusRange
 	// Body must match the response body; nil when any body will do.
 	Body *regexp.Regexp
+	// Version, when set, must be shown by the answer (its Commit is
+	// filled in by the caller).
+	Version *health.Version
 }
 
 // Check checks s for command (promote, plan, status or rollback) and
@@ -163,7 +176,10 @@ func (s Settings) Check(command string) (Config, error) {
 	if withSource {
 		c.Source, heroku = ch.source(command)
 	}
-	c.Targets, heroku = ch.targets(command, c.Source, heroku)
+	c.Targets, c.Waves, heroku = ch.targets(command, c.Source, heroku)
+	if withSource {
+		c.Gates = ch.gates()
+	}
 	c.Kube = ch.kube()
 	c.Heroku = ch.heroku(heroku, c.Source, c.Targets)
 	c.Cloud = ch.cloud()
@@ -246,30 +262,70 @@ func (ch *checker) source(command string) (address.Address, []string) {
 }
 
 // targets parses FERRY_TARGETS, reporting each bad, duplicate or
-// unusable address, and returns the good ones and heroku with heroku
-// targets added.
-func (ch *checker) targets(command string, source address.Address, heroku []string) ([]address.Address, []string) {
+// unusable address and each empty wave, and returns the good ones, the
+// number of them in each wave, and heroku with heroku targets added.
+func (ch *checker) targets(command string, source address.Address, heroku []string) ([]address.Address, []int, []string) {
 	f := fieldKeyed("TARGETS")
-	if strings.TrimSpace(ch.s.Targets) == "" {
+	waves := address.SplitWaves(ch.s.Targets)
+	if len(waves) == 1 && len(waves[0]) == 0 {
 		ch.add("TARGETS", fmt.Sprintf("required for %q", command), f.example)
-		return nil, heroku
+		return nil, nil, heroku
 	}
 	var good []address.Address
-	for _, s := range strings.Fields(ch.s.Targets) {
-		a, ok := ch.target(s)
-		if !ok || ch.duplicate(good, a, s) {
+	sizes := make([]int, len(waves))
+	for w, words := range waves {
+		if len(words) == 0 {
+			ch.addPart(fmt.Sprintf("wave %d of %d has no address: put addresses between two %s lines, and no %s first or last", w+1, len(waves), address.WaveSeparator, address.WaveSeparator), "")
 			continue
 		}
-		if source.Kind != "" && sameWorkload(source, a) {
-			ch.addPart(fmt.Sprintf("%q is also the source (%s)", s, ch.s.varName(fieldKeyed("SOURCE"))), "")
-			continue
-		}
-		good = append(good, a)
-		if a.Kind == address.KindHeroku {
-			heroku = append(heroku, a.String()+" in "+ch.s.varName(f))
+		for _, s := range words {
+			a, ok := ch.target(s)
+			if !ok || ch.duplicate(good, a, s) {
+				continue
+			}
+			if source.Kind != "" && sameWorkload(source, a) {
+				ch.addPart(fmt.Sprintf("%q is also the source (%s)", s, ch.s.varName(fieldKeyed("SOURCE"))), "")
+				continue
+			}
+			good = append(good, a)
+			sizes[w]++
+			if a.Kind == address.KindHeroku {
+				heroku = append(heroku, a.String()+" in "+ch.s.varName(f))
+			}
 		}
 	}
-	return good, heroku
+	if len(waves) == 1 {
+		sizes = nil
+	}
+	return good, sizes, heroku
+}
+
+// gates parses FERRY_GATES, reporting each problem of it.
+func (ch *checker) gates() gate.Spec {
+	if strings.TrimSpace(ch.s.Gates) == "" {
+		return gate.Spec{}
+	}
+	spec, err := gate.Parse(ch.s.Gates, ch.s.Env.Get)
+	if err == nil {
+		return spec
+	}
+	for _, e := range unjoin(err) {
+		ch.add("GATES", e.Error(), "")
+	}
+	return gate.Spec{}
+}
+
+// unjoin splits an errors.Join into its errors, recursively.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }
 
 // target parses one target address.
@@ -461,7 +517,10 @@ func (ch *checker) run() Run {
 	ch.positive("TIMEOUT", s.Timeout)
 	ch.positive("RESTORE_TIMEOUT", s.RestoreTimeout)
 	ch.between("PARALLELISM", s.Parallelism, 1, 64)
-	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause}
+	if ch.ok("SOAK") && (s.Soak < 0 || s.Soak > maxDuration) {
+		ch.add("SOAK", fmt.Sprintf("%s is out of range: use 0 to 6h", s.Soak), fieldKeyed("SOAK").example)
+	}
+	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause, Soak: s.Soak}
 }
 
 // health checks the HTTP check template.
@@ -492,6 +551,13 @@ func (ch *checker) health() Health {
 			ch.add("HEALTH_BODY", fmt.Sprintf("%q is not a regular expression: %v", s.HealthBody, err), fieldKeyed("HEALTH_BODY").example)
 		} else {
 			h.Body = re
+		}
+	}
+	if s.HealthVersion != "" {
+		if v, err := health.ParseVersion(s.HealthVersion); err != nil {
+			ch.add("HEALTH_VERSION", err.Error(), "")
+		} else {
+			h.Version = v
 		}
 	}
 	return h

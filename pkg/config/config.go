@@ -33,7 +33,11 @@ const (
 type Settings struct {
 	Source string `env:"SOURCE" desc:"Where the image comes from: a k8s Deployment (the digest its pods run), a Heroku app's process type (the image its current release runs), or an image reference." example:"k8s:shop/web?context=staging"`
 
-	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines. Add ?health=URL to check a target over HTTP after its release." example:"k8s:shop/web?context=production"`
+	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines; a word starting with # comments out the rest of its line. Add ?health=URL to check a target over HTTP after its release. A line --- between addresses starts the next wave: a wave is promoted only after the one before passed its gates and soak." example:"k8s:shop/web?context=production"`
+
+	Gates string `env:"GATES" desc:"Metric gates each wave must pass before the next starts, the last one included: a YAML list of metrics written as in an Argo Rollouts AnalysisTemplate (interval, count, initialDelay, successCondition, failureCondition, failureLimit, inconclusiveLimit, consecutiveErrorLimit; provider prometheus or web)." example:"[{name: error-rate, interval: 30s, count: 5, successCondition: 'result[0] < 0.01', provider: {prometheus: {address: 'http://prometheus:9090', query: 'sum(rate(errors_total[1m]))'}}}]"`
+
+	Soak time.Duration `env:"SOAK" envDefault:"0s" desc:"How long each wave must stay healthy after its verification, its rollouts and dynos still watched, before the next wave starts (and before a promotion succeeds); 0 to 6h." example:"5m"`
 
 	Kubeconfig string `env:"KUBECONFIG" alias:"KUBECONFIG" desc:"Kubeconfig files, separated like PATH; default ~/.kube/config. The contexts named by k8s: addresses are looked up here." example:"/home/ci/.kube/config"`
 
@@ -108,6 +112,8 @@ type Settings struct {
 	HealthStatus string `env:"HEALTH_STATUS" envDefault:"200-299" desc:"HTTP status codes that count as healthy: codes and ranges separated by commas." example:"200-299,304"`
 
 	HealthBody string `env:"HEALTH_BODY" desc:"A regular expression (RE2) the health response body must match; empty: any body." example:"\"status\":\\s*\"ok\""`
+
+	HealthVersion string `env:"HEALTH_VERSION" desc:"Make the HTTP health check require that the answer shows the promoted version, so that old pods and Heroku's preboot cannot pass it: header:NAME or json:FIELD.PATH, whose value must be the promoted digest (sha256:...), its hex or first 12 hex digits, or the CI commit or its first 7 characters." example:"header:X-Version"`
 
 	VerifyKey string `env:"VERIFY_KEY" desc:"A public key (PEM, as cosign generate-key-pair writes it; a file, or the PEM itself) whose signature the source image must carry: cosign 3 bundles (OCI referrers) and cosign .sig signatures are read." example:"cosign.pub"`
 

@@ -25,6 +25,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add("FERRY_SOURCE=k8:a/b\nFERRY_TARGETS=nginx heroku:Shop\nFERRY_PARALLELISM=x", "Y29uZmlnCg==", uint8(3))
 	f.Add("FERRY_MODE=github\nINPUT_HEALTH-STATUS=1-2\nINPUT_HEALTH-BODY=(", ": [", uint8(2))
 	f.Add("FERRY_HEROKU_API_URL=https://u:p@x\nFERRY_HEALTH_INTERVAL=-1s\nFERRY_RESOLVE_TAGS=2", "apiVersion: v1", uint8(1))
+	f.Add("FERRY_TARGETS=k8s:a/b --- --- heroku:shop\nFERRY_SOAK=-1s\nFERRY_HEALTH_VERSION=json:", "x", uint8(0))
+	f.Add("FERRY_SOURCE=k8s:a/b\nFERRY_TARGETS=k8s:a/c\nFERRY_GATES=[{name: e, successCondition: 'result <', provider: {web: {url: 'http://x', bearerTokenEnv: FERRY_HEROKU_API_KEY}}}]", "k", uint8(0))
 	f.Fuzz(func(t *testing.T, lines, secret string, which uint8) {
 		if strings.Contains(lines, marker) {
 			return

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -198,6 +199,22 @@ func TestValidateProblems(t *testing.T) {
 			`FERRY_HEALTH_THRESHOLD: 0 is out of range: use 1 to 100; for example FERRY_HEALTH_THRESHOLD=3`},
 		{"soak", "promote", with("FERRY_HEALTH_SOAK=-1s"),
 			`FERRY_HEALTH_SOAK: -1s is out of range: use 0 to 6h; for example FERRY_HEALTH_SOAK=1m`},
+		{"empty wave", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\n---\nk8s:shop/web?context=prod"),
+			`FERRY_TARGETS: wave 2 of 3 has no address: put addresses between two --- lines, and no --- first or last`},
+		{"only comments", "promote", with("FERRY_TARGETS=# k8s:shop/web?context=canary"),
+			`FERRY_TARGETS: required for "promote"; for example FERRY_TARGETS='k8s:shop/web?context=production'`},
+		{"separator last", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\n"),
+			`FERRY_TARGETS: wave 2 of 2 has no address: put addresses between two --- lines, and no --- first or last`},
+		{"same target in two waves", "promote", with("FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=canary"),
+			`FERRY_TARGETS: "k8s:shop/web?context=canary" and "k8s:shop/web?context=canary" name the same Deployment`},
+		{"health version", "promote", with("FERRY_HEALTH_VERSION=X-Version"),
+			`FERRY_HEALTH_VERSION: "X-Version" says neither header:NAME nor json:FIELD: write header:X-Version or json:build.version`},
+		{"wave soak", "promote", with("FERRY_SOAK=7h"),
+			`FERRY_SOAK: 7h0m0s is out of range: use 0 to 6h; for example FERRY_SOAK=5m`},
+		{"gate condition", "promote", with("FERRY_GATES=[{name: errors, successCondition: 'result[0] <', provider: {prometheus: {address: 'http://p:9090', query: up}}}]"),
+			`FERRY_GATES: metric "errors": successCondition "result[0] <" does not compile: unexpected token EOF (1:11)`},
+		{"gate provider", "plan", with("FERRY_GATES=[{name: errors, provider: {datadog: {query: x}}}]"),
+			`FERRY_GATES: metric "errors": provider "datadog" is unsupported: ferry measures prometheus and web metrics only`},
 		{"status codes", "promote", with("FERRY_HEALTH_STATUS=300-200"),
 			`FERRY_HEALTH_STATUS: "300-200" is not a list of HTTP status codes: write codes (100 to 599) and ranges like 200-299 separated by commas; for example FERRY_HEALTH_STATUS=200-299,304`},
 		{"status code out of range", "promote", with("FERRY_HEALTH_STATUS=200,99"),
@@ -487,5 +504,41 @@ func TestKubeconfigPathsInTheActionContainer(t *testing.T) {
 	}
 	if want := "/github/home/.kube/config:/github/workspace/kc.yaml"; c.Kube.Kubeconfig != want {
 		t.Errorf("Kubeconfig = %q, want %q", c.Kube.Kubeconfig, want)
+	}
+}
+
+// Waves and gates: promote and plan get them; status and rollback read the
+// same FERRY_TARGETS as one list and never look at FERRY_GATES, so a
+// broken gate never blocks a rollback.
+func TestWavesAndGates(t *testing.T) {
+	env := with(
+		"FERRY_TARGETS=k8s:shop/web?context=canary  # wave 1\n---\nk8s:shop/web?context=eu k8s:shop/web?context=us # wave 2",
+		"FERRY_GATES=[{name: errors, successCondition: 'result[0] < 0.01', provider: {prometheus: {address: 'http://p:9090', query: up}}}]",
+		"FERRY_SOAK=2m",
+	)
+	for _, cmd := range []string{CommandPromote, CommandPlan} {
+		c, err := validate(t, cmd, env)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if len(c.Targets) != 3 || !slices.Equal(c.Waves, []int{1, 2}) || len(c.Gates.Gates) != 1 || c.Run.Soak != 2*time.Minute {
+			t.Errorf("%s: targets %d, waves %v, gates %d, soak %s", cmd, len(c.Targets), c.Waves, len(c.Gates.Gates), c.Run.Soak)
+		}
+	}
+	broken := with(
+		"FERRY_TARGETS=k8s:shop/web?context=canary\n---\nk8s:shop/web?context=eu",
+		"FERRY_GATES=- not: [a gate",
+	)
+	for _, cmd := range []string{CommandStatus, CommandRollback} {
+		c, err := validate(t, cmd, broken)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if len(c.Targets) != 2 || len(c.Gates.Gates) != 0 {
+			t.Errorf("%s: targets %d, gates %d", cmd, len(c.Targets), len(c.Gates.Gates))
+		}
+	}
+	if _, err := validate(t, CommandPromote, broken); err == nil || !strings.Contains(err.Error(), "FERRY_GATES: not a YAML list of metrics") {
+		t.Errorf("promote with a broken gate: %v", err)
 	}
 }

@@ -56,6 +56,9 @@ type Check struct {
 	// BodyMatch, when set, must match the first MaxBody bytes of the body
 	// (FERRY_HEALTH_BODY).
 	BodyMatch *regexp.Regexp
+	// Version, when set, must be shown by every healthy answer (see
+	// [Version]).
+	Version *Version
 	// Client sends the probes; nil uses a client built on
 	// http.DefaultTransport. Its redirect policy is replaced by the
 	// same-host policy described in the package doc.
@@ -96,6 +99,8 @@ type Probe struct {
 	Err error
 	// Body is at most MaxBody bytes of the body.
 	Body []byte
+	// Header are the response's headers.
+	Header http.Header
 }
 
 // Judge decides whether one probe is healthy, and why not.
@@ -115,6 +120,10 @@ func Judge(c Check, p Probe) (ok bool, reason string) {
 	}
 	if c.BodyMatch != nil && !c.BodyMatch.Match(p.Body) {
 		return false, fmt.Sprintf("status %d but body does not match %q", p.Status, c.BodyMatch)
+	}
+	if c.Version != nil {
+		ok, why := c.Version.judge(p.Header, p.Body)
+		return ok, fmt.Sprintf("status %d, %s", p.Status, why)
 	}
 	return true, fmt.Sprintf("status %d", p.Status)
 }
@@ -334,7 +343,7 @@ func (c Check) probe(ctx context.Context, client *http.Client) Probe {
 	if err != nil && c.BodyContains != "" {
 		return Probe{Status: resp.StatusCode, Err: fmt.Errorf("reading body: %w", err)}
 	}
-	return Probe{Status: resp.StatusCode, Body: body}
+	return Probe{Status: resp.StatusCode, Body: body, Header: resp.Header}
 }
 
 // trimURLError drops the method and URL that *url.Error repeats; the

@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ferry-dev/ferry/pkg/health"
 	"github.com/ferry-dev/ferry/pkg/image"
@@ -49,6 +50,13 @@ func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 	}
 	chk := h.check
 	chk.URL = url
+	if v := chk.Version; v != nil {
+		// The answer must show what this release promoted.
+		vv := *v
+		_, digest, _ := strings.Cut(c.Image, "@")
+		vv.Accept = health.Accepted(digest, v.Commit)
+		chk.Version = &vv
+	}
 	// health.Wait starts its lines with "health: " itself.
 	if err := chk.Wait(ctx, func(format string, args ...any) { h.log.Logf(h.String(), format, args...) }); err != nil {
 		return fmt.Errorf("health check: %w", err)

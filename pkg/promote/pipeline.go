@@ -21,6 +21,14 @@ type Options struct {
 	Checks []SourceCheck
 	// Logger receives progress lines.
 	Logger Logger
+	// Waves are the number of targets in each wave, in order (see
+	// [Gate]); empty: all targets are one wave. Run only.
+	Waves []int
+	// Gates run after each wave of Run, beside the soak.
+	Gates []Gate
+	// Soak is how long each wave of Run must stay healthy after it was
+	// verified, its targets watched (see [Watcher]).
+	Soak time.Duration
 }
 
 // SourceCheck decides whether an image may be promoted at all (a
@@ -51,7 +59,8 @@ func (o Options) withDefaults() Options {
 //     changed;
 //  4. release the image to every target that does not run it yet, and
 //     verify each (in parallel, bounded); the first failure stops the
-//     others;
+//     others. With Options.Waves, wave after wave, each followed by the
+//     gates and the soak (see [Gate]);
 //  5. on any failure, restore every target that was changed, newest
 //     first and in parallel, on a context the caller's cancellation does
 //     not reach;
@@ -66,7 +75,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
-	if err := r.changeAll(ctx, releaseStep(img)); err != nil {
+	if err := r.changeWaves(ctx, releaseStep(img)); err != nil {
 		return r.report, r.restoreAll(ctx, err)
 	}
 	r.afterAll(ctx)

@@ -62,7 +62,9 @@ func OutcomeOf(err error) Outcome {
 
 // TargetReport is one target's part of a Report.
 type TargetReport struct {
-	Target    string        `json:"target"`
+	Target string `json:"target"`
+	// Wave is the 1-based wave of the target, 0 without waves.
+	Wave      int           `json:"wave,omitempty"`
 	Status    Status        `json:"status"`
 	Before    *Seen         `json:"before,omitempty"`
 	After     *Seen         `json:"after,omitempty"`
@@ -118,9 +120,11 @@ type Report struct {
 	// Verifications are what the source checks verified (promote, plan).
 	Verifications []Verification `json:"verifications,omitempty"`
 	// Error is why the run did not succeed, "" when it did.
-	Error    string         `json:"error,omitempty"`
-	Targets  []TargetReport `json:"targets"`
-	Duration Duration       `json:"duration"`
+	Error   string         `json:"error,omitempty"`
+	Targets []TargetReport `json:"targets"`
+	// Waves are the waves of a promotion with waves, gates or a soak.
+	Waves    []WaveReport `json:"waves,omitempty"`
+	Duration Duration     `json:"duration"`
 }
 
 // NewReport returns the report of command over targets (their addresses),

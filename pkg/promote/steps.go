@@ -166,12 +166,22 @@ func (r *run) canRollBack() error {
 // parallel. The first failure cancels the others (they are restored
 // anyway) and is returned, naming its target.
 func (r *run) changeAll(ctx context.Context, step changer) error {
+	all := make([]int, len(r.targets))
+	for i := range all {
+		all[i] = i
+	}
+	return r.changeSome(ctx, step, all)
+}
+
+// changeSome is changeAll over the targets indexed by which (one wave).
+func (r *run) changeSome(ctx context.Context, step changer, which []int) error {
 	r.step = step
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu sync.Mutex
 	var first error
-	forEach(len(r.targets), r.o.Parallelism, func(i int) {
+	forEach(len(which), r.o.Parallelism, func(k int) {
+		i := which[k]
 		err := r.changeOne(ctx, work, i, step)
 		if err == nil {
 			return

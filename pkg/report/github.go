@@ -91,6 +91,7 @@ func Summary(r *promote.Report) string {
 		}
 		b.WriteString("\n")
 	}
+	mdWaves(&b, r)
 	for _, t := range r.Targets {
 		if t.Error != "" {
 			fmt.Fprintf(&b, "- `%s`: %s\n", t.Target, mdEscape(t.Error))

@@ -59,6 +59,12 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 			Durations: promote.StepDurations{Snapshot: 1, Release: 2, Verify: 3, Restore: 4}}
 		reports = append(reports, r)
 	}
+	waved := promote.NewReport("promote", []string{"k8s:shop/web?context=canary", "heroku:shop/web"})
+	waved.Outcome = promote.OutcomeFailed
+	waved.Targets[0].Status, waved.Targets[0].Wave = promote.StatusRestored, 1
+	waved.Targets[1].Status, waved.Targets[1].Wave = promote.StatusSkipped, 2
+	waved.Waves = wavesExample()
+	reports = append(reports, waved)
 	empty := promote.NewReport("status", nil)
 	empty.Outcome = promote.OutcomeUnchanged
 	reports = append(reports, empty)

@@ -75,6 +75,9 @@ func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 			return err
 		}
 	}
+	if err := textWaves(&b, r); err != nil {
+		return err
+	}
 	for _, t := range r.Targets {
 		if t.Error != "" {
 			fmt.Fprintf(&b, "%s: %s\n", t.Target, t.Error)

@@ -44,7 +44,7 @@ type config struct {
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds", "sign"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds", "sign", "gates"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -170,6 +170,8 @@ func (b *bench) runScenarios(ctx context.Context) []error {
 			err = b.credsScenario(ctx)
 		case "sign":
 			err = b.signScenario(ctx)
+		case "gates":
+			err = b.gatesScenario(ctx)
 		case "size":
 			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
 				err = b.sizeScenario(ctx)

@@ -84,7 +84,8 @@
 // ferry.test/release=fail on the `release` image fails the release phase;
 // ferry.test/dyno=crash makes that process type's dynos end crashed (so
 // does an architecture other than amd64); ferry.test/health=fail makes the
-// web URL answer 503.
+// web URL answer 503. Emulator.Crash crashes one running dyno later, as an
+// app that fails after it booted does (the dyno stays crashed).
 //
 // # Chosen where the public material is silent
 //

@@ -609,6 +609,25 @@ func (e *Emulator) Scale(appName, process string, quantity int) error {
 	return nil
 }
 
+// Crash makes a running dyno of an app crash, as an app that fails after
+// it booted does: its state becomes `crashed` (it is not restarted).
+func (e *Emulator) Crash(appName, dynoName string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, ok := e.apps[appName]
+	if !ok {
+		return fmt.Errorf("herokuemu: no app %q", appName)
+	}
+	for _, d := range a.dynos {
+		if d.name == dynoName {
+			d.state, d.updatedAt = DynoCrashed, time.Now().UTC()
+			e.changes = append(e.changes, DynoChange{App: a.name, Dyno: d.name, State: d.state, ReleaseVersion: d.release.version, At: d.updatedAt})
+			return nil
+		}
+	}
+	return fmt.Errorf("herokuemu: app %q has no dyno %q", appName, dynoName)
+}
+
 // WaitIdle waits until the app has no pending release and no starting
 // dyno.
 func (e *Emulator) WaitIdle(ctx context.Context, appName string) error {
