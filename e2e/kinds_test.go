@@ -333,3 +333,52 @@ func TestInitAndTwoAppContainersInOnePromotion(t *testing.T) {
 		t.Errorf("template not restored:\nwant %+v\ngot  %+v", after.Spec.Template, restored.Spec.Template)
 	}
 }
+
+// A DaemonSet keeps being watched through a wave's soak: a pod of its new
+// revision that starts crash-looping ends the soak and is restored.
+func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	rolling := appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType}
+	before := createDaemonSet(t, production, pns, "agent", rolling, podTemplate("agent",
+		[]corev1.Container{container("agent", "registry.test/agent:v1")}, nil))
+	cmd, out, errb := ferryCmd(t, baseEnv().with(
+		"FERRY_SOURCE", "registry.test/agent@"+fakeDigest(t.Name()),
+		"FERRY_TARGETS", "k8s:"+pns+"/daemonset/agent?context=production",
+		"FERRY_SOAK", "3m",
+	), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never started the soak:\n%s", errb.String())
+	}
+	ctx := context.Background()
+	promoted := getDaemonSet(t, production, pns, "agent")
+	pods, err := production.Admin.CoreV1().Pods(pns).List(ctx, metav1.ListOptions{LabelSelector: "app=agent"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("pods of the daemonset: %v (%d)", err, len(pods.Items))
+	}
+	p := pods.Items[0]
+	if p.Spec.Containers[0].Image != promoted.Spec.Template.Spec.Containers[0].Image {
+		t.Fatalf("pod %s runs %s, not the promoted image", p.Name, p.Spec.Containers[0].Image)
+	}
+	p.Status.ContainerStatuses[0].Ready = false
+	p.Status.ContainerStatuses[0].RestartCount = 1
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
+	if _, err := production.Admin.CoreV1().Pods(pns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("making %s crash: %v", p.Name, err)
+	}
+	r := wait(t, cmd, out, errb)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	if tr := r.report(t).Targets[0]; tr.Status != promote.StatusRestored || !strings.Contains(tr.Error, "after its verification") {
+		t.Fatalf("target %+v", tr)
+	}
+	after := waitDaemonSet(t, production, pns, "agent")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
+		t.Errorf("template not restored")
+	}
+}

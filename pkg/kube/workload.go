@@ -418,6 +418,41 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 // kind needs them) its ControllerRevisions until its evaluator says the
 // rollout is done (nil) or failed (*RolloutError), or ctx ends.
 func waitWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
+		return rw.waitFor(ctx, synced, eval, logf)
+	})
+}
+
+// watchWorkload keeps watching workload ns/name after its verification
+// (see Target.Watch): a failure is a *RolloutError at once; nil when ctx
+// ends.
+func watchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
+		start := time.Now()
+		for {
+			if synced() {
+				v, err := eval()
+				switch {
+				case err != nil:
+					return err
+				case v.Failure != "":
+					logf("watch: failed %s after its verification: %s", time.Since(start).Round(100*time.Millisecond), v.Failure)
+					return &RolloutError{Reason: v.Failure}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-rw.changed:
+			}
+		}
+	})
+}
+
+// onWorkload runs the informers of workload ns/name, its pods and (when
+// the kind needs them) its ControllerRevisions, and calls use with what
+// evaluates the rollout from their stores.
+func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error) error {
 	w, err := k.get(ctx, cs, ns, name)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
@@ -479,5 +514,5 @@ func waitWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf 
 		}
 		return true
 	}
-	return rw.waitFor(ctx, synced, eval, logf)
+	return use(ctx, rw, synced, eval)
 }
