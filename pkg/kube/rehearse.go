@@ -54,14 +54,11 @@ func accessesOf(kind, name string) []access {
 	return append(out, access{"list", "", "pods", ""}, access{"watch", "", "pods", ""})
 }
 
-// Rehearse checks, before anything changes, that a release of img would
-// be accepted (see promote.Rehearser): it asks the API server with
-// SelfSubjectAccessReviews whether ferry may make every call a release,
-// its verification and its restore make, then sends the release's exact
-// patch as a server-side dry run, which admission webhooks and validation
-// judge while nothing is stored. A refusal is an input error that names
-// the verb, the resource and the namespace, or the webhook's answer.
-func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Image) error {
+// CheckAccess asks the API server with SelfSubjectAccessReviews whether
+// ferry may make every call a release, its verification and its restore
+// make (see promote.AccessChecker); a refusal is an input error that
+// names each verb and resource, and the namespace.
+func (t *Target) CheckAccess(ctx context.Context) error {
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -83,6 +80,18 @@ func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Ima
 	if len(refused) > 0 {
 		return promote.Input(fmt.Errorf("ferry may not %s in namespace %s (SelfSubjectAccessReview); grant them to the identity ferry signs in as (see docs/rbac/roles.yaml)",
 			strings.Join(refused, ", "), t.ref.Namespace))
+	}
+	return nil
+}
+
+// Rehearse sends the exact patch a release of img would send as a
+// server-side dry run (see promote.Rehearser): admission webhooks and
+// validation judge it while nothing is stored. A rejection is an input
+// error carrying the API server's answer.
+func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Image) error {
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return err
 	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
@@ -108,4 +117,7 @@ func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Ima
 	return fmt.Errorf("dry run of the release: %w", err)
 }
 
-var _ promote.Rehearser = (*Target)(nil)
+var (
+	_ promote.Rehearser     = (*Target)(nil)
+	_ promote.AccessChecker = (*Target)(nil)
+)

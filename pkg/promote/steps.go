@@ -48,6 +48,9 @@ func (r *run) prepare(ctx context.Context, src Source) (image.Image, error) {
 		err = r.checkSource(ctx, img)
 	}
 	if err == nil {
+		err = r.checkAccessAll(ctx)
+	}
+	if err == nil {
 		err = r.snapshotAll(ctx, img)
 	}
 	if err == nil {
