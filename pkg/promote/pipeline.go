@@ -21,6 +21,8 @@ type Options struct {
 	Checks []SourceCheck
 	// Logger receives progress lines.
 	Logger Logger
+	// Records tune the records and locks of targets that keep them.
+	Records RecordOptions
 }
 
 // SourceCheck decides whether an image may be promoted at all (a
@@ -45,6 +47,8 @@ func (o Options) withDefaults() Options {
 
 // Run promotes, in these steps:
 //
+//  0. take every target's lock (see [Journal]) and recover what an
+//     earlier run left unfinished there (see [Recover]);
 //  1. resolve the source to one image digest;
 //  2. check the source image (Options.Checks);
 //  3. snapshot every target — any failure ends the run before anything
@@ -62,6 +66,10 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("promote", targets, o)
 	defer r.stop()
+	defer r.unlockAll(ctx)
+	if err := r.lockAll(ctx); err != nil {
+		return r.report, r.report.Fail(err)
+	}
 	img, err := r.prepare(ctx, src)
 	if err != nil {
 		return r.report, r.report.Fail(err)

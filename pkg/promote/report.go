@@ -24,6 +24,7 @@ const (
 	StatusRestored      Status = "restored"       // changed, then put back
 	StatusRestoreFailed Status = "restore-failed" // changed, and could not be put back
 	StatusSkipped       Status = "skipped"        // not attempted: the run failed before it got there
+	StatusRecovered     Status = "recovered"      // recover: an earlier run's unfinished promotion was settled
 )
 
 // Outcome is the result of a whole run; it maps onto ferry's exit codes.
@@ -38,6 +39,7 @@ const (
 	OutcomeFailed        Outcome = "failed"         // exit 1: failed, every changed target restored
 	OutcomeBadInput      Outcome = "bad-input"      // exit 2: nothing changed
 	OutcomeRestoreFailed Outcome = "restore-failed" // exit 3: a human is needed
+	OutcomeRecovered     Outcome = "recovered"      // exit 0: recover settled an earlier run's unfinished promotion
 )
 
 // OutcomeOf is the outcome of a run that ended with err: a failed restore
@@ -69,6 +71,9 @@ type TargetReport struct {
 	Error     string        `json:"error,omitempty"`
 	Restore   string        `json:"restore_error,omitempty"`
 	Durations StepDurations `json:"durations"`
+	// Recovery is what the run found an earlier run left unfinished on
+	// the target, and what it did about it.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // StepDurations are how long each step took for a target.

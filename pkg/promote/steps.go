@@ -22,6 +22,11 @@ type run struct {
 	changes []*Change // nil until the target was released (or rolled back)
 	// step is the change step 4 makes, once it started.
 	step changer
+	// locks are the targets' locks (nil for a target that keeps no
+	// record, and before step 0); saved the step each record was last
+	// saved at.
+	locks []Lock
+	saved []Step
 }
 
 func start(command string, targets []Target, o Options) *run {
@@ -200,6 +205,11 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 		tr.Status = StatusSkipped
 		return nil
 	}
+	if err := r.note(ctx, i, StepReleasing); err != nil {
+		tr.Status, tr.Error = StatusFailed, err.Error()
+		r.o.Logger.Logf(t.String(), "failed: %v; nothing was changed", err)
+		return err
+	}
 	var c Change
 	err := timed(&tr.Durations.Release, func() (err error) {
 		r.o.Logger.Logf(t.String(), "%s: %s", step.name, step.describe(s))
@@ -212,10 +222,14 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 		r.changes[i] = &c
 	}
 	if err == nil {
+		r.noteOrWarn(ctx, i, StepReleased)
 		err = timed(&tr.Durations.Verify, func() error {
 			r.o.Logger.Logf(t.String(), "verify: waiting until it is healthy")
 			return t.Verify(work, s, c)
 		})
+	}
+	if err == nil {
+		r.noteOrWarn(ctx, i, StepVerified)
 	}
 	if err != nil {
 		switch {
@@ -277,6 +291,7 @@ func (r *run) restoreOne(ctx, rctx context.Context, i int, cause error) error {
 	if tr.Error == "" {
 		tr.Error = "restored because another target failed: " + cause.Error()
 	}
+	r.noteOrWarn(ctx, i, StepRestoring)
 	err := timed(&tr.Durations.Restore, func() error { return t.Restore(rctx, s, c) })
 	if err != nil {
 		now := whatItRuns(ctx, t, r.step, s, c)
@@ -285,6 +300,7 @@ func (r *run) restoreOne(ctx, rctx context.Context, i int, cause error) error {
 		return fmt.Errorf("%s: %w; %s", t, err, now)
 	}
 	tr.Status = StatusRestored
+	r.noteOrWarn(ctx, i, StepDone)
 	r.o.Logger.Logf(t.String(), "restored to %s", describeSeen(s.Seen))
 	if after, err := t.Snapshot(rctx, image.Image{}); err == nil {
 		tr.After = &after.Seen
