@@ -103,6 +103,12 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 			return nil, err
 		}
 		return promote.Rollback(ctx, ts, a.cfg.Run.ToRevision, a.options())
+	case config.CommandRecover:
+		ts, err := a.targets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return promote.Recover(ctx, ts, a.options())
 	}
 	return nil, fmt.Errorf("unknown command %q", a.cfg.Command)
 }
@@ -112,6 +118,7 @@ func (a *app) options() promote.Options {
 		Parallelism:    a.cfg.Run.Parallelism,
 		RestoreTimeout: a.cfg.Run.RestoreTimeout,
 		Logger:         a.log,
+		Records:        a.records(),
 	}
 }
 
@@ -157,6 +164,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				OnProgressing: a.cfg.Kube.OnProgressing,
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
+				LockTTL:       a.cfg.Run.LockTTL,
 			})
 		case address.KindHeroku:
 			c, err := a.herokuClient(ctx, ad.App)

@@ -28,6 +28,7 @@ const (
 	CommandPlan     = "plan"
 	CommandStatus   = "status"
 	CommandRollback = "rollback"
+	CommandRecover  = "recover"
 )
 
 const maxDuration = 6 * time.Hour
@@ -122,6 +123,11 @@ type Run struct {
 	ToRevision string
 	// ChangeCause overrides the change cause ferry writes.
 	ChangeCause string
+	// LockWait bounds the wait for another run's lock; LockTTL is how
+	// long a lock outlives its holder; RecoverVerify verifies an
+	// interrupted run's release instead of restoring it.
+	LockWait, LockTTL time.Duration
+	RecoverVerify     bool
 }
 
 // Health is the HTTP check template a target's health option fills in.
@@ -145,9 +151,9 @@ func (s Settings) Check(command string) (Config, error) {
 	switch command {
 	case CommandPromote, CommandPlan:
 		withSource = true
-	case CommandStatus, CommandRollback:
+	case CommandStatus, CommandRollback, CommandRecover:
 	default:
-		return Config{}, fmt.Errorf("unknown command %q: use promote, plan, status or rollback", command)
+		return Config{}, fmt.Errorf("unknown command %q: use promote, plan, status, rollback or recover", command)
 	}
 	ch := &checker{s: &s, problems: slices.Clone(s.loadProblems), bad: map[int]bool{}}
 	for _, p := range s.loadProblems {
@@ -452,7 +458,15 @@ func (ch *checker) run() Run {
 	ch.positive("TIMEOUT", s.Timeout)
 	ch.positive("RESTORE_TIMEOUT", s.RestoreTimeout)
 	ch.between("PARALLELISM", s.Parallelism, 1, 64)
-	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause}
+	if ch.ok("LOCK_WAIT") && (s.LockWait < 0 || s.LockWait > maxDuration) {
+		ch.add("LOCK_WAIT", fmt.Sprintf("%s is out of range: use 0 to 6h", s.LockWait), fieldKeyed("LOCK_WAIT").def)
+	}
+	if ch.ok("LOCK_TTL") && (s.LockTTL < 2*time.Second || s.LockTTL > 10*time.Minute) {
+		ch.add("LOCK_TTL", fmt.Sprintf("%s is out of range: use 2s to 10m", s.LockTTL), fieldKeyed("LOCK_TTL").def)
+	}
+	ch.oneOf("RECOVER", s.Recover, "restore", "verify")
+	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause,
+		LockWait: s.LockWait, LockTTL: s.LockTTL, RecoverVerify: s.Recover == "verify"}
 }
 
 // health checks the HTTP check template.

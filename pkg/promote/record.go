@@ -189,3 +189,16 @@ type Recovery struct {
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
 }
+
+// String says what was found and done, in one line for reports.
+func (v Recovery) String() string {
+	s := fmt.Sprintf("found an unfinished promotion of %s by %s at step %s", v.Image, v.Run, v.Step)
+	if v.Now != "" {
+		s += "; it ran " + v.Now
+	}
+	s += "; " + string(v.Action) + ": " + v.Result
+	if v.Error != "" {
+		s += " (" + v.Error + ")"
+	}
+	return s
+}

@@ -91,6 +91,9 @@ func Summary(r *promote.Report) string {
 		b.WriteString("\n")
 	}
 	for _, t := range r.Targets {
+		if t.Recovery != nil {
+			fmt.Fprintf(&b, "- `%s`: recovery: %s\n", t.Target, mdEscape(t.Recovery.String()))
+		}
 		if t.Error != "" {
 			fmt.Fprintf(&b, "- `%s`: %s\n", t.Target, mdEscape(t.Error))
 		}
