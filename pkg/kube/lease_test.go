@@ -21,8 +21,8 @@ func TestLeaseHeldBy(t *testing.T) {
 		{leaseState{}, ""},
 		{leaseState{holder: "a", renewed: now.Add(-10 * time.Second), ttl: 30 * time.Second}, "a"},
 		{leaseState{holder: "a", renewed: now.Add(-30 * time.Second), ttl: 30 * time.Second}, ""}, // expired: taken over
-		{leaseState{holder: "a", ttl: 30 * time.Second}, ""},                                       // never renewed
-		{leaseState{holder: "", renewed: now, ttl: 30 * time.Second}, ""},                          // given up
+		{leaseState{holder: "a", ttl: 30 * time.Second}, ""},                                      // never renewed
+		{leaseState{holder: "", renewed: now, ttl: 30 * time.Second}, ""},                         // given up
 	}
 	for _, c := range cases {
 		if got := c.s.heldBy(now); got != c.want {
