@@ -15,9 +15,10 @@ import (
 // later one refuses clearly; neither ever restores to a state that is not
 // its own snapshot, nor undoes the other's release.
 
-// Both runs start at the same instant against one Deployment: one
-// promotes, the other refuses or finds its release test failing; the
-// winner's image stays, and exactly one release patch landed.
+// Both runs start at the same instant against one Deployment: one takes
+// the Deployment's lock and promotes; the other waits for it, then
+// promotes on top of it, taking the first one's result as its snapshot.
+// One release at a time, two releases in all, both runs exit 0.
 func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -34,28 +35,27 @@ func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	winner := -1
+	waiter := -1
 	for i, r := range results {
-		if r.code == 0 {
-			if winner >= 0 {
-				t.Fatalf("both runs claim the promotion:\n%s\n%s", results[0], results[1])
+		if r.code != 0 {
+			t.Fatalf("run %d: want exit 0 (the later run waits for the lock)\n%s", i, r)
+		}
+		if strings.Contains(r.stderr, "waiting up to") {
+			if waiter >= 0 {
+				t.Fatalf("both runs waited for each other:\n%s\n%s", results[0], results[1])
 			}
-			winner = i
+			waiter = i
 		}
 	}
-	if winner < 0 {
-		t.Fatalf("neither run promoted:\n%s\n%s", results[0], results[1])
+	if waiter < 0 {
+		t.Fatalf("neither run waited for the other's lock:\n%s\n%s", results[0], results[1])
 	}
-	loser := results[1-winner]
-	if loser.code != 1 && loser.code != 2 {
-		t.Fatalf("the other run: want exit 1 or 2\n%s", loser)
-	}
-	if !strings.Contains(loser.stdout, "changed since ferry read it") && !strings.Contains(loser.stdout, "another rollout is in progress") {
-		t.Errorf("the other run does not say why it stopped:\n%s", loser)
+	if before := results[waiter].report(t).Targets[0].Before; before == nil || before.Image != imgs[1-waiter] {
+		t.Errorf("the waiting run's snapshot is %+v, want the first run's image %s", before, imgs[1-waiter])
 	}
 	waitRolledOut(t, production, pns, "web")
-	if got := imageOf(get(t, production, pns, "web"), "app"); got != imgs[winner] {
-		t.Errorf("runs %s, want the winner's %s", got, imgs[winner])
+	if got := imageOf(get(t, production, pns, "web"), "app"); got != imgs[waiter] {
+		t.Errorf("runs %s, want the later run's %s", got, imgs[waiter])
 	}
 	landed := 0
 	for _, m := range mutations(t, production, pns) {
@@ -63,14 +63,15 @@ func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 			landed++
 		}
 	}
-	if landed != 1 {
-		t.Errorf("%d patches landed, want exactly the winner's release", landed)
+	if landed != 2 {
+		t.Errorf("%d patches landed, want one release per run", landed)
 	}
 }
 
-// A second run starts while the first one verifies: by default it refuses
-// without writing; with FERRY_ON_PROGRESSING=wait it waits for the first
-// rollout and promotes on top of it, taking that as its snapshot.
+// A second run starts while the first one verifies: with FERRY_LOCK_WAIT=0
+// it refuses at once, naming the run holding the lock, and writes
+// nothing; by default it waits for the first run and promotes on top of
+// it, taking that as its snapshot.
 func TestFaultConcurrentRunsSerialize(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -90,20 +91,20 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 		t.Fatalf("the first run never verified:\n%s", errb.String())
 	}
 	writes := len(mutations(t, production, pns))
-	refused := ferry(t, e.with("FERRY_SOURCE", second), "promote")
-	if refused.code != 2 || !strings.Contains(refused.stdout, "another rollout is in progress") {
-		t.Errorf("second run during the first one's rollout: want exit 2, rollout in progress\n%s", refused)
+	refused := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_LOCK_WAIT", "0s"), "promote")
+	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") || !strings.Contains(refused.stdout, "FERRY_LOCK_WAIT") {
+		t.Errorf("second run during the first one's rollout, FERRY_LOCK_WAIT=0: want exit 2 naming the lock\n%s", refused)
 	}
 	if n := len(mutations(t, production, pns)) - writes; n != 0 {
 		t.Errorf("the refused run wrote %d times", n)
 	}
-	waited := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_ON_PROGRESSING", "wait"), "promote")
+	waited := ferry(t, e.with("FERRY_SOURCE", second), "promote")
 	r := wait(t, cmd, out, errb)
 	if r.code != 0 {
 		t.Fatalf("first run: want exit 0\n%s", r)
 	}
-	if waited.code != 0 {
-		t.Fatalf("second run with FERRY_ON_PROGRESSING=wait: want exit 0\n%s", waited)
+	if waited.code != 0 || !strings.Contains(waited.stderr, "waiting up to") {
+		t.Fatalf("second run: want it to wait for the lock, then exit 0\n%s", waited)
 	}
 	if before := waited.report(t).Targets[0].Before; before == nil || before.Image != first {
 		t.Errorf("the waiting run's snapshot is %+v, want the first run's image %s", before, first)

@@ -47,10 +47,10 @@ func (o Options) withDefaults() Options {
 
 // Run promotes, in these steps:
 //
-//  0. take every target's lock (see [Journal]) and recover what an
-//     earlier run left unfinished there (see [Recover]);
 //  1. resolve the source to one image digest;
 //  2. check the source image (Options.Checks);
+//     then take every target's lock (see [Journal]) and recover what an
+//     earlier run left unfinished there (see [Recover]);
 //  3. snapshot every target — any failure ends the run before anything
 //     changed;
 //  4. release the image to every target that does not run it yet, and
@@ -67,10 +67,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	r := start("promote", targets, o)
 	defer r.stop()
 	defer r.unlockAll(ctx)
-	if err := r.lockAll(ctx); err != nil {
-		return r.report, r.report.Fail(err)
-	}
-	img, err := r.prepare(ctx, src)
+	img, err := r.prepare(ctx, src, true)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
@@ -90,7 +87,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("plan", targets, o)
 	defer r.stop()
-	img, err := r.prepare(ctx, src)
+	img, err := r.prepare(ctx, src, false)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}

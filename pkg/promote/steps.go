@@ -46,11 +46,16 @@ func start(command string, targets []Target, o Options) *run {
 
 func (r *run) stop() { r.report.Duration = Duration(time.Since(r.started)) }
 
-// prepare is steps 1 to 3, with which Run and Plan begin.
-func (r *run) prepare(ctx context.Context, src Source) (image.Image, error) {
+// prepare is steps 1 to 3, with which Run and Plan begin; with lock,
+// the targets' locks are taken and what an earlier run left unfinished
+// is recovered before the snapshots.
+func (r *run) prepare(ctx context.Context, src Source, lock bool) (image.Image, error) {
 	img, err := r.resolve(ctx, src)
 	if err == nil {
 		err = r.checkSource(ctx, img)
+	}
+	if err == nil && lock {
+		err = r.lockAll(ctx)
 	}
 	if err == nil {
 		err = r.snapshotAll(ctx, img)
