@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
+	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // Two ferry runs against the same target at once: they serialize, or the
@@ -115,8 +116,10 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 	}
 }
 
-// A second run against a Heroku app whose release is in its release phase
-// refuses before it writes anything.
+// A second run against a Heroku app whose release is in its release phase:
+// with FERRY_LOCK_WAIT=0 it refuses at once, naming the run that holds the
+// app's promotion record, and changes nothing; by default it waits for the
+// first run and promotes after it.
 func TestFaultConcurrentRunsHerokuReleaseInProgress(t *testing.T) {
 	t.Parallel()
 	imgA := push(t, "acme/shop", "phase-a", nil)
@@ -134,59 +137,77 @@ func TestFaultConcurrentRunsHerokuReleaseInProgress(t *testing.T) {
 		t.Fatalf("the first run never released:\n%s", errb.String())
 	}
 	writes := len(appMutations(e, app))
-	refused := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
-	if refused.code != 2 || !strings.Contains(refused.stdout, "is in progress") {
-		t.Errorf("second run during the release phase: want exit 2, release in progress\n%s", refused)
+	refused := ferry(t, env.with("FERRY_SOURCE", imgB.ref(), "FERRY_LOCK_WAIT", "0s"), "promote")
+	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") {
+		t.Errorf("second run during the release phase, FERRY_LOCK_WAIT=0: want exit 2 naming the lock\n%s", refused)
 	}
 	if n := len(appMutations(e, app)) - writes; n != 0 {
 		t.Errorf("the refused run made %d changes", n)
 	}
+	waited := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
 	if r := wait(t, cmd, out, errb); r.code != 0 {
 		t.Fatalf("first run: want exit 0\n%s", r)
 	}
-	if cur := currentOn(t, e, app); cur.Images["web"] != imgA.config.String() {
-		t.Errorf("current release %+v, want the first run's image", cur)
+	if waited.code != 0 || !strings.Contains(waited.stderr, "waiting up to") {
+		t.Fatalf("second run: want it to wait, then exit 0\n%s", waited)
+	}
+	if cur := currentOn(t, e, app); cur.Images["web"] != imgB.config.String() {
+		t.Errorf("current release %+v, want the second run's image", cur)
 	}
 }
 
-// A second run releases to a Heroku app while the first run waits for its
-// dynos: the first run sees its release replaced and fails, but it must
-// not roll back the second run's release (it is not its own): it exits 3
-// saying what the app runs, and the second run promotes.
-func TestFaultConcurrentRunsHerokuNewerRelease(t *testing.T) {
+// Two runs promote different images to one Heroku app at once, in both
+// orders of arrival: they queue on the app's promotion record, or, should
+// both get past it, the formation PATCH is guarded and a replaced run is
+// reported superseded. Never exit 3 while the app is healthy, never a
+// rollback of the other run's release.
+func TestFaultConcurrentRunsHerokuBothOrders(t *testing.T) {
 	t.Parallel()
-	imgA := push(t, "acme/shop", "boot-a", nil)
-	imgB := push(t, "acme/shop", "boot-b", nil)
-	e := ownEmulator(t, herokuemu.Options{BootTime: 4 * time.Second})
-	app := ownApp(t, e, "newer")
-	seedOn(t, e, app, nil, "web")
-	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web")
-	cmd, out, errb := ferryCmd(t, env.with("FERRY_SOURCE", imgA.ref()), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("waiting for dynos", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("the first run never waited for dynos:\n%s", errb.String())
-	}
-	second := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
-	first := wait(t, cmd, out, errb)
-	if second.code != 0 {
-		t.Errorf("second run: want exit 0\n%s", second)
-	}
-	if first.code != 3 {
-		t.Errorf("first run: want exit 3 (its release was replaced by someone else's)\n%s", first)
-	}
-	if !strings.Contains(first.stdout, "not rolling back") {
-		t.Errorf("the first run does not say why it left the app alone")
-	}
-	cur := currentOn(t, e, app)
-	if cur.Images["web"] != imgB.config.String() || cur.RollbackOf != 0 {
-		t.Errorf("current release %+v, want the second run's release", cur)
-	}
-	for _, rel := range e.Releases(app) {
-		if rel.RollbackOf != 0 {
-			t.Errorf("a rollback was made: %+v", rel)
-		}
+	for _, order := range []string{"a-first", "b-first"} {
+		t.Run(order, func(t *testing.T) {
+			t.Parallel()
+			imgs := []pushed{push(t, "acme/shop", "both-a-"+order, nil), push(t, "acme/shop", "both-b-"+order, nil)}
+			if order == "b-first" {
+				imgs[0], imgs[1] = imgs[1], imgs[0]
+			}
+			e := ownEmulator(t, herokuemu.Options{BootTime: 2 * time.Second})
+			app := ownApp(t, e, "both")
+			seedOn(t, e, app, nil, "web")
+			env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web")
+			results := make([]result, 2)
+			var wg sync.WaitGroup
+			for i := range imgs {
+				wg.Go(func() {
+					time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+					results[i] = ferry(t, env.with("FERRY_SOURCE", imgs[i].ref()), "promote")
+				})
+			}
+			wg.Wait()
+			promoted := map[string]bool{}
+			for i, r := range results {
+				if r.code != 0 {
+					t.Fatalf("run %d: want exit 0\n%s", i, r)
+				}
+				switch rep := r.report(t); rep.Outcome {
+				case promote.OutcomePromoted:
+					promoted[imgs[i].config.String()] = true
+				case promote.OutcomeSuperseded:
+				default:
+					t.Errorf("run %d: outcome %s, want promoted or superseded", i, rep.Outcome)
+				}
+			}
+			if err := e.WaitIdle(t.Context(), app); err != nil {
+				t.Fatal(err)
+			}
+			cur := currentOn(t, e, app)
+			if !promoted[cur.Images["web"]] {
+				t.Errorf("the app runs %s, which no run reports promoted", cur.Images["web"])
+			}
+			for _, rel := range e.Releases(app) {
+				if rel.RollbackOf != 0 {
+					t.Errorf("a rollback was made: %+v", rel)
+				}
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ const (
 	StatusRestoreFailed Status = "restore-failed" // changed, and could not be put back
 	StatusSkipped       Status = "skipped"        // not attempted: the run failed before it got there
 	StatusRecovered     Status = "recovered"      // recover: an earlier run's unfinished promotion was settled
+	StatusSuperseded    Status = "superseded"     // another release landed on it meanwhile, and it is healthy on that
 )
 
 // Outcome is the result of a whole run; it maps onto ferry's exit codes.
@@ -40,6 +41,7 @@ const (
 	OutcomeBadInput      Outcome = "bad-input"      // exit 2: nothing changed
 	OutcomeRestoreFailed Outcome = "restore-failed" // exit 3: a human is needed
 	OutcomeRecovered     Outcome = "recovered"      // exit 0: recover settled an earlier run's unfinished promotion
+	OutcomeSuperseded    Outcome = "superseded"     // exit 0: a newer release replaced this run's, and production is healthy on it
 )
 
 // OutcomeOf is the outcome of a run that ended with err: a failed restore
@@ -54,6 +56,8 @@ func OutcomeOf(err error) Outcome {
 		return ""
 	case errors.As(err, &re):
 		return OutcomeRestoreFailed
+	case IsSuperseded(err):
+		return OutcomeSuperseded
 	case errors.As(err, &restored):
 		return OutcomeFailed
 	case IsInput(err):

@@ -244,6 +244,9 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 			err = fmt.Errorf("stopped because %v: %w", context.Cause(work), err)
 		}
 		tr.Status, tr.Error = StatusFailed, err.Error()
+		if IsSuperseded(err) {
+			tr.Status = StatusSuperseded
+		}
 		r.o.Logger.Logf(t.String(), "failed: %v", err)
 		return err
 	}
@@ -287,6 +290,12 @@ func (r *run) restoreAll(ctx context.Context, cause error) error {
 	if len(order) == 0 {
 		return r.report.Fail(cause) // nothing was changed
 	}
+	for _, k := range order {
+		if tr := r.report.Targets[k]; tr.Status == StatusSuperseded && !IsSuperseded(cause) {
+			cause = Superseded(fmt.Errorf("%s: %s", r.targets[k], tr.Error))
+			break
+		}
+	}
 	return r.report.Fail(&RestoredError{Cause: cause})
 }
 
@@ -298,13 +307,22 @@ func (r *run) restoreOne(ctx, rctx context.Context, i int, cause error) error {
 	}
 	r.noteOrWarn(ctx, i, StepRestoring)
 	err := timed(&tr.Durations.Restore, func() error { return t.Restore(rctx, s, c) })
+	if IsSuperseded(err) {
+		tr.Status, tr.Restore = StatusSuperseded, ""
+		tr.Error = err.Error()
+		r.noteOrWarn(ctx, i, StepDone)
+		r.o.Logger.Logf(t.String(), "superseded: %v", err)
+		return nil
+	}
 	if err != nil {
 		now := whatItRuns(ctx, t, r.step, s, c)
 		tr.Status, tr.Restore = StatusRestoreFailed, err.Error()+"; "+now
 		r.o.Logger.Logf(t.String(), "RESTORE FAILED: %v; %s", err, now)
 		return fmt.Errorf("%s: %w; %s", t, err, now)
 	}
-	tr.Status = StatusRestored
+	if tr.Status != StatusSuperseded {
+		tr.Status = StatusRestored
+	}
 	r.noteOrWarn(ctx, i, StepDone)
 	r.o.Logger.Logf(t.String(), "restored to %s", describeSeen(s.Seen))
 	if after, err := t.Snapshot(rctx, image.Image{}); err == nil {
