@@ -44,7 +44,7 @@ type config struct {
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds", "recovery"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -168,6 +168,8 @@ func (b *bench) runScenarios(ctx context.Context) []error {
 			err = b.startupScenario(ctx)
 		case "creds":
 			err = b.credsScenario(ctx)
+		case "recovery":
+			err = b.recoveryScenario(ctx)
 		case "size":
 			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
 				err = b.sizeScenario(ctx)
