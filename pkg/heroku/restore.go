@@ -101,6 +101,13 @@ func (t *Target) restore(ctx context.Context, st State, ch change) error {
 	switch plan.step {
 	case restoreNothing:
 		t.logf("restore: %s", plan.why)
+		if ch.Sent && cur.ID != "" && cur.ID != st.ReleaseID {
+			// A rollback release (an interrupted run's restore) is
+			// current: wait for its dynos like a restore of ours.
+			if err := t.waitDynos(ctx, *refOf(&cur)); err != nil {
+				return fmt.Errorf("after the rollback to v%d (release v%d): %w", st.Version, cur.Version, err)
+			}
+		}
 		return nil
 	case restoreRefuse:
 		return errors.New(plan.why)
