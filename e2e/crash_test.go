@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -178,9 +179,8 @@ func TestCrashKubeChangedBySomeoneElse(t *testing.T) {
 	img := "registry.test/shop-slowready@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
 	killAt(t, e.with("FERRY_SOURCE", img), "verify: waiting")
-	d := get(t, production, pns, "web")
-	d.Spec.Template.Spec.Containers[0].Image = "registry.test/shop:hotfix"
-	if _, err := production.Admin.AppsV1().Deployments(pns).Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
+	hotfix := []byte(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.test/shop:hotfix"}]`)
+	if _, err := production.Admin.AppsV1().Deployments(pns).Patch(context.Background(), "web", types.JSONPatchType, hotfix, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r := ferry(t, e, "recover")
