@@ -132,6 +132,11 @@ func (t *Target) lockTTL() time.Duration {
 // Lock takes the app's advisory lock for run (see promote.Journal) and
 // returns the unfinished record a previous run left.
 func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Duration) (promote.Lock, *promote.Record, error) {
+	// An unknown app, a refused key or another stack is bad input, found
+	// before anything is written (the record included).
+	if _, err := t.c.containerApp(ctx, t.addr.App); err != nil {
+		return nil, nil, err
+	}
 	ttl := t.lockTTL()
 	start := time.Now()
 	told := ""

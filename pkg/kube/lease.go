@@ -83,6 +83,12 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 	if err != nil {
 		return nil, nil, err
 	}
+	// A Deployment that is not there, or whose container is ambiguous,
+	// is bad input, found before anything is written (the lease
+	// included).
+	if _, _, err := getDeployment(ctx, cs, t.ref); err != nil {
+		return nil, nil, err
+	}
 	leases := cs.Leases(t.ref.Namespace)
 	name := LeaseName(t.ref.Name)
 	ttl := t.lockTTL()
