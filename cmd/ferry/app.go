@@ -90,7 +90,15 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 		if a.cfg.Command == config.CommandPlan {
 			return promote.Plan(ctx, src, ts, a.options())
 		}
-		return promote.Run(ctx, src, ts, a.options())
+		if a.cfg.Deployments.Environment == "" {
+			return promote.Run(ctx, src, ts, a.options())
+		}
+		dep := &deployment{a: a}
+		o := a.options()
+		o.Checks = append(o.Checks, dep)
+		r, err := promote.Run(ctx, src, ts, o)
+		dep.finish(ctx, r)
+		return r, err
 	case config.CommandStatus:
 		ts, err := a.targets(ctx)
 		if err != nil {

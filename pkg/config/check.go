@@ -53,6 +53,9 @@ type Config struct {
 	Health  Health
 	// CI says which CI run this is, when any.
 	CI CI
+	// Deployments is where the promotion is recorded as a GitHub
+	// Deployment; its Environment is "" when it is not.
+	Deployments Deployments
 	// Env is the environment Load read.
 	Env Env
 	// Settings are the values Check was made from.
@@ -170,6 +173,7 @@ func (s Settings) Check(command string) (Config, error) {
 	c.Cloud = ch.cloud()
 	c.Run = ch.run()
 	c.Health = ch.health()
+	c.Deployments = ch.deployments(command, c.CI)
 	ch.oneOf("OUTPUT", s.Output, "text", "json")
 	if len(ch.problems) == 0 {
 		return c, nil

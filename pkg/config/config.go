@@ -73,6 +73,8 @@ type Settings struct {
 
 	GitHubToken string `env:"GITHUB_TOKEN" alias:"GITHUB_TOKEN" secret:"true" desc:"A GitHub token that can read packages, for images on ghcr.io (in a workflow: github-token: ${{ github.token }} with permissions: packages: read)."`
 
+	GitHubEnvironment string `env:"GITHUB_ENVIRONMENT" desc:"promote: record the promotion as a GitHub Deployment of the commit to this environment too: statuses in_progress, then success, failure, error or inactive, the run's URL as log URL, the image and digest in the payload. Needs FERRY_GITHUB_TOKEN with permissions: deployments: write, and the repository (GITHUB_REPOSITORY, or the CircleCI project's)." example:"production"`
+
 	Output string `env:"OUTPUT" envDefault:"text" desc:"Report format on standard output: text or json." example:"json"`
 
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"5m" desc:"How long each target may take to roll out and pass its checks after its release; more than 0, at most 6h." example:"5m"`
