@@ -91,13 +91,18 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("the first run never verified:\n%s", errb.String())
 	}
-	writes := len(mutations(t, production, pns))
+	writes, leases := len(mutations(t, production, pns)), len(leaseWrites(t, production, pns))
 	refused := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_LOCK_WAIT", "0s"), "promote")
 	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") || !strings.Contains(refused.stdout, "FERRY_LOCK_WAIT") {
 		t.Errorf("second run during the first one's rollout, FERRY_LOCK_WAIT=0: want exit 2 naming the lock\n%s", refused)
 	}
 	if n := len(mutations(t, production, pns)) - writes; n != 0 {
 		t.Errorf("the refused run wrote %d times", n)
+	}
+	// The refused run takes no lease; the first run may renew its own
+	// meanwhile (every 10 s with the default FERRY_LOCK_TTL).
+	if n := len(leaseWrites(t, production, pns)) - leases; n > 2 {
+		t.Errorf("%d lease writes while the refused run ran", n)
 	}
 	waited := ferry(t, e.with("FERRY_SOURCE", second), "promote")
 	r := wait(t, cmd, out, errb)
@@ -166,48 +171,54 @@ func TestFaultConcurrentRunsHerokuBothOrders(t *testing.T) {
 	for _, order := range []string{"a-first", "b-first"} {
 		t.Run(order, func(t *testing.T) {
 			t.Parallel()
-			imgs := []pushed{push(t, "acme/shop", "both-a-"+order, nil), push(t, "acme/shop", "both-b-"+order, nil)}
-			if order == "b-first" {
-				imgs[0], imgs[1] = imgs[1], imgs[0]
-			}
-			e := ownEmulator(t, herokuemu.Options{BootTime: 2 * time.Second})
-			app := ownApp(t, e, "both")
-			seedOn(t, e, app, nil, "web")
-			env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web")
-			results := make([]result, 2)
-			var wg sync.WaitGroup
-			for i := range imgs {
-				wg.Go(func() {
-					time.Sleep(time.Duration(i) * 50 * time.Millisecond)
-					results[i] = ferry(t, env.with("FERRY_SOURCE", imgs[i].ref()), "promote")
-				})
-			}
-			wg.Wait()
-			promoted := map[string]bool{}
-			for i, r := range results {
-				if r.code != 0 {
-					t.Fatalf("run %d: want exit 0\n%s", i, r)
-				}
-				switch rep := r.report(t); rep.Outcome {
-				case promote.OutcomePromoted:
-					promoted[imgs[i].config.String()] = true
-				case promote.OutcomeSuperseded:
-				default:
-					t.Errorf("run %d: outcome %s, want promoted or superseded", i, rep.Outcome)
-				}
-			}
-			if err := e.WaitIdle(t.Context(), app); err != nil {
-				t.Fatal(err)
-			}
-			cur := currentOn(t, e, app)
-			if !promoted[cur.Images["web"]] {
-				t.Errorf("the app runs %s, which no run reports promoted", cur.Images["web"])
-			}
-			for _, rel := range e.Releases(app) {
-				if rel.RollbackOf != 0 {
-					t.Errorf("a rollback was made: %+v", rel)
-				}
-			}
+			twoHerokuRuns(t, order)
 		})
+	}
+}
+
+// twoHerokuRuns promotes two images to one app at once, in order.
+func twoHerokuRuns(t *testing.T, order string) {
+	t.Helper()
+	imgs := []pushed{push(t, "acme/shop", "both-a-"+order, nil), push(t, "acme/shop", "both-b-"+order, nil)}
+	if order == "b-first" {
+		imgs[0], imgs[1] = imgs[1], imgs[0]
+	}
+	e := ownEmulator(t, herokuemu.Options{BootTime: 2 * time.Second})
+	app := ownApp(t, e, "both")
+	seedOn(t, e, app, nil, "web")
+	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web")
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range imgs {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			results[i] = ferry(t, env.with("FERRY_SOURCE", imgs[i].ref()), "promote")
+		})
+	}
+	wg.Wait()
+	promoted := map[string]bool{}
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("run %d: want exit 0\n%s", i, r)
+		}
+		switch rep := r.report(t); rep.Outcome {
+		case promote.OutcomePromoted:
+			promoted[imgs[i].config.String()] = true
+		case promote.OutcomeSuperseded:
+		default:
+			t.Errorf("run %d: outcome %s, want promoted or superseded", i, rep.Outcome)
+		}
+	}
+	if err := e.WaitIdle(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	cur := currentOn(t, e, app)
+	if !promoted[cur.Images["web"]] {
+		t.Errorf("the app runs %s, which no run reports promoted", cur.Images["web"])
+	}
+	for _, rel := range e.Releases(app) {
+		if rel.RollbackOf != 0 {
+			t.Errorf("a rollback was made: %+v", rel)
+		}
 	}
 }

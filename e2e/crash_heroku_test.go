@@ -90,15 +90,7 @@ func TestCrashHerokuKillAtEveryStep(t *testing.T) {
 			if c.verify {
 				next = next.with("FERRY_RECOVER", "verify")
 			}
-			var r result
-			switch c.then {
-			case "recover":
-				r = ferry(t, next, "recover")
-			case "promote-same":
-				r = ferry(t, next.with("FERRY_SOURCE", img.ref()), "promote")
-			case "promote-other":
-				r = ferry(t, next.with("FERRY_SOURCE", other.ref()), "promote")
-			}
+			r := nextRun(t, c.then, next, img.ref(), other.ref())
 			if r.code != 0 {
 				t.Fatalf("the next run: want exit 0\n%s", r)
 			}
@@ -114,18 +106,25 @@ func TestCrashHerokuKillAtEveryStep(t *testing.T) {
 			if cur.Images["web"] != want {
 				t.Errorf("current release v%d runs %s, want the %s image %s (snapshot v%d ran %s)", cur.Version, cur.Images["web"], c.want, want, before.Version, old)
 			}
-			for _, d := range e.Dynos(app) {
-				if d.State != herokuemu.DynoUp {
-					t.Errorf("dyno %s is %s after recovery", d.Name, d.State)
-				}
-			}
-			switch {
-			case c.want == "old" && rv.Result != "restored":
-				t.Errorf("recovery result %s, want restored", rv.Result)
-			case c.verify && rv.Result != "kept":
-				t.Errorf("recovery result %s, want kept", rv.Result)
-			}
+			checkHerokuRecovery(t, e, app, c.want, c.verify, rv)
 		})
+	}
+}
+
+// checkHerokuRecovery checks that app's dynos are up and that the
+// recovery ended as want ("old": restored) or verify ("kept") say.
+func checkHerokuRecovery(t *testing.T, e *herokuemu.Emulator, app, want string, verify bool, rv *promote.Recovery) {
+	t.Helper()
+	for _, d := range e.Dynos(app) {
+		if d.State != herokuemu.DynoUp {
+			t.Errorf("dyno %s is %s after recovery", d.Name, d.State)
+		}
+	}
+	switch {
+	case want == "old" && rv.Result != "restored":
+		t.Errorf("recovery result %s, want restored", rv.Result)
+	case verify && rv.Result != "kept":
+		t.Errorf("recovery result %s, want kept", rv.Result)
 	}
 }
 

@@ -78,21 +78,24 @@ func settledOn(t *testing.T, ns, name string) string {
 	return imageOf(get(t, production, ns, name), "app")
 }
 
+// kubeKill is one case of TestCrashKubeKillAtEveryStep.
+type kubeKill struct {
+	name string
+	// killAt is the log line the kill waits for; image what the
+	// killed run promotes (its name chooses how kwok runs it).
+	killAt, image string
+	// slowRestore makes the snapshot's pods take a while to become
+	// ready, so that a restore is in progress when the kill lands.
+	slowRestore bool
+	// then is the next run: recover, promote-same or promote-other.
+	then string
+	// verify is FERRY_RECOVER=verify for the next run.
+	verify bool
+}
+
 func TestCrashKubeKillAtEveryStep(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name string
-		// killAt is the log line the kill waits for; image what the
-		// killed run promotes (its name chooses how kwok runs it).
-		killAt, image string
-		// slowRestore makes the snapshot's pods take a while to become
-		// ready, so that a restore is in progress when the kill lands.
-		slowRestore bool
-		// then is the next run: recover, promote-same or promote-other.
-		then string
-		// verify is FERRY_RECOVER=verify for the next run.
-		verify bool
-	}{
+	cases := []kubeKill{
 		{name: "between the record and the patch", killAt: "release: ", image: "shop", then: "recover"},
 		{name: "right after the patch was answered", killAt: "set container", image: "shop-slowready", then: "promote-other"},
 		{name: "during verification", killAt: "verify: waiting", image: "shop-slowready", then: "promote-same"},
@@ -103,70 +106,88 @@ func TestCrashKubeKillAtEveryStep(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			pns := namespace(t, production)
-			old := "registry.test/shop:v1"
-			if c.slowRestore {
-				old = "registry.test/shop-slowready:v1"
-			}
-			create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", old)},
-				podAnnotations: map[string]string{slowReadyAnnotation: "4s"}, recreate: c.slowRestore})
-			img := "registry.test/" + c.image + "@" + fakeDigest(t.Name())
-			e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
-			killAt(t, e.with("FERRY_SOURCE", img), c.killAt)
-			left := leaseRecord(t, pns, "web")
-			if !left.Step.Unfinished() || left.Snapshot == nil || left.Snapshot.Image != old || left.Image != img {
-				t.Fatalf("the killed run left the record %+v, want an unfinished one with its snapshot", left)
-			}
-
-			other := "registry.test/shop@" + fakeDigest(t.Name()+"other")
-			next := e
-			if c.verify {
-				next = next.with("FERRY_RECOVER", "verify")
-			}
-			var r result
-			switch c.then {
-			case "recover":
-				r = ferry(t, next, "recover")
-			case "promote-same":
-				r = ferry(t, next.with("FERRY_SOURCE", img), "promote")
-			case "promote-other":
-				r = ferry(t, next.with("FERRY_SOURCE", other), "promote")
-			}
-			if r.code != 0 {
-				t.Fatalf("the next run: want exit 0\n%s", r)
-			}
-			rep := r.report(t)
-			rv := rep.Targets[0].Recovery
-			if rv == nil || rv.Step != left.Step || rv.Image != img || rv.Run.ID != left.Run.ID {
-				t.Fatalf("the report does not say what was found: %+v", rv)
-			}
-			if !strings.Contains(r.stderr, "recover: found an unfinished promotion of "+img) {
-				t.Errorf("the log does not say what was found")
-			}
-			now := settledOn(t, pns, "web")
-			switch {
-			case c.then == "recover" && c.verify:
-				if rv.Result != "kept" || now != img {
-					t.Errorf("recovery %s, runs %s; want %s verified and kept", rv.Result, now, img)
-				}
-			case c.then == "recover":
-				if rv.Result != "restored" || now != old || rep.Targets[0].Status != promote.StatusRecovered {
-					t.Errorf("recovery %s (%s), runs %s; want restored to %s", rv.Result, rep.Targets[0].Status, now, old)
-				}
-			case c.then == "promote-same":
-				if rv.Result != "restored" || now != img || rep.Targets[0].Status != promote.StatusPromoted || rep.Targets[0].Before.Image != old {
-					t.Errorf("recovery %s, then %s from %+v, runs %s; want restored, then %s promoted and verified", rv.Result, rep.Targets[0].Status, rep.Targets[0].Before, now, img)
-				}
-			case c.then == "promote-other":
-				if rv.Result != "restored" || now != other || rep.Targets[0].Before.Image != old {
-					t.Errorf("recovery %s, then snapshot %+v, runs %s; want restored to %s, then %s promoted", rv.Result, rep.Targets[0].Before, now, old, other)
-				}
-			}
-			if rec := leaseRecord(t, pns, "web"); rec.Step != promote.StepDone {
-				t.Errorf("the record after the next run is at %s, want done", rec.Step)
-			}
+			killAndRecoverKube(t, c)
 		})
 	}
+}
+
+// killAndRecoverKube kills a promotion at c.killAt, runs the next one,
+// and checks what the Deployment runs and what the report says.
+func killAndRecoverKube(t *testing.T, c kubeKill) {
+	pns := namespace(t, production)
+	old := "registry.test/shop:v1"
+	if c.slowRestore {
+		old = "registry.test/shop-slowready:v1"
+	}
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", old)},
+		podAnnotations: map[string]string{slowReadyAnnotation: "4s"}, recreate: c.slowRestore})
+	img := "registry.test/" + c.image + "@" + fakeDigest(t.Name())
+	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
+	killAt(t, e.with("FERRY_SOURCE", img), c.killAt)
+	left := leaseRecord(t, pns, "web")
+	if !left.Step.Unfinished() || left.Snapshot == nil || left.Snapshot.Image != old || left.Image != img {
+		t.Fatalf("the killed run left the record %+v, want an unfinished one with its snapshot", left)
+	}
+
+	other := "registry.test/shop@" + fakeDigest(t.Name()+"other")
+	next := e
+	if c.verify {
+		next = next.with("FERRY_RECOVER", "verify")
+	}
+	r := nextRun(t, c.then, next, img, other)
+	if r.code != 0 {
+		t.Fatalf("the next run: want exit 0\n%s", r)
+	}
+	rep := r.report(t)
+	rv := rep.Targets[0].Recovery
+	if rv == nil || rv.Step != left.Step || rv.Image != img || rv.Run.ID != left.Run.ID {
+		t.Fatalf("the report does not say what was found: %+v", rv)
+	}
+	if !strings.Contains(r.stderr, "recover: found an unfinished promotion of "+img) {
+		t.Errorf("the log does not say what was found")
+	}
+	checkKubeEnd(t, c, rep, settledOn(t, pns, "web"), old, img, other)
+	if rec := leaseRecord(t, pns, "web"); rec.Step != promote.StepDone {
+		t.Errorf("the record after the next run is at %s, want done", rec.Step)
+	}
+}
+
+// checkKubeEnd checks that the Deployment runs now what case c ends
+// with: its snapshot old, or a verified img or other.
+func checkKubeEnd(t *testing.T, c kubeKill, rep promote.Report, now, old, img, other string) {
+	t.Helper()
+	rv := rep.Targets[0].Recovery
+	switch {
+	case c.then == "recover" && c.verify:
+		if rv.Result != "kept" || now != img {
+			t.Errorf("recovery %s, runs %s; want %s verified and kept", rv.Result, now, img)
+		}
+	case c.then == "recover":
+		if rv.Result != "restored" || now != old || rep.Targets[0].Status != promote.StatusRecovered {
+			t.Errorf("recovery %s (%s), runs %s; want restored to %s", rv.Result, rep.Targets[0].Status, now, old)
+		}
+	case c.then == "promote-same":
+		if rv.Result != "restored" || now != img || rep.Targets[0].Status != promote.StatusPromoted || rep.Targets[0].Before.Image != old {
+			t.Errorf("recovery %s, then %s from %+v, runs %s; want restored, then %s promoted and verified", rv.Result, rep.Targets[0].Status, rep.Targets[0].Before, now, img)
+		}
+	case c.then == "promote-other":
+		if rv.Result != "restored" || now != other || rep.Targets[0].Before.Image != old {
+			t.Errorf("recovery %s, then snapshot %+v, runs %s; want restored to %s, then %s promoted", rv.Result, rep.Targets[0].Before, now, old, other)
+		}
+	}
+}
+
+// nextRun is the run after a kill: `ferry recover`, or `ferry promote` of
+// the killed run's image or of another one.
+func nextRun(t *testing.T, then string, e env, img, other string) result {
+	t.Helper()
+	switch then {
+	case "promote-same":
+		return ferry(t, e.with("FERRY_SOURCE", img), "promote")
+	case "promote-other":
+		return ferry(t, e.with("FERRY_SOURCE", other), "promote")
+	}
+	return ferry(t, e, "recover")
 }
 
 // Someone else changed the Deployment after a run was killed: the next

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -138,26 +137,16 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		return nil, nil, err
 	}
 	ttl := t.lockTTL()
-	start := time.Now()
-	told := ""
+	w := &promote.LockWaiter{Wait: wait, Poll: min(max(ttl/10, 200*time.Millisecond), 2*time.Second), Log: func(h promote.RunInfo) {
+		t.logf("lock: %s holds the promotion record of %s; waiting up to %s (FERRY_LOCK_WAIT)", h, t.addr.App, wait)
+	}}
 	for {
 		h, err := t.readRecord(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		if holder := h.heldBy(time.Now()); holder != "" && holder != run.ID {
-			who := promote.RunInfo{ID: holder}
-			if h.Record != nil && h.Record.Run.ID == holder {
-				who = h.Record.Run
-			}
-			if time.Since(start) >= wait {
-				return nil, nil, &promote.LockedError{Holder: who, Waited: time.Since(start)}
-			}
-			if told != holder {
-				t.logf("lock: %s holds the promotion record of %s; waiting up to %s (FERRY_LOCK_WAIT)", who, t.addr.App, wait)
-				told = holder
-			}
-			if err := httpx.Sleep(ctx, min(max(ttl/10, 200*time.Millisecond), 2*time.Second)); err != nil {
+			if err := w.Held(ctx, promote.Holder(holder, h.Record)); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -165,20 +154,15 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		if h.Holder != "" && h.Holder != run.ID {
 			t.logf("lock: %s stopped renewing its lock on %s; taking it over", h.Holder, t.addr.App)
 		}
-		left := h.Record
 		mine := heldRecord{Holder: run.ID, Renewed: time.Now().UTC(), TTL: Duration(ttl / time.Second), Record: h.Record}
-		if err := t.writeRecord(ctx, mine); err != nil {
-			return nil, nil, err
-		}
-		// No compare-and-swap: read back, and yield to a run that wrote
-		// after this one.
-		back, err := t.readRecord(ctx)
+		won, err := t.claim(ctx, mine)
 		if err != nil {
 			return nil, nil, err
 		}
-		if back.Holder != run.ID {
+		if !won {
 			continue
 		}
+		left := h.Record
 		if left != nil && !left.Step.Unfinished() {
 			left = nil
 		}
@@ -186,6 +170,19 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		go k.renew()
 		return k, left, nil
 	}
+}
+
+// claim writes mine and reads it back: the registry has no
+// compare-and-swap, so a run that wrote after this one wins.
+func (t *Target) claim(ctx context.Context, mine heldRecord) (bool, error) {
+	if err := t.writeRecord(ctx, mine); err != nil {
+		return false, err
+	}
+	back, err := t.readRecord(ctx)
+	if err != nil {
+		return false, err
+	}
+	return back.Holder == mine.Holder, nil
 }
 
 // recordLock is a held record: renewed until Unlock.

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -89,44 +88,36 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 	if _, _, err := getDeployment(ctx, cs, t.ref); err != nil {
 		return nil, nil, err
 	}
+	return t.lock(ctx, cs, run, wait)
+}
+
+// lock is Lock once the Deployment was found.
+func (t *Target) lock(ctx context.Context, cs API, run promote.RunInfo, wait time.Duration) (promote.Lock, *promote.Record, error) {
 	leases := cs.Leases(t.ref.Namespace)
 	name := LeaseName(t.ref.Name)
 	ttl := t.lockTTL()
-	start := time.Now()
-	told := ""
+	w := &promote.LockWaiter{Wait: wait, Poll: pollEvery(ttl), Log: func(h promote.RunInfo) {
+		t.logf("lock: lease %s is held by %s; waiting up to %s (FERRY_LOCK_WAIT)", name, h, wait)
+	}}
 	for {
 		l, err := leases.Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.ref.Namespace,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "ferry"}}}
-			take(l, run.ID, ttl)
-			created, err := leases.Create(ctx, l, metav1.CreateOptions{FieldManager: "ferry"})
+		if apierrors.IsNotFound(err) {
+			created, err := t.createLease(ctx, leases, name, run.ID, ttl)
 			if apierrors.IsAlreadyExists(err) {
 				continue // another run was quicker: look again
 			}
 			if err != nil {
-				return nil, nil, leaseError("creating", t.ref.Namespace, name, err)
+				return nil, nil, err
 			}
 			return t.held(cs, created, run), nil, nil
-		case err != nil:
+		}
+		if err != nil {
 			return nil, nil, leaseError("reading", t.ref.Namespace, name, err)
 		}
 		rec, rerr := recordOf(l)
-		holder := stateOf(l).heldBy(time.Now())
-		if holder != "" && holder != run.ID {
-			who := promote.RunInfo{ID: holder}
-			if rec != nil && rec.Run.ID == holder {
-				who = rec.Run
-			}
-			if time.Since(start) >= wait {
-				return nil, nil, &promote.LockedError{Holder: who, Waited: time.Since(start)}
-			}
-			if told != holder {
-				t.logf("lock: lease %s is held by %s; waiting up to %s (FERRY_LOCK_WAIT)", name, who, wait)
-				told = holder
-			}
-			if err := httpx.Sleep(ctx, pollEvery(ttl)); err != nil {
+		st := stateOf(l)
+		if holder := st.heldBy(time.Now()); holder != "" && holder != run.ID {
+			if err := w.Held(ctx, promote.Holder(holder, rec)); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -134,8 +125,8 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		if rerr != nil {
 			return nil, nil, rerr
 		}
-		if holder == "" && stateOf(l).holder != "" && stateOf(l).holder != run.ID {
-			t.logf("lock: lease %s was held by %s, which stopped renewing it; taking it over", name, stateOf(l).holder)
+		if st.holder != "" && st.holder != run.ID {
+			t.logf("lock: lease %s was held by %s, which stopped renewing it; taking it over", name, st.holder)
 		}
 		take(l, run.ID, ttl)
 		updated, err := leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: "ferry"})
@@ -150,6 +141,19 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		}
 		return t.held(cs, updated, run), rec, nil
 	}
+}
+
+// createLease creates the lease, held by id; an AlreadyExists error is
+// returned as it is.
+func (t *Target) createLease(ctx context.Context, leases LeaseClient, name, id string, ttl time.Duration) (*coordinationv1.Lease, error) {
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.ref.Namespace,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "ferry"}}}
+	take(l, id, ttl)
+	created, err := leases.Create(ctx, l, metav1.CreateOptions{FieldManager: "ferry"})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, leaseError("creating", t.ref.Namespace, name, err)
+	}
+	return created, err
 }
 
 func (t *Target) lockTTL() time.Duration {

@@ -56,7 +56,10 @@ func TestLeaseLocksAndKeepsTheRecord(t *testing.T) {
 	}
 	// run-1 dies (its renewals stop, it never unlocks): run-2 waits for
 	// the lease to expire, takes it over and gets the unfinished record.
-	k := l.(*leaseLock)
+	k, ok := l.(*leaseLock)
+	if !ok {
+		t.Fatalf("lock is a %T", l)
+	}
 	close(k.stop)
 	<-k.done
 	start := time.Now()

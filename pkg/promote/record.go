@@ -202,3 +202,47 @@ func (v Recovery) String() string {
 	}
 	return s
 }
+
+// LockWaiter is how a Journal waits for a lock another run holds: at
+// most Wait from when it was made, looking again every Poll, and telling
+// Log once per holder.
+type LockWaiter struct {
+	Wait, Poll time.Duration
+	Log        func(holder RunInfo)
+
+	start time.Time
+	told  string
+}
+
+// Held is called each time the lock is found held by holder: it waits
+// one Poll and returns nil, or returns a *LockedError once Wait has
+// passed (at once for a zero Wait), or the context's error.
+func (w *LockWaiter) Held(ctx context.Context, holder RunInfo) error {
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	if waited := time.Since(w.start); waited >= w.Wait {
+		return &LockedError{Holder: holder, Waited: waited}
+	}
+	if w.told != holder.ID && w.Log != nil {
+		w.Log(holder)
+		w.told = holder.ID
+	}
+	t := time.NewTimer(w.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Holder is the run holding a lock as far as its record tells: the
+// record's run when it is the holder's, the bare id otherwise.
+func Holder(id string, rec *Record) RunInfo {
+	if rec != nil && rec.Run.ID == id {
+		return rec.Run
+	}
+	return RunInfo{ID: id}
+}

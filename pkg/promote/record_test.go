@@ -207,3 +207,26 @@ func TestLockedTargetIsRefusedWithoutChange(t *testing.T) {
 		t.Fatalf("got %v, calls %v", err, j.calls)
 	}
 }
+
+func TestLockWaiter(t *testing.T) {
+	var told []string
+	w := &LockWaiter{Wait: 50 * time.Millisecond, Poll: 10 * time.Millisecond, Log: func(h RunInfo) { told = append(told, h.ID) }}
+	ctx := context.Background()
+	polls := 0
+	var err error
+	for err == nil {
+		err = w.Held(ctx, RunInfo{ID: "a"})
+		polls++
+	}
+	var le *LockedError
+	if !errors.As(err, &le) || le.Holder.ID != "a" || le.Waited < 50*time.Millisecond || polls < 3 {
+		t.Fatalf("after %d polls: %v", polls, err)
+	}
+	if len(told) != 1 {
+		t.Errorf("told %v, want the holder once", told)
+	}
+	now := &LockWaiter{Poll: time.Hour}
+	if err := now.Held(ctx, RunInfo{ID: "b"}); !errors.As(err, &le) {
+		t.Errorf("a zero wait: %v, want a LockedError at once", err)
+	}
+}
