@@ -99,7 +99,7 @@ func (b *bench) herokuEnv(e *herokuemu.Emulator, key string) []string {
 // recoveryRun kills a promotion while its dynos boot, then times `ferry
 // recover` to its rollback request.
 func (b *bench) recoveryRun(ctx context.Context, good v1.Image, source string) (float64, error) {
-	e, err := herokuemu.New(herokuemu.Options{BootTime: time.Minute})
+	e, err := herokuemu.New(herokuemu.Options{BootTime: 3 * time.Second})
 	if err != nil {
 		return 0, err
 	}
