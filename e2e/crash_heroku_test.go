@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,4 +228,66 @@ func TestCrashHerokuKillDuringCopy(t *testing.T) {
 	if cur := currentOn(t, e, app); cur.Images["web"] != img.config.String() {
 		t.Errorf("current release %+v, want the promoted image", cur)
 	}
+}
+
+// Kill at a random moment, N times (E2E_KILL_RUNS, default 20), then
+// recover: the app always ends on its snapshot's images or on the
+// promoted image, verified. Divergences: 0.
+func TestCrashHerokuRandomKills(t *testing.T) {
+	t.Parallel()
+	n := killRuns(t)
+	budget := time.Now().Add(4 * time.Minute)
+	e := ownEmulator(t, herokuemu.Options{BootTime: time.Second, ReleasePhase: 500 * time.Millisecond})
+	app := ownApp(t, e, "randomkill")
+	seedOn(t, e, app, nil, "web", "release")
+	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web,release", "FERRY_LOCK_TTL", lockTTL)
+	divergences, done := 0, 0
+	for i := range n {
+		if time.Now().After(budget) {
+			t.Errorf("only %d of %d kills fit in the time budget", done, n)
+			break
+		}
+		if err := e.WaitIdle(t.Context(), app); err != nil {
+			t.Fatal(err)
+		}
+		before := currentOn(t, e, app).Images["web"]
+		// Half the runs promote a build whose dynos crash: the kill may
+		// then land during its restore.
+		var labels map[string]string
+		if i%2 == 1 {
+			labels = map[string]string{herokuemu.LabelDyno: "crash"}
+		}
+		img := push(t, "acme/shop", fmt.Sprintf("random-%d", i), labels)
+		cmd, _, errb := ferryCmd(t, env.with("FERRY_SOURCE", img.ref()), "promote")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		select {
+		case <-time.After(delay):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		case <-exited:
+		}
+		r := ferry(t, env, "recover")
+		if err := e.WaitIdle(t.Context(), app); err != nil {
+			t.Fatal(err)
+		}
+		now := currentOn(t, e, app).Images["web"]
+		verified := strings.Contains(errb.String(), "promoted in")
+		switch {
+		case r.code != 0:
+			divergences++
+			t.Errorf("kill %d after %s: recover exit %d\n%s", i, delay, r.code, r)
+		case now == before:
+		case now == img.config.String() && verified:
+		default:
+			divergences++
+			t.Errorf("kill %d after %s: runs %s, neither its snapshot %s nor a verified build", i, delay, now, before)
+		}
+		done++
+	}
+	t.Logf("%d random kills, %d divergences", done, divergences)
 }

@@ -266,13 +266,7 @@ func TestCrashKubeGitHubCancellation(t *testing.T) {
 // image, verified. Divergences: 0.
 func TestCrashKubeRandomKills(t *testing.T) {
 	t.Parallel()
-	n := 20
-	if v := os.Getenv("E2E_KILL_RUNS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("E2E_KILL_RUNS=%q: want a positive number", v)
-		}
-	}
+	n := killRuns(t)
 	budget := time.Now().Add(4 * time.Minute)
 	pns := namespace(t, production)
 	old := "registry.test/shop:v1"
@@ -323,4 +317,19 @@ func TestCrashKubeRandomKills(t *testing.T) {
 		done++
 	}
 	t.Logf("%d random kills, %d divergences", done, divergences)
+}
+
+// killRuns is how many random kills a test makes: E2E_KILL_RUNS, 20 by
+// default (make test).
+func killRuns(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv("E2E_KILL_RUNS")
+	if v == "" {
+		return 20
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("E2E_KILL_RUNS=%q: want a positive number", v)
+	}
+	return n
 }
