@@ -291,3 +291,56 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 	}
 	t.Logf("%d random kills, %d divergences", done, divergences)
 }
+
+// Someone releases between ferry's snapshot and its formation PATCH (two
+// runs that both got past the advisory lock, or a human): ferry reads the
+// newest release again right before the PATCH, does not release over it,
+// and reports the run superseded.
+func TestCrashHerokuNoReleaseOverANewerOne(t *testing.T) {
+	t.Parallel()
+	var layers []string
+	// The copy's layer reads are slow: the hotfix lands during the copy,
+	// after the snapshot and before the PATCH.
+	slow := &images.Fault{Times: 1, Delay: 3 * time.Second, Match: func(r *http.Request) bool {
+		for _, l := range layers {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
+				return true
+			}
+		}
+		return false
+	}}
+	var armed atomic.Bool
+	src := ownRegistry(t, switchable(&armed, slow.Wrap))
+	img := pushTo(t, src, "acme/shop", "guarded", images.Spec{Layers: 1})
+	layers = layerDigests(t, img.ref())
+	armed.Store(true)
+	e := ownEmulator(t, herokuemu.Options{BootTime: 200 * time.Millisecond})
+	app := ownApp(t, e, "guarded")
+	seedOn(t, e, app, nil, "web")
+	hotfix := pushHotfix(t, e, app)
+	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitFor("copying", time.Minute) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never copied:\n%s", errb.String())
+	}
+	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
+	if _, err := e.Deploy(app, map[string]string{"web": hotfix}); err != nil {
+		t.Fatal(err)
+	}
+	r := wait(t, cmd, out, errb)
+	if r.code != 0 || r.report(t).Outcome != promote.OutcomeSuperseded || !strings.Contains(r.stdout, "not releasing over it") {
+		t.Fatalf("want exit 0, superseded, saying it did not release over the newer release\n%s", r)
+	}
+	if n := e.FormationPatches(app); n != 0 {
+		t.Errorf("%d formation PATCHes: ferry released over the newer release", n)
+	}
+	if err := e.WaitIdle(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	if cur := currentOn(t, e, app); cur.Images["web"] != hotfix || cur.RollbackOf != 0 {
+		t.Errorf("current release %+v, want the hotfix left alone", cur)
+	}
+}
