@@ -67,6 +67,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	r := start("promote", targets, o)
 	defer r.stop()
 	defer r.unlockAll(ctx)
+	r.records = true
 	img, err := r.prepare(ctx, src, true)
 	if err != nil {
 		return r.report, r.report.Fail(err)
@@ -126,11 +127,18 @@ func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) 
 // history (see [RollBacker]): the one before the revision it runs, or the
 // revision to names. It goes like Run: snapshot all, roll back and verify
 // each (in parallel, bounded), and when any fails, restore every target it
-// changed to its snapshot. Every target must be a RollBacker.
+// changed to its snapshot. Every target must be a RollBacker. Like a
+// promotion it takes the targets' locks first (and settles what an
+// interrupted promotion left), so it never races one; it writes no
+// record of its own.
 func Rollback(ctx context.Context, targets []Target, to string, o Options) (*Report, error) {
 	r := start("rollback", targets, o)
 	defer r.stop()
+	defer r.unlockAll(ctx)
 	err := r.canRollBack()
+	if err == nil {
+		err = r.lockAll(ctx)
+	}
 	if err == nil {
 		err = r.snapshotAll(ctx, image.Image{})
 	}

@@ -230,3 +230,42 @@ func TestLockWaiter(t *testing.T) {
 		t.Errorf("a zero wait: %v, want a LockedError at once", err)
 	}
 }
+
+// rollbackJournaled is a journaled target that can roll back.
+type rollbackJournaled struct{ *journaled }
+
+func (r rollbackJournaled) Rollback(_ context.Context, _ Snapshot, _ string) (Change, error) {
+	r.record("rollback")
+	return Change{Image: "a:v0", State: r.state("release")}, nil
+}
+
+func TestRollbackHoldsTheLocksAndRecordsNothing(t *testing.T) {
+	j := rollbackJournaled{newJournaled("a")}
+	if _, err := Rollback(context.Background(), []Target{j}, "", Options{Records: RecordOptions{Run: RunInfo{ID: "r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.history) != 0 || j.holder != "" || !j.did("rollback") {
+		t.Errorf("records %v, holder %q, calls %v: want the lock taken and given back, no record", j.history, j.holder, j.calls)
+	}
+	j.holder, j.calls = "a promotion", nil
+	_, err := Rollback(context.Background(), []Target{j}, "", Options{})
+	var le *LockedError
+	if !errors.As(err, &le) || j.did("snapshot") {
+		t.Errorf("a rollback while a promotion holds the lock: %v (calls %v)", err, j.calls)
+	}
+}
+
+// A rollback that finds an interrupted promotion restores it and is done:
+// what ran before the promotion is what it wanted.
+func TestRollbackAfterRecoveryIsDone(t *testing.T) {
+	j := rollbackJournaled{newJournaled("a")}
+	s := Snapshot{Seen: Seen{Image: "a:v0"}, State: j.state("snapshot")}
+	j.rec, j.found = &Record{Run: RunInfo{ID: "dead"}, Image: "bad", Step: StepReleased, Snapshot: &s}, FoundChange
+	rep, err := Rollback(context.Background(), []Target{j}, "", Options{})
+	if err != nil || rep.Outcome != OutcomeRolledBack || rep.Targets[0].Status != StatusRolledBack {
+		t.Fatalf("%v: %+v", err, rep)
+	}
+	if !j.did("restore") || j.did("rollback") {
+		t.Errorf("calls %v: want the recovery's restore and no rollback past it", j.calls)
+	}
+}

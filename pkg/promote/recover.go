@@ -56,6 +56,7 @@ func Recover(ctx context.Context, targets []Target, o Options) (*Report, error) 
 func (r *run) lockAll(ctx context.Context) error {
 	r.locks = make([]Lock, len(r.targets))
 	r.saved = make([]Step, len(r.targets))
+	r.restored = make([]bool, len(r.targets))
 	errs := make([]error, len(r.targets))
 	forEach(len(r.targets), r.o.Parallelism, func(i int) {
 		errs[i] = r.lockOne(ctx, i)
@@ -177,6 +178,7 @@ func (r *run) recoverOne(ctx context.Context, i int, rec Record) error {
 		return &recoverError{fmt.Errorf("%s: restoring %s's unfinished promotion: %w; %s", t, rec.Run, err, now)}
 	}
 	rv.Result = "restored"
+	r.restored[i] = true
 	r.o.Logger.Logf(t.String(), "recover: restored to %s", describeSeen(s.Seen))
 	return r.closeRecord(ctx, i, rec)
 }
@@ -210,7 +212,7 @@ func (r *run) write(ctx context.Context, i int, rec Record) error {
 
 // note records that this run reached step on target i.
 func (r *run) note(ctx context.Context, i int, step Step) error {
-	if r.locks == nil || r.locks[i] == nil {
+	if !r.records || r.locks == nil || r.locks[i] == nil {
 		return nil
 	}
 	rec := Record{Run: r.o.Records.Run, Image: r.report.Image, Digest: r.report.Digest, Step: step, Snapshot: &r.snaps[i], Change: r.changes[i]}

@@ -27,6 +27,12 @@ type run struct {
 	// saved at.
 	locks []Lock
 	saved []Step
+	// records is true when the run writes records at each step (a
+	// promotion); a rollback only holds the locks.
+	records bool
+	// restored marks the targets recovery put back to an interrupted
+	// promotion's snapshot: a rollback has nothing left to do there.
+	restored []bool
 }
 
 func start(command string, targets []Target, o Options) *run {
@@ -204,6 +210,11 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 	if !step.needed(s) {
 		tr.Status = StatusUnchanged
 		r.o.Logger.Logf(t.String(), "unchanged: already runs %s", s.Image)
+		return nil
+	}
+	if step.done == StatusRolledBack && r.restored != nil && r.restored[i] {
+		tr.Status = StatusRolledBack
+		r.o.Logger.Logf(t.String(), "rolled back: recovery put back %s, what ran before the interrupted promotion", describeSeen(s.Seen))
 		return nil
 	}
 	if work.Err() != nil {
