@@ -50,12 +50,12 @@ const DefaultLockTTL = 30 * time.Second
 type heldRecord struct {
 	Holder  string          `json:"holder,omitempty"`
 	Renewed time.Time       `json:"renewed,omitzero"`
-	TTL     Duration        `json:"ttl_seconds,omitempty"`
+	TTL     seconds         `json:"ttl_seconds,omitempty"`
 	Record  *promote.Record `json:"record,omitempty"`
 }
 
-// Duration is whole seconds in JSON.
-type Duration int64
+// seconds is a duration in whole seconds, as the record holds it.
+type seconds int64
 
 func (h heldRecord) heldBy(now time.Time) string {
 	if h.Holder == "" || h.Renewed.IsZero() || !now.Before(h.Renewed.Add(time.Duration(h.TTL)*time.Second)) {
@@ -154,7 +154,7 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		if h.Holder != "" && h.Holder != run.ID {
 			t.logf("lock: %s stopped renewing its lock on %s; taking it over", h.Holder, t.addr.App)
 		}
-		mine := heldRecord{Holder: run.ID, Renewed: time.Now().UTC(), TTL: Duration(ttl / time.Second), Record: h.Record}
+		mine := heldRecord{Holder: run.ID, Renewed: time.Now().UTC(), TTL: seconds(ttl / time.Second), Record: h.Record}
 		won, err := t.claim(ctx, mine)
 		if err != nil {
 			return nil, nil, err
