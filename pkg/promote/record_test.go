@@ -176,6 +176,9 @@ func TestRunRecoversBeforeItPromotes(t *testing.T) {
 				if j.rec.Step != StepDone {
 					t.Errorf("refused record left at %s: every later run would stop on it", j.rec.Step)
 				}
+				if tr := rep.Targets[0]; tr.Status != StatusRestoreFailed || !strings.Contains(tr.Restore, "someone else") {
+					t.Errorf("target report %+v: want restore-failed saying why", tr)
+				}
 				return
 			}
 			if c.verErr == nil && err != nil {

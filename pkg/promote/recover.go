@@ -153,7 +153,9 @@ func (r *run) recoverOne(ctx context.Context, i int, rec Record) error {
 		// The next run starts from what runs now; this one tells the
 		// human, once.
 		_ = r.closeRecord(ctx, i, rec)
-		return &recoverError{fmt.Errorf("%s: %s's promotion of %s was left unfinished, and %s (it runs %s; the record's snapshot was %s)", t, rec.Run, rec.Image, why, now, describeSeen(s.Seen))}
+		err := fmt.Errorf("%s's promotion of %s was left unfinished, and %s (it runs %s; the record's snapshot was %s)", rec.Run, rec.Image, why, now, describeSeen(s.Seen))
+		tr.Status, tr.Restore = StatusRestoreFailed, err.Error()
+		return &recoverError{fmt.Errorf("%s: %w", t, err)}
 	case ActionVerify:
 		r.o.Logger.Logf(t.String(), "recover: verify: waiting until %s is healthy", rec.Image)
 		err := t.Verify(ctx, s, adopted)
@@ -175,6 +177,7 @@ func (r *run) recoverOne(ctx context.Context, i int, rec Record) error {
 	if err != nil {
 		rv.Result, rv.Error = "failed", err.Error()
 		now := whatItRuns(ctx, t, changer{name: "release", noun: "promotion"}, s, adopted)
+		tr.Status, tr.Restore = StatusRestoreFailed, err.Error()+"; "+now
 		return &recoverError{fmt.Errorf("%s: restoring %s's unfinished promotion: %w; %s", t, rec.Run, err, now)}
 	}
 	rv.Result = "restored"
