@@ -128,6 +128,9 @@ func killAndRecoverKube(t *testing.T, c kubeKill) {
 	if !left.Step.Unfinished() || left.Snapshot == nil || left.Snapshot.Image != old || left.Image != img {
 		t.Fatalf("the killed run left the record %+v, want an unfinished one with its snapshot", left)
 	}
+	if st := ferry(t, e, "status"); st.code != 0 || !strings.Contains(st.stdout, "stopped at step "+string(left.Step)) || !strings.Contains(st.stdout, "ferry recover") {
+		t.Errorf("ferry status does not tell of the interrupted promotion\n%s", st)
+	}
 
 	other := "registry.test/shop@" + fakeDigest(t.Name()+"other")
 	next := e

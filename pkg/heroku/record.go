@@ -306,7 +306,15 @@ func adoptFound(st State, ch change, curID string, curVersion int, curDesc strin
 	return promote.FoundOther
 }
 
+// Peek reads the app's record, nil when there is none (see
+// promote.RecordReader).
+func (t *Target) Peek(ctx context.Context) (*promote.Record, error) {
+	h, err := t.readRecord(ctx)
+	return h.Record, err
+}
+
 var (
-	_ promote.Journal   = (*Target)(nil)
-	_ promote.Recoverer = (*Target)(nil)
+	_ promote.RecordReader = (*Target)(nil)
+	_ promote.Journal      = (*Target)(nil)
+	_ promote.Recoverer    = (*Target)(nil)
 )

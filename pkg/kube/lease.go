@@ -291,7 +291,25 @@ func (k *leaseLock) Unlock(ctx context.Context) error {
 	})
 }
 
+// Peek reads the record on the Deployment's lease, nil when there is
+// none (see promote.RecordReader).
+func (t *Target) Peek(ctx context.Context) (*promote.Record, error) {
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return nil, err
+	}
+	l, err := cs.Leases(t.ref.Namespace).Get(ctx, LeaseName(t.ref.Name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return nil, nil // never promoted here, or a Role without leases: nothing to tell
+	}
+	if err != nil {
+		return nil, err
+	}
+	return recordOf(l)
+}
+
 var (
-	_ promote.Journal   = (*Target)(nil)
-	_ promote.Recoverer = (*Target)(nil)
+	_ promote.RecordReader = (*Target)(nil)
+	_ promote.Journal      = (*Target)(nil)
+	_ promote.Recoverer    = (*Target)(nil)
 )

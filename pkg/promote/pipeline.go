@@ -118,6 +118,7 @@ func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) 
 		tr := &r.report.Targets[i]
 		tr.Status = StatusUnchanged
 		r.o.Logger.Logf(t.String(), "runs %s", describeSeen(*tr.Before))
+		r.peek(ctx, i)
 	}
 	r.report.Outcome = OutcomeUnchanged
 	return r.report, nil

@@ -91,6 +91,13 @@ type Journal interface {
 	Lock(ctx context.Context, run RunInfo, wait time.Duration) (Lock, *Record, error)
 }
 
+// RecordReader is a Journal that can read its record without the lock
+// (ferry status).
+type RecordReader interface {
+	// Peek returns the target's last record, nil when it has none.
+	Peek(ctx context.Context) (*Record, error)
+}
+
 // Lock is a target's lock, held and renewed until Unlock.
 type Lock interface {
 	// Save writes the record. An error means it may not have been

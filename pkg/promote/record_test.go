@@ -170,15 +170,7 @@ func TestRunRecoversBeforeItPromotes(t *testing.T) {
 			o := Options{Records: RecordOptions{Run: RunInfo{ID: "2"}, Verify: c.verify}}
 			rep, err := Run(context.Background(), fakeSource{}, []Target{j}, o)
 			if c.exit3 {
-				if OutcomeOf(err) != OutcomeRestoreFailed || !strings.Contains(err.Error(), "someone else") || j.did("release") {
-					t.Fatalf("want a refusal before any release, got %v (calls %v)", err, j.calls)
-				}
-				if j.rec.Step != StepDone {
-					t.Errorf("refused record left at %s: every later run would stop on it", j.rec.Step)
-				}
-				if tr := rep.Targets[0]; tr.Status != StatusRestoreFailed || !strings.Contains(tr.Restore, "someone else") {
-					t.Errorf("target report %+v: want restore-failed saying why", tr)
-				}
+				checkRefused(t, j, rep, err)
 				return
 			}
 			if c.verErr == nil && err != nil {
@@ -198,6 +190,22 @@ func TestRunRecoversBeforeItPromotes(t *testing.T) {
 				t.Errorf("the restore came after %v: recovery must come first", j.calls)
 			}
 		})
+	}
+}
+
+// checkRefused checks a run that found someone else's change under an
+// interrupted promotion: exit 3 before any release, the record closed,
+// the target restore-failed saying why.
+func checkRefused(t *testing.T, j *journaled, rep *Report, err error) {
+	t.Helper()
+	if OutcomeOf(err) != OutcomeRestoreFailed || !strings.Contains(err.Error(), "someone else") || j.did("release") {
+		t.Fatalf("want a refusal before any release, got %v (calls %v)", err, j.calls)
+	}
+	if j.rec.Step != StepDone {
+		t.Errorf("refused record left at %s: every later run would stop on it", j.rec.Step)
+	}
+	if tr := rep.Targets[0]; tr.Status != StatusRestoreFailed || !strings.Contains(tr.Restore, "someone else") {
+		t.Errorf("target report %+v: want restore-failed saying why", tr)
 	}
 }
 
@@ -270,5 +278,28 @@ func TestRollbackAfterRecoveryIsDone(t *testing.T) {
 	}
 	if !j.did("restore") || j.did("rollback") {
 		t.Errorf("calls %v: want the recovery's restore and no rollback past it", j.calls)
+	}
+}
+
+func (j *memJournal) Peek(context.Context) (*Record, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.rec, nil
+}
+
+func TestStatusTellsOfAnInterruptedPromotion(t *testing.T) {
+	j := newJournaled("a")
+	s := Snapshot{Seen: Seen{Image: "a:v0"}, State: j.state("snapshot")}
+	j.rec = &Record{Run: RunInfo{ID: "dead", URL: "https://ci/9"}, Image: "bad", Step: StepReleased, Snapshot: &s}
+	rep, err := Inspect(context.Background(), []Target{j}, Options{})
+	if err != nil || !strings.Contains(rep.Targets[0].Error, "https://ci/9") || !strings.Contains(rep.Targets[0].Error, "ferry recover") {
+		t.Fatalf("%v: %+v", err, rep.Targets[0])
+	}
+	if j.holder != "" || j.did("restore") {
+		t.Errorf("status took the lock or restored (calls %v)", j.calls)
+	}
+	j.rec.Step = StepDone
+	if rep, _ := Inspect(context.Background(), []Target{j}, Options{}); rep.Targets[0].Error != "" {
+		t.Errorf("a finished record is reported: %+v", rep.Targets[0])
 	}
 }

@@ -255,3 +255,23 @@ func (r *run) noteOrWarn(ctx context.Context, i int, step Step) {
 		r.o.Logger.Logf(r.targets[i].String(), "WARNING: %v", err)
 	}
 }
+
+// peek says, for the status command, whether target i holds a promotion
+// an interrupted run left unfinished.
+func (r *run) peek(ctx context.Context, i int) {
+	t, tr := r.targets[i], &r.report.Targets[i]
+	rr, ok := As[RecordReader](t)
+	if !ok {
+		return
+	}
+	rec, err := rr.Peek(ctx)
+	switch {
+	case err != nil:
+		r.o.Logger.Logf(t.String(), "its promotion record could not be read: %v", err)
+	case rec != nil && rec.Step.Unfinished():
+		tr.Error = fmt.Sprintf("a promotion of %s by %s stopped at step %s (recorded %s): the next ferry promote, or ferry recover, settles it", rec.Image, rec.Run, rec.Step, rec.Updated.Format(time.RFC3339))
+		r.o.Logger.Logf(t.String(), "%s", tr.Error)
+	case rec != nil:
+		r.o.Logger.Logf(t.String(), "last promotion: %s by %s, %s at %s", rec.Image, rec.Run, rec.Step, rec.Updated.Format(time.RFC3339))
+	}
+}
