@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,15 @@ type API interface {
 	// ServiceAccounts and Secrets are read for a source's pull secrets.
 	ServiceAccounts(namespace string) ServiceAccountClient
 	Secrets(namespace string) SecretClient
+	// Leases hold a target's lock and promotion record.
+	Leases(namespace string) LeaseClient
+}
+
+// LeaseClient reads and writes coordination.k8s.io/v1 Leases.
+type LeaseClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error)
+	Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error)
+	Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error)
 }
 
 // DeploymentClient reads, watches and patches Deployments.
@@ -74,14 +84,16 @@ var (
 func init() {
 	utilruntime.Must(appsv1.AddToScheme(scheme))
 	utilruntime.Must(corev1.AddToScheme(scheme))
+	utilruntime.Must(coordinationv1.AddToScheme(scheme))
 	// Status and the option types of the unversioned meta group, as
 	// client-go's own scheme registers them.
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
 }
 
 // NewAPI returns an API served over rc: one HTTP client (connections,
-// credentials, rate limit) shared by a REST client for apps/v1 and one for
-// core/v1, speaking protobuf as client-go's typed clients do.
+// credentials, rate limit) shared by REST clients for apps/v1, core/v1
+// and coordination.k8s.io/v1, speaking protobuf as client-go's typed
+// clients do.
 func NewAPI(rc *rest.Config) (API, error) {
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
@@ -95,7 +107,11 @@ func NewAPI(rc *rest.Config) (API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return restAPI{apps: apps, core: core}, nil
+	coord, err := restClient(rc, hc, coordinationv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	return restAPI{apps: apps, core: core, coord: coord}, nil
 }
 
 func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
@@ -109,7 +125,7 @@ func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPat
 	return rest.RESTClientForConfigAndClient(c, hc)
 }
 
-type restAPI struct{ apps, core rest.Interface }
+type restAPI struct{ apps, core, coord rest.Interface }
 
 func (a restAPI) Deployments(ns string) DeploymentClient {
 	return gentype.NewClientWithList("deployments", a.apps, parameterCodec, ns,
@@ -144,4 +160,11 @@ func (a restAPI) Secrets(ns string) SecretClient {
 		func() *corev1.Secret { return &corev1.Secret{} },
 		func() *corev1.SecretList { return &corev1.SecretList{} },
 		gentype.PrefersProtobuf[*corev1.Secret]())
+}
+
+func (a restAPI) Leases(ns string) LeaseClient {
+	return gentype.NewClientWithList("leases", a.coord, parameterCodec, ns,
+		func() *coordinationv1.Lease { return &coordinationv1.Lease{} },
+		func() *coordinationv1.LeaseList { return &coordinationv1.LeaseList{} },
+		gentype.PrefersProtobuf[*coordinationv1.Lease]())
 }

@@ -41,6 +41,9 @@ type TargetOptions struct {
 	ChangeCause func(img image.Image) string
 	// Logger receives progress lines.
 	Logger promote.Logger
+	// LockTTL is how long the target's lock outlives its holder's last
+	// renewal (see Lock); DefaultLockTTL when zero.
+	LockTTL time.Duration
 }
 
 // Target is a Deployment container that receives the promoted image. It
