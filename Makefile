@@ -42,6 +42,7 @@ testenv:
 unit: testenv
 	FERRY_TESTENV_BIN="$$(hack/build-testenv.sh)" $(GO) test -count=1 -timeout 20m $(UNIT_PKGS)
 
+# E2E_KILL_RUNS sets how many random kills each crash test makes (20 when unset).
 e2e: testenv
 	FERRY_TESTENV_BIN="$$(hack/build-testenv.sh)" $(GO) test -count=1 -timeout 40m -v ./e2e/... 2>&1 | hack/test-summary.sh
 

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -119,6 +121,7 @@ func TestCircleCIOrbPromotes(t *testing.T) {
 		"CIRCLE_SHA1":      "c0ffee0000000000000000000000000000000000",
 		"STEPS_LOG":        stepsLog,
 	})
+	steps = withoutMarkers(steps)
 	if len(steps) != 3 {
 		t.Fatalf("ran %d steps, want before, promote, after", len(steps))
 	}
@@ -182,7 +185,7 @@ func TestCircleCIOrbFailureStopsTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := runOrbJob(t, job, env{"FERRY_KUBECONFIG_DATA": b64(kubeconfigData), "STEPS_LOG": stepsLog})
+	steps := withoutMarkers(runOrbJob(t, job, env{"FERRY_KUBECONFIG_DATA": b64(kubeconfigData), "STEPS_LOG": stepsLog}))
 	if len(steps) != 1 || steps[0].code != 1 || !strings.Contains(steps[0].stdout, "restored") {
 		t.Fatalf("want only ferry promote, exit 1 with the target restored: %+v", steps)
 	}
@@ -190,4 +193,123 @@ func TestCircleCIOrbFailureStopsTheJob(t *testing.T) {
 		t.Errorf("after-promote ran after a failed promotion")
 	}
 	assertRestored(t, before, rs)
+}
+
+// withoutMarkers leaves out the deploy marker steps, which log nothing
+// without deploy-environment (TestCircleCIOrbDeployMarkers).
+func withoutMarkers(steps []orbStep) []orbStep {
+	var out []orbStep
+	for _, s := range steps {
+		if strings.HasPrefix(s.name, "ferry deploy marker") {
+			if s.code != 0 || s.stdout+s.stderr != "" {
+				panic(fmt.Sprintf("step %s without deploy-environment: exit %d, %q", s.name, s.code, s.stdout+s.stderr))
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// circleciCLI is a stand-in for the CircleCI CLI of a job's environment,
+// for its deploy marker commands only, as CircleCI documents them
+// (circleci.com/docs/guides/deploy/configure-deploy-markers): `circleci
+// run release plan NAME --environment-name=E --component-name=C
+// --target-version=V [--namespace=N] [--rollback]` and `circleci run
+// release update NAME --status=STATUS [--failure-reason=R]`. Anything else
+// is refused with exit 1, as the CLI refuses unknown commands and flags;
+// each accepted call is appended to the file in $MARKER_LOG. It does not
+// reach CircleCI's API, which is not reachable from here.
+const circleciCLI = `#!/bin/sh
+set -eu
+[ "$1 $2" = "run release" ] || { echo "unknown command $*" >&2; exit 1; }
+sub=$3; name=$4; shift 4
+case $name in ''|-*) echo "a deploy name is required" >&2; exit 1;; esac
+case $sub in
+  plan)
+    env= comp= ver=
+    for a in "$@"; do
+      case $a in
+        --environment-name=?*) env=1 ;;
+        --component-name=?*) comp=1 ;;
+        --target-version=?*) ver=1 ;;
+        --namespace=?*|--rollback) ;;
+        *) echo "unknown flag $a" >&2; exit 1 ;;
+      esac
+    done
+    [ -n "$env" ] && [ -n "$comp" ] && [ -n "$ver" ] || { echo "plan needs --environment-name, --component-name and --target-version" >&2; exit 1; }
+    ;;
+  update)
+    st=
+    for a in "$@"; do
+      case $a in
+        --status=RUNNING|--status=SUCCESS|--status=FAILED|--status=CANCELED) st=1 ;;
+        --failure-reason=*) ;;
+        *) echo "unknown flag $a" >&2; exit 1 ;;
+      esac
+    done
+    [ -n "$st" ] || { echo "update needs --status" >&2; exit 1; }
+    ;;
+  *) echo "unknown command release $sub" >&2; exit 1 ;;
+esac
+echo "$sub $name $*" >> "$MARKER_LOG"
+`
+
+// TestCircleCIOrbDeployMarkers: with deploy-environment, the orb's promote
+// job plans a deploy marker before ferry runs, sets it RUNNING, and ends
+// it SUCCESS, or FAILED when the promotion failed (and was restored).
+func TestCircleCIOrbDeployMarkers(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "circleci"), []byte(circleciCLI), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pns := namespace(t, production)
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", "registry.test/shop:v6")}})
+	for _, c := range []struct {
+		image string
+		code  int
+		want  []string
+	}{
+		{"registry.test/shop@" + fakeDigest(t.Name()+"good"), 0, []string{
+			"plan promote --environment-name=production --component-name=shop --target-version=c0ffee0000000000000000000000000000000000",
+			"update promote --status=RUNNING", "update promote --status=SUCCESS"}},
+		{"registry.test/shop-crash@" + fakeDigest(t.Name()+"bad"), 1, []string{
+			"plan promote --environment-name=production --component-name=shop --target-version=c0ffee0000000000000000000000000000000000",
+			"update promote --status=RUNNING", "update promote --status=FAILED --failure-reason=ferry failed, see the log of the job"}},
+	} {
+		log := filepath.Join(t.TempDir(), "markers")
+		job, err := packOrb(t).ExpandJob("promote", map[string]any{
+			"source":             c.image,
+			"targets":            target(pns, "web", "production"),
+			"timeout":            "90s",
+			"deploy-environment": "production",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := runOrbJob(t, job, env{
+			"FERRY_KUBECONFIG_DATA":   b64(kubeconfigData),
+			"PATH":                    bin + ":" + filepath.Dir(ferryBin) + ":/usr/bin:/bin",
+			"CIRCLE_JOB":              "promote",
+			"CIRCLE_PROJECT_REPONAME": "shop",
+			"CIRCLE_SHA1":             "c0ffee0000000000000000000000000000000000",
+			"MARKER_LOG":              log,
+		})
+		for _, s := range steps {
+			if s.name == "ferry promote" && s.code != c.code {
+				t.Errorf("%s: ferry promote exit %d, want %d", c.image, s.code, c.code)
+			}
+			if strings.HasPrefix(s.name, "ferry deploy marker") && s.code != 0 {
+				t.Errorf("%s: step %s exit %d: %s", c.image, s.name, s.code, s.stderr)
+			}
+		}
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatalf("%s: no deploy marker logged: %v", c.image, err)
+		}
+		if got := strings.Split(strings.TrimSpace(string(b)), "\n"); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: deploy marker calls\n  %q\nwant\n  %q", c.image, got, c.want)
+		}
+	}
 }

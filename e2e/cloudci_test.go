@@ -189,7 +189,7 @@ func TestCloudCircleCIOIDCToEKS(t *testing.T) {
 		jobEnv[k] = v
 		circleTokens = append(circleTokens, v)
 	}
-	steps := runOrbJob(t, job, jobEnv)
+	steps := withoutMarkers(runOrbJob(t, job, jobEnv))
 	if len(steps) != 1 || steps[0].code != 0 {
 		t.Fatalf("want ferry promote to exit 0: %+v", steps)
 	}

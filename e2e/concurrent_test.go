@@ -9,15 +9,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
+	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // Two ferry runs against the same target at once: they serialize, or the
 // later one refuses clearly; neither ever restores to a state that is not
 // its own snapshot, nor undoes the other's release.
 
-// Both runs start at the same instant against one Deployment: one
-// promotes, the other refuses or finds its release test failing; the
-// winner's image stays, and exactly one release patch landed.
+// Both runs start at the same instant against one Deployment: one takes
+// the Deployment's lock and promotes; the other waits for it, then
+// promotes on top of it, taking the first one's result as its snapshot.
+// One release at a time, two releases in all, both runs exit 0.
 func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -34,28 +36,27 @@ func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	winner := -1
+	waiter := -1
 	for i, r := range results {
-		if r.code == 0 {
-			if winner >= 0 {
-				t.Fatalf("both runs claim the promotion:\n%s\n%s", results[0], results[1])
+		if r.code != 0 {
+			t.Fatalf("run %d: want exit 0 (the later run waits for the lock)\n%s", i, r)
+		}
+		if strings.Contains(r.stderr, "waiting up to") {
+			if waiter >= 0 {
+				t.Fatalf("both runs waited for each other:\n%s\n%s", results[0], results[1])
 			}
-			winner = i
+			waiter = i
 		}
 	}
-	if winner < 0 {
-		t.Fatalf("neither run promoted:\n%s\n%s", results[0], results[1])
+	if waiter < 0 {
+		t.Fatalf("neither run waited for the other's lock:\n%s\n%s", results[0], results[1])
 	}
-	loser := results[1-winner]
-	if loser.code != 1 && loser.code != 2 {
-		t.Fatalf("the other run: want exit 1 or 2\n%s", loser)
-	}
-	if !strings.Contains(loser.stdout, "changed since ferry read it") && !strings.Contains(loser.stdout, "another rollout is in progress") {
-		t.Errorf("the other run does not say why it stopped:\n%s", loser)
+	if before := results[waiter].report(t).Targets[0].Before; before == nil || before.Image != imgs[1-waiter] {
+		t.Errorf("the waiting run's snapshot is %+v, want the first run's image %s", before, imgs[1-waiter])
 	}
 	waitRolledOut(t, production, pns, "web")
-	if got := imageOf(get(t, production, pns, "web"), "app"); got != imgs[winner] {
-		t.Errorf("runs %s, want the winner's %s", got, imgs[winner])
+	if got := imageOf(get(t, production, pns, "web"), "app"); got != imgs[waiter] {
+		t.Errorf("runs %s, want the later run's %s", got, imgs[waiter])
 	}
 	landed := 0
 	for _, m := range mutations(t, production, pns) {
@@ -63,14 +64,15 @@ func TestFaultConcurrentRunsOneDeployment(t *testing.T) {
 			landed++
 		}
 	}
-	if landed != 1 {
-		t.Errorf("%d patches landed, want exactly the winner's release", landed)
+	if landed != 2 {
+		t.Errorf("%d patches landed, want one release per run", landed)
 	}
 }
 
-// A second run starts while the first one verifies: by default it refuses
-// without writing; with FERRY_ON_PROGRESSING=wait it waits for the first
-// rollout and promotes on top of it, taking that as its snapshot.
+// A second run starts while the first one verifies: with FERRY_LOCK_WAIT=0
+// it refuses at once, naming the run holding the lock, and writes
+// nothing; by default it waits for the first run and promotes on top of
+// it, taking that as its snapshot.
 func TestFaultConcurrentRunsSerialize(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -89,21 +91,26 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("the first run never verified:\n%s", errb.String())
 	}
-	writes := len(mutations(t, production, pns))
-	refused := ferry(t, e.with("FERRY_SOURCE", second), "promote")
-	if refused.code != 2 || !strings.Contains(refused.stdout, "another rollout is in progress") {
-		t.Errorf("second run during the first one's rollout: want exit 2, rollout in progress\n%s", refused)
+	writes, leases := len(mutations(t, production, pns)), len(leaseWrites(t, production, pns))
+	refused := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_LOCK_WAIT", "0s"), "promote")
+	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") || !strings.Contains(refused.stdout, "FERRY_LOCK_WAIT") {
+		t.Errorf("second run during the first one's rollout, FERRY_LOCK_WAIT=0: want exit 2 naming the lock\n%s", refused)
 	}
 	if n := len(mutations(t, production, pns)) - writes; n != 0 {
 		t.Errorf("the refused run wrote %d times", n)
 	}
-	waited := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_ON_PROGRESSING", "wait"), "promote")
+	// The refused run takes no lease; the first run may renew its own
+	// meanwhile (every 10 s with the default FERRY_LOCK_TTL).
+	if n := len(leaseWrites(t, production, pns)) - leases; n > 2 {
+		t.Errorf("%d lease writes while the refused run ran", n)
+	}
+	waited := ferry(t, e.with("FERRY_SOURCE", second), "promote")
 	r := wait(t, cmd, out, errb)
 	if r.code != 0 {
 		t.Fatalf("first run: want exit 0\n%s", r)
 	}
-	if waited.code != 0 {
-		t.Fatalf("second run with FERRY_ON_PROGRESSING=wait: want exit 0\n%s", waited)
+	if waited.code != 0 || !strings.Contains(waited.stderr, "waiting up to") {
+		t.Fatalf("second run: want it to wait for the lock, then exit 0\n%s", waited)
 	}
 	if before := waited.report(t).Targets[0].Before; before == nil || before.Image != first {
 		t.Errorf("the waiting run's snapshot is %+v, want the first run's image %s", before, first)
@@ -114,8 +121,10 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 	}
 }
 
-// A second run against a Heroku app whose release is in its release phase
-// refuses before it writes anything.
+// A second run against a Heroku app whose release is in its release phase:
+// with FERRY_LOCK_WAIT=0 it refuses at once, naming the run that holds the
+// app's promotion record, and changes nothing; by default it waits for the
+// first run and promotes after it.
 func TestFaultConcurrentRunsHerokuReleaseInProgress(t *testing.T) {
 	t.Parallel()
 	imgA := push(t, "acme/shop", "phase-a", nil)
@@ -133,55 +142,79 @@ func TestFaultConcurrentRunsHerokuReleaseInProgress(t *testing.T) {
 		t.Fatalf("the first run never released:\n%s", errb.String())
 	}
 	writes := len(appMutations(e, app))
-	refused := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
-	if refused.code != 2 || !strings.Contains(refused.stdout, "is in progress") {
-		t.Errorf("second run during the release phase: want exit 2, release in progress\n%s", refused)
+	refused := ferry(t, env.with("FERRY_SOURCE", imgB.ref(), "FERRY_LOCK_WAIT", "0s"), "promote")
+	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") {
+		t.Errorf("second run during the release phase, FERRY_LOCK_WAIT=0: want exit 2 naming the lock\n%s", refused)
 	}
 	if n := len(appMutations(e, app)) - writes; n != 0 {
 		t.Errorf("the refused run made %d changes", n)
 	}
+	waited := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
 	if r := wait(t, cmd, out, errb); r.code != 0 {
 		t.Fatalf("first run: want exit 0\n%s", r)
 	}
-	if cur := currentOn(t, e, app); cur.Images["web"] != imgA.config.String() {
-		t.Errorf("current release %+v, want the first run's image", cur)
+	if waited.code != 0 || !strings.Contains(waited.stderr, "waiting up to") {
+		t.Fatalf("second run: want it to wait, then exit 0\n%s", waited)
+	}
+	if cur := currentOn(t, e, app); cur.Images["web"] != imgB.config.String() {
+		t.Errorf("current release %+v, want the second run's image", cur)
 	}
 }
 
-// A second run releases to a Heroku app while the first run waits for its
-// dynos: the first run sees its release replaced and fails, but it must
-// not roll back the second run's release (it is not its own): it exits 3
-// saying what the app runs, and the second run promotes.
-func TestFaultConcurrentRunsHerokuNewerRelease(t *testing.T) {
+// Two runs promote different images to one Heroku app at once, in both
+// orders of arrival: they queue on the app's promotion record, or, should
+// both get past it, the formation PATCH is guarded and a replaced run is
+// reported superseded. Never exit 3 while the app is healthy, never a
+// rollback of the other run's release.
+func TestFaultConcurrentRunsHerokuBothOrders(t *testing.T) {
 	t.Parallel()
-	imgA := push(t, "acme/shop", "boot-a", nil)
-	imgB := push(t, "acme/shop", "boot-b", nil)
-	e := ownEmulator(t, herokuemu.Options{BootTime: 4 * time.Second})
-	app := ownApp(t, e, "newer")
+	for _, order := range []string{"a-first", "b-first"} {
+		t.Run(order, func(t *testing.T) {
+			t.Parallel()
+			twoHerokuRuns(t, order)
+		})
+	}
+}
+
+// twoHerokuRuns promotes two images to one app at once, in order.
+func twoHerokuRuns(t *testing.T, order string) {
+	t.Helper()
+	imgs := []pushed{push(t, "acme/shop", "both-a-"+order, nil), push(t, "acme/shop", "both-b-"+order, nil)}
+	if order == "b-first" {
+		imgs[0], imgs[1] = imgs[1], imgs[0]
+	}
+	e := ownEmulator(t, herokuemu.Options{BootTime: 2 * time.Second})
+	app := ownApp(t, e, "both")
 	seedOn(t, e, app, nil, "web")
 	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web")
-	cmd, out, errb := ferryCmd(t, env.with("FERRY_SOURCE", imgA.ref()), "promote")
-	if err := cmd.Start(); err != nil {
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range imgs {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			results[i] = ferry(t, env.with("FERRY_SOURCE", imgs[i].ref()), "promote")
+		})
+	}
+	wg.Wait()
+	promoted := map[string]bool{}
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("run %d: want exit 0\n%s", i, r)
+		}
+		switch rep := r.report(t); rep.Outcome {
+		case promote.OutcomePromoted:
+			promoted[imgs[i].config.String()] = true
+		case promote.OutcomeSuperseded:
+		default:
+			t.Errorf("run %d: outcome %s, want promoted or superseded", i, rep.Outcome)
+		}
+	}
+	if err := e.WaitIdle(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
-	if !errb.waitFor("waiting for dynos", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("the first run never waited for dynos:\n%s", errb.String())
-	}
-	second := ferry(t, env.with("FERRY_SOURCE", imgB.ref()), "promote")
-	first := wait(t, cmd, out, errb)
-	if second.code != 0 {
-		t.Errorf("second run: want exit 0\n%s", second)
-	}
-	if first.code != 3 {
-		t.Errorf("first run: want exit 3 (its release was replaced by someone else's)\n%s", first)
-	}
-	if !strings.Contains(first.stdout, "not rolling back") {
-		t.Errorf("the first run does not say why it left the app alone")
-	}
 	cur := currentOn(t, e, app)
-	if cur.Images["web"] != imgB.config.String() || cur.RollbackOf != 0 {
-		t.Errorf("current release %+v, want the second run's release", cur)
+	if !promoted[cur.Images["web"]] {
+		t.Errorf("the app runs %s, which no run reports promoted", cur.Images["web"])
 	}
 	for _, rel := range e.Releases(app) {
 		if rel.RollbackOf != 0 {

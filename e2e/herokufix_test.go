@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
 	"github.com/ferry-dev/ferry/internal/testenv/images"
+	"github.com/ferry-dev/ferry/pkg/heroku"
 )
 
 var appSeq atomic.Int64
@@ -116,8 +117,26 @@ func mutationsOf(app string) int {
 	return n
 }
 
+// containsApp reports whether a request path is about app. ferry's own
+// promotion record (registry.heroku.com/APP/ferry-record, written before
+// anything changes and never released) is not a change to the app, and
+// is left out: recordWrites counts it.
 func containsApp(path, app string) bool {
+	if strings.Contains(path, "/"+app+"/"+heroku.RecordProcess+"/") {
+		return false
+	}
 	return strings.Contains(path, "/apps/"+app+"/") || strings.HasSuffix(path, "/apps/"+app) || strings.Contains(path, "/"+app+"/")
+}
+
+// recordWrites counts the writes to app's promotion record.
+func recordWrites(e *herokuemu.Emulator, app string) int {
+	n := 0
+	for _, r := range e.Mutations() {
+		if strings.Contains(r.Path, "/"+app+"/"+heroku.RecordProcess+"/") {
+			n++
+		}
+	}
+	return n
 }
 
 // assertLatest checks that APP/PROC:latest in the emulator's registry holds

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -179,6 +180,14 @@ func TestStatefulSetPromotedHonouringPartitionAndAsSource(t *testing.T) {
 		t.Errorf("pod revisions %v: want db-0 on %s, db-1 and db-2 on %s", revs, oldRev, after.Status.UpdateRevision)
 	}
 
+	// The lock and record is a Lease named after the kind.
+	if _, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseNameFor(kube.KindStatefulSet, "db"), metav1.GetOptions{}); err != nil {
+		t.Errorf("no lease ferry.statefulset.db: %v", err)
+	}
+	if _, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseName("db"), metav1.GetOptions{}); err == nil {
+		t.Errorf("a deployment's lease was taken for a statefulset")
+	}
+
 	// status names the kind.
 	r = ferry(t, env{"KUBECONFIG": kubeconfigPath, "FERRY_TARGETS": e["FERRY_TARGETS"]}, "status")
 	if r.code != 0 || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "statefulset") {
@@ -244,6 +253,9 @@ func TestDaemonSetPromotedAndRestored(t *testing.T) {
 		t.Fatalf("want exit 0\n%s", r)
 	}
 	promoted := waitDaemonSet(t, production, pns, "agent")
+	if _, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), "ferry.daemonset.agent", metav1.GetOptions{}); err != nil {
+		t.Errorf("no lease ferry.daemonset.agent: %v", err)
+	}
 	if got := promoted.Spec.Template.Spec.Containers[0].Image; got != good {
 		t.Fatalf("daemonset runs %s, want %s", got, good)
 	}

@@ -114,12 +114,16 @@ func TestPlanCatchesAForbiddenVerb(t *testing.T) {
 	}
 	for _, cmd := range []string{"plan", "promote"} {
 		r := ferry(t, e, cmd)
-		want := "ferry may not patch deployments.apps web in namespace " + pns
-		if r.code != 2 || !strings.Contains(r.stdout+r.stderr, want) {
-			t.Fatalf("%s: want exit 2 saying %q\n%s", cmd, want, r)
+		out := r.stdout + r.stderr
+		if r.code != 2 || !strings.Contains(out, "ferry may not patch deployments.apps web, ") || !strings.Contains(out, "in namespace "+pns) ||
+			!strings.Contains(out, "create leases.coordination.k8s.io") {
+			t.Fatalf("%s: want exit 2 naming the patch and the lease verbs refused in %s\n%s", cmd, pns, r)
 		}
 	}
 	if m := mutations(t, production, pns); len(m) != 0 {
 		t.Fatalf("refused plan and promote wrote: %v", m)
+	}
+	if w := leaseWrites(t, production, pns); len(w) != 0 {
+		t.Fatalf("refused promote tried to take a lock: %v", w)
 	}
 }

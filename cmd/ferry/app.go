@@ -101,7 +101,16 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 		if a.cfg.Command == config.CommandPlan {
 			return promote.Plan(ctx, src, ts, opts)
 		}
-		return promote.Run(ctx, src, ts, opts)
+		if a.cfg.Deployments.Environment == "" {
+			return promote.Run(ctx, src, ts, opts)
+		}
+		// Last of the checks: a source the signature policy refuses
+		// makes no GitHub Deployment.
+		dep := &deployment{a: a}
+		opts.Checks = append(opts.Checks, dep)
+		r, err := promote.Run(ctx, src, ts, opts)
+		dep.finish(ctx, r)
+		return r, err
 	case config.CommandStatus:
 		ts, err := a.targets(ctx)
 		if err != nil {
@@ -114,6 +123,12 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 			return nil, err
 		}
 		return promote.Rollback(ctx, ts, a.cfg.Run.ToRevision, a.options())
+	case config.CommandRecover:
+		ts, err := a.targets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return promote.Recover(ctx, ts, a.options())
 	}
 	return nil, fmt.Errorf("unknown command %q", a.cfg.Command)
 }
@@ -126,6 +141,7 @@ func (a *app) options() promote.Options {
 		Waves:          a.cfg.Waves,
 		Gates:          a.gates(),
 		Soak:           a.cfg.Run.Soak,
+		Records:        a.records(),
 	}
 }
 
@@ -172,6 +188,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				OnOwned:       a.cfg.Kube.OnOwned,
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
+				LockTTL:       a.cfg.Run.LockTTL,
 			})
 		case address.KindHeroku:
 			c, err := a.herokuClient(ctx, ad.App)

@@ -41,6 +41,7 @@ func (a *app) herokuClient(ctx context.Context, app string) (*heroku.Client, err
 		// A release phase is part of the rollout FERRY_TIMEOUT bounds;
 		// left alone, one that never ends would hold ferry for 30m.
 		ReleaseTimeout: a.cfg.Run.Timeout,
+		LockTTL:        a.cfg.Run.LockTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heroku: %w", err)

@@ -107,7 +107,7 @@ func (o *output) finish(cmd string, r *promote.Report, err error) int {
 
 func exitCode(o promote.Outcome) int {
 	switch o {
-	case promote.OutcomePromoted, promote.OutcomeUnchanged, promote.OutcomePlanned, promote.OutcomeRolledBack:
+	case promote.OutcomePromoted, promote.OutcomeUnchanged, promote.OutcomePlanned, promote.OutcomeRolledBack, promote.OutcomeRecovered, promote.OutcomeSuperseded:
 		return exitOK
 	case promote.OutcomeBadInput:
 		return exitBadInput

@@ -107,3 +107,7 @@ func (a clientsetAPI) ServiceAccounts(ns string) kube.ServiceAccountClient {
 	return a.cs.CoreV1().ServiceAccounts(ns)
 }
 func (a clientsetAPI) Secrets(ns string) kube.SecretClient { return a.cs.CoreV1().Secrets(ns) }
+
+func (a clientsetAPI) Leases(ns string) kube.LeaseClient {
+	return a.cs.CoordinationV1().Leases(ns)
+}

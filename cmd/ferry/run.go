@@ -29,6 +29,7 @@ Usage:
   ferry plan        show what each target runs and what promote would change; changes nothing
   ferry status      show what each target runs now
   ferry rollback    put each target back to its previous revision/release (--to-revision N)
+  ferry recover     finish what an interrupted promotion left on each target; changes nothing else
   ferry env         list every setting with its variable, default and description
   ferry version     print the version
 
@@ -132,10 +133,10 @@ func command(args []string, s config.Settings, stdout, stderr io.Writer) (cmd st
 			printVars(stdout)
 		}
 		return "", nil, exitOK, true
-	case config.CommandPromote, config.CommandPlan, config.CommandStatus, config.CommandRollback:
+	case config.CommandPromote, config.CommandPlan, config.CommandStatus, config.CommandRollback, config.CommandRecover:
 		return cmd, args, 0, false
 	}
-	fmt.Fprintf(stderr, "ferry: unknown command %q: use promote, plan, status, rollback, env or version (ferry help)\n", cmd)
+	fmt.Fprintf(stderr, "ferry: unknown command %q: use promote, plan, status, rollback, recover, env or version (ferry help)\n", cmd)
 	return "", nil, exitBadInput, true
 }
 
@@ -145,6 +146,7 @@ var commandFlags = map[string][]string{
 	config.CommandPlan:     {"source", "targets", "output", "o", "parallelism"},
 	config.CommandStatus:   {"targets", "output", "o", "parallelism"},
 	config.CommandRollback: {"targets", "output", "o", "timeout", "parallelism", "to-revision"},
+	config.CommandRecover:  {"targets", "output", "o", "timeout", "parallelism"},
 }
 
 // flags are the command-line overrides of the environment that cmd takes.
@@ -249,5 +251,15 @@ before".
 
 Example:
   FERRY_TARGETS='k8s:shop/web?context=prod-eu' ferry rollback --to-revision 7
+`,
+	"recover": `ferry recover: take the lock of every target in FERRY_TARGETS and finish what
+an interrupted promotion (a killed or cancelled run) left there, as its record
+says: a release never proven healthy is restored to the recorded snapshot (or,
+with FERRY_RECOVER=verify, verified and kept when healthy); a record whose
+release was proven is closed. A target someone else changed since is left
+alone: exit 3, naming it. ferry promote does the same before it promotes.
+
+Example:
+  FERRY_TARGETS='k8s:shop/web?context=prod-eu heroku:shop-prod/web' ferry recover
 `,
 }

@@ -78,9 +78,13 @@ func settingTypes() map[string]reflect.Type {
 // orbOnly are parameters that are no ferry setting.
 var orbOnly = map[string]string{
 	"no-output-timeout": TypeString, // CircleCI's no_output_timeout
-	"executor":          TypeExecutor,
-	"before-promote":    TypeSteps,
-	"after-promote":     TypeSteps,
+	// CircleCI deploy markers, logged by the orb itself.
+	"deploy-environment": TypeString,
+	"deploy-component":   TypeString,
+	"deploy-version":     TypeString,
+	"executor":           TypeExecutor,
+	"before-promote":     TypeSteps,
+	"after-promote":      TypeSteps,
 }
 
 // mirror is what an orb parameter must look like for a ferry setting.
@@ -255,6 +259,9 @@ func paramTypeFor(typ reflect.Type, have string) string {
 func checkRunStepCarries(t *testing.T, at, name string, c map[string]any, ms map[string]mirror) {
 	t.Helper()
 	steps, _ := c["steps"].([]any)
+	if name == "promote" {
+		steps = ferrySteps(t, steps)
+	}
 	if len(steps) != 1 {
 		t.Errorf("%s: %d steps, want the one run step", at, len(steps))
 		return
@@ -400,7 +407,7 @@ func TestExpandJob(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"echo before", "ferry promote", "after"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"echo before", "ferry deploy marker (plan)", "ferry promote", "ferry deploy marker (success)", "ferry deploy marker (failed)", "after"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("steps %q, want %q", names, want)
 	}
 
@@ -763,4 +770,18 @@ func runShell(t *testing.T, argv, env []string) (string, int) {
 		code = ee.ExitCode()
 	}
 	return string(out), code
+}
+
+// ferrySteps leaves out promote's deploy marker steps (scripts/marker.sh,
+// checked by TestOrbDeployMarkers).
+func ferrySteps(t *testing.T, steps []any) []any {
+	t.Helper()
+	var out []any
+	for _, s := range steps {
+		if r, ok := AsRun(s); ok && strings.HasPrefix(r.Name, "ferry deploy marker") {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }

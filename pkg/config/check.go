@@ -30,6 +30,7 @@ const (
 	CommandPlan     = "plan"
 	CommandStatus   = "status"
 	CommandRollback = "rollback"
+	CommandRecover  = "recover"
 )
 
 const maxDuration = 6 * time.Hour
@@ -62,6 +63,9 @@ type Config struct {
 	Verify Verify
 	// CI says which CI run this is, when any.
 	CI CI
+	// Deployments is where the promotion is recorded as a GitHub
+	// Deployment; its Environment is "" when it is not.
+	Deployments Deployments
 	// Env is the environment Load read.
 	Env Env
 	// Settings are the values Check was made from.
@@ -137,6 +141,11 @@ type Run struct {
 	ChangeCause string
 	// Soak is how long each wave soaks.
 	Soak time.Duration
+	// LockWait bounds the wait for another run's lock; LockTTL is how
+	// long a lock outlives its holder; RecoverVerify verifies an
+	// interrupted run's release instead of restoring it.
+	LockWait, LockTTL time.Duration
+	RecoverVerify     bool
 }
 
 // Health is the HTTP check template a target's health option fills in.
@@ -163,9 +172,9 @@ func (s Settings) Check(command string) (Config, error) {
 	switch command {
 	case CommandPromote, CommandPlan:
 		withSource = true
-	case CommandStatus, CommandRollback:
+	case CommandStatus, CommandRollback, CommandRecover:
 	default:
-		return Config{}, fmt.Errorf("unknown command %q: use promote, plan, status or rollback", command)
+		return Config{}, fmt.Errorf("unknown command %q: use promote, plan, status, rollback or recover", command)
 	}
 	ch := &checker{s: &s, problems: slices.Clone(s.loadProblems), bad: map[int]bool{}}
 	for _, p := range s.loadProblems {
@@ -188,6 +197,7 @@ func (s Settings) Check(command string) (Config, error) {
 	if withSource {
 		c.Verify = ch.verify()
 	}
+	c.Deployments = ch.deployments(command, c.CI)
 	ch.oneOf("OUTPUT", s.Output, "text", "json")
 	if len(ch.problems) == 0 {
 		return c, nil
@@ -520,7 +530,15 @@ func (ch *checker) run() Run {
 	if ch.ok("SOAK") && (s.Soak < 0 || s.Soak > maxDuration) {
 		ch.add("SOAK", fmt.Sprintf("%s is out of range: use 0 to 6h", s.Soak), fieldKeyed("SOAK").example)
 	}
-	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause, Soak: s.Soak}
+	if ch.ok("LOCK_WAIT") && (s.LockWait < 0 || s.LockWait > maxDuration) {
+		ch.add("LOCK_WAIT", fmt.Sprintf("%s is out of range: use 0 to 6h", s.LockWait), fieldKeyed("LOCK_WAIT").def)
+	}
+	if ch.ok("LOCK_TTL") && (s.LockTTL < 2*time.Second || s.LockTTL > 10*time.Minute) {
+		ch.add("LOCK_TTL", fmt.Sprintf("%s is out of range: use 2s to 10m", s.LockTTL), fieldKeyed("LOCK_TTL").def)
+	}
+	ch.oneOf("RECOVER", s.Recover, "restore", "verify")
+	return Run{Timeout: s.Timeout, RestoreTimeout: s.RestoreTimeout, Parallelism: s.Parallelism, ToRevision: s.ToRevision, ChangeCause: s.ChangeCause,
+		Soak: s.Soak, LockWait: s.LockWait, LockTTL: s.LockTTL, RecoverVerify: s.Recover == "verify"}
 }
 
 // health checks the HTTP check template.

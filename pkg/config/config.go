@@ -79,6 +79,8 @@ type Settings struct {
 
 	GitHubToken string `env:"GITHUB_TOKEN" alias:"GITHUB_TOKEN" secret:"true" desc:"A GitHub token that can read packages, for images on ghcr.io (in a workflow: github-token: ${{ github.token }} with permissions: packages: read)."`
 
+	GitHubEnvironment string `env:"GITHUB_ENVIRONMENT" desc:"promote: record the promotion as a GitHub Deployment of the commit to this environment too: statuses in_progress, then success, failure, error or inactive, the run's URL as log URL, the image and digest in the payload. Needs FERRY_GITHUB_TOKEN with permissions: deployments: write, and the repository (GITHUB_REPOSITORY, or the CircleCI project's)." example:"production"`
+
 	Output string `env:"OUTPUT" envDefault:"text" desc:"Report format on standard output: text or json." example:"json"`
 
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"5m" desc:"How long each target may take to roll out and pass its checks after its release; more than 0, at most 6h." example:"5m"`
@@ -95,11 +97,17 @@ type Settings struct {
 
 	OnOwned string `env:"ON_OWNED" envDefault:"refuse" desc:"What to do with a target workload that Helm, Argo CD or Flux manages: refuse (change nothing, and say how to promote through it) or patch it anyway, knowing that the owner may put its own image back after ferry reported it promoted." example:"patch"`
 
-	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status or rollback; in GitHub Actions it defaults to promote." example:"plan"`
+	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status, rollback or recover; in GitHub Actions it defaults to promote." example:"plan"`
 
 	ToRevision string `env:"TO_REVISION" desc:"rollback: the Deployment revision (7) or Heroku release version (v42) to go back to; empty: the one before the current one." example:"7"`
 
 	ChangeCause string `env:"CHANGE_CAUSE" desc:"Why the release happens, recorded as the Deployment's kubernetes.io/change-cause and the Heroku release description; default names ferry, the image and the CI run." example:"release 1.4.2"`
+
+	LockWait time.Duration `env:"LOCK_WAIT" envDefault:"10m" desc:"promote, recover: how long to wait for another run that holds a target's lock (a Kubernetes Lease) before giving up with exit 2, nothing changed; 0 gives up at once. The default outlasts one run with the default FERRY_TIMEOUT and FERRY_RESTORE_TIMEOUT; at most 6h." example:"10m"`
+
+	LockTTL time.Duration `env:"LOCK_TTL" envDefault:"30s" desc:"How long a target's lock outlives its holder's last renewal (a run renews it every third of this while it lives): after a killed run, the next one waits at most this long; 2s to 10m." example:"30s"`
+
+	Recover string `env:"RECOVER" envDefault:"restore" desc:"What promote and recover do with a release an interrupted run left unproven: restore the recorded snapshot, or verify it now and keep it when healthy (restore it when not)." example:"verify"`
 
 	HealthTimeout time.Duration `env:"HEALTH_TIMEOUT" envDefault:"2m" desc:"How long a target's HTTP health check may take to pass; more than 0, at most 6h." example:"2m"`
 

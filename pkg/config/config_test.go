@@ -205,7 +205,9 @@ func TestVars(t *testing.T) {
 func TestVarsExamplesAndDefaultsValidate(t *testing.T) {
 	exampleFiles(t)
 	for _, pick := range []string{"example", "default"} {
-		environ := []string{"FERRY_HEROKU_API_KEY=key", "FERRY_KUBECONFIG_DATA=apiVersion: v1"}
+		environ := []string{"FERRY_HEROKU_API_KEY=key", "FERRY_KUBECONFIG_DATA=apiVersion: v1",
+			// FERRY_GITHUB_ENVIRONMENT needs a token, a repository and a commit.
+			"FERRY_GITHUB_TOKEN=token", "GITHUB_REPOSITORY=acme/shop", "GITHUB_SHA=0123abcd"}
 		for _, v := range Vars() {
 			val := v.Example
 			if pick == "default" {

@@ -542,3 +542,30 @@ func TestWavesAndGates(t *testing.T) {
 		t.Errorf("promote with a broken gate: %v", err)
 	}
 }
+
+func TestGitHubEnvironmentNeedsTokenRepoAndCommit(t *testing.T) {
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"FERRY_GITHUB_ENVIRONMENT=production", "GITHUB_REPOSITORY=acme/shop", "GITHUB_SHA=abc"}, "needs a token"},
+		{[]string{"FERRY_GITHUB_ENVIRONMENT=production", "FERRY_GITHUB_TOKEN=t", "GITHUB_SHA=abc"}, "repository"},
+		{[]string{"FERRY_GITHUB_ENVIRONMENT=production", "FERRY_GITHUB_TOKEN=t", "GITHUB_REPOSITORY=acme/shop"}, "commit"},
+		{[]string{"FERRY_GITHUB_ENVIRONMENT=production", "FERRY_GITHUB_TOKEN=t", "CIRCLE_PROJECT_USERNAME=acme", "CIRCLE_PROJECT_REPONAME=shop", "CIRCLE_SHA1=abc"}, ""},
+	}
+	for _, c := range cases {
+		s, err := Load(append(c.env, "FERRY_SOURCE=nginx", "FERRY_TARGETS=heroku:shop", "FERRY_HEROKU_API_KEY=k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := s.Check(CommandPromote)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.env, err)
+		case c.want == "" && (cfg.Deployments.Repo != "acme/shop" || cfg.Deployments.APIURL != "https://api.github.com"):
+			t.Errorf("%v: %+v", c.env, cfg.Deployments)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: %v, want a problem saying %q", c.env, err, c.want)
+		}
+	}
+}

@@ -85,6 +85,9 @@ type Options struct {
 	// BootTimeout bounds waiting for the dynos of a release to be up
 	// [5m].
 	BootTimeout time.Duration
+	// LockTTL is how long an app's lock outlives its holder's last
+	// renewal [DefaultLockTTL].
+	LockTTL time.Duration
 }
 
 // Client talks to the Platform API and the Heroku registry with one API

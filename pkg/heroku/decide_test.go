@@ -4,8 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	hk "github.com/heroku/heroku-go/v5"
+
+	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 func TestEvaluateDynos(t *testing.T) {
@@ -67,7 +70,7 @@ func TestPlanRestore(t *testing.T) {
 		{"patch made no release", st, change{Sent: true}, rel("r1", 1, ""), restoreNothing, "still current"},
 		{"ours is current", st, change{Sent: true, Release: ours}, rel("r2", 2, "Deployed web (abc)"), restoreRollBack, "from v2 to v1"},
 		{"ours unknown, something else current", st, change{Sent: true}, rel("r3", 3, "Deployed web (abc)"), restoreRollBack, "from v3 to v1"},
-		{"someone released after us", st, change{Sent: true, Release: ours}, rel("r3", 3, "Deployed web (def)"), restoreRefuse, "by someone else"},
+		{"someone released after us", st, change{Sent: true, Release: ours}, rel("r3", 3, "Deployed web (def)"), restoreSuperseded, "by someone else"},
 		{"someone rolled back for us", st, change{Sent: true, Release: ours}, rel("r3", 3, "Rollback to v1"), restoreNothing, "already puts v1 back"},
 	}
 	for _, c := range cases {
@@ -122,5 +125,48 @@ func TestPickRelease(t *testing.T) {
 				t.Fatalf("pickRelease = %+v, %v; want v%d", got, err, c.want)
 			}
 		})
+	}
+}
+
+func TestAdoptFound(t *testing.T) {
+	st := State{App: "shop", ReleaseID: "r1", Version: 1, ImageID: "sha256:new"}
+	ours := &releaseRef{ID: "r2", Version: 2}
+	cases := []struct {
+		name    string
+		ch      change
+		curID   string
+		curV    int
+		curDesc string
+		want    promote.Found
+	}{
+		{"still on the snapshot", change{}, "r1", 1, "Deployed web (old)", promote.FoundSnapshot},
+		{"a restore put it back", change{Sent: true, Release: ours}, "r3", 3, "Rollback to v1", promote.FoundSnapshot},
+		{"runs the dead run's release", change{Sent: true, Release: ours}, "r2", 2, "Deployed web (new)", promote.FoundChange},
+		{"someone released after it", change{Sent: true, Release: ours}, "r3", 3, "Deployed web (hotfix)", promote.FoundOther},
+		{"nothing of ours, someone else's", change{}, "r3", 3, "Deployed web (hotfix)", promote.FoundOther},
+		{"rolled back elsewhere", change{Sent: true, Release: ours}, "r3", 3, "Rollback to v0", promote.FoundOther},
+	}
+	for _, c := range cases {
+		if got := adoptFound(st, c.ch, c.curID, c.curV, c.curDesc); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestHeldRecord(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		h    heldRecord
+		want string
+	}{
+		{heldRecord{}, ""},
+		{heldRecord{Holder: "a", Renewed: now.Add(-5 * time.Second), TTL: 30}, "a"},
+		{heldRecord{Holder: "a", Renewed: now.Add(-31 * time.Second), TTL: 30}, ""},
+		{heldRecord{Holder: "a", TTL: 30}, ""},
+	}
+	for _, c := range cases {
+		if got := c.h.heldBy(now); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.h, got, c.want)
+		}
 	}
 }

@@ -23,6 +23,10 @@ const (
 	restoreRefuse
 	// restoreRollBack: roll back to the snapshot's release.
 	restoreRollBack
+	// restoreSuperseded: someone else released after ferry did; theirs
+	// is not ferry's to undo, and the run is superseded when the app is
+	// healthy on it.
+	restoreSuperseded
 )
 
 // restorePlan is a restoreStep and why.
@@ -51,7 +55,7 @@ func planRestore(st State, ch change, cur hk.Release) restorePlan {
 		}
 		// Someone else released after ferry did: theirs is not ferry's
 		// to undo (a second ferry run may be verifying it right now).
-		return restorePlan{restoreRefuse, fmt.Sprintf("release v%d (%s) was made after ferry's release v%d, by someone else: not rolling back a release that is not ferry's", cur.Version, cur.Description, ours.Version)}
+		return restorePlan{restoreSuperseded, fmt.Sprintf("release v%d (%s) was made after ferry's release v%d, by someone else: not rolling back a release that is not ferry's", cur.Version, cur.Description, ours.Version)}
 	}
 	return restorePlan{restoreRollBack, fmt.Sprintf("rolling back from v%d to v%d (release %s)", cur.Version, st.Version, st.ReleaseID)}
 }
@@ -97,9 +101,22 @@ func (t *Target) restore(ctx context.Context, st State, ch change) error {
 	switch plan.step {
 	case restoreNothing:
 		t.logf("restore: %s", plan.why)
+		if ch.Sent && cur.ID != "" && cur.ID != st.ReleaseID {
+			// A rollback release (an interrupted run's restore) is
+			// current: wait for its dynos like a restore of ours.
+			if err := t.waitDynos(ctx, *refOf(&cur)); err != nil {
+				return fmt.Errorf("after the rollback to v%d (release v%d): %w", st.Version, cur.Version, err)
+			}
+		}
 		return nil
 	case restoreRefuse:
 		return errors.New(plan.why)
+	case restoreSuperseded:
+		t.logf("restore: %s; waiting for its dynos", plan.why)
+		if err := t.waitDynos(ctx, *refOf(&cur)); err != nil {
+			return fmt.Errorf("%s, and it is not healthy: %w", plan.why, err)
+		}
+		return promote.Superseded(fmt.Errorf("superseded: %s; the app is healthy on v%d", plan.why, cur.Version))
 	}
 	t.logf("%s", plan.why)
 	final, err := t.rollBack(ctx, releaseRef{ID: st.ReleaseID, Version: st.Version})

@@ -210,6 +210,16 @@ func (t *Target) release(ctx context.Context, st State, img image.Image, ch *cha
 	for _, p := range t.procs {
 		ups = append(ups, formationUpdate{Type: p, DockerImage: id.String()})
 	}
+	// No lock keeps others from releasing: look at the newest release
+	// right before the PATCH, and never release over one made since
+	// the snapshot.
+	top, err := t.c.recentReleases(ctx, t.addr.App, 1)
+	if err != nil {
+		return err
+	}
+	if len(top) > 0 && top[0].Version > st.TopVersion {
+		return promote.Superseded(fmt.Errorf("superseded: release v%d (%s) was made since the snapshot, by someone else; not releasing over it (run again to promote on top of it)", top[0].Version, top[0].Description))
+	}
 	ch.Sent = true
 	rel, err := t.patch(ctx, st, ups)
 	if err != nil {

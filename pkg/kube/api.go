@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,6 +43,15 @@ type API interface {
 	// rehearsal).
 	SelfSubjectAccessReviews() AccessReviewClient
 	Secrets(namespace string) SecretClient
+	// Leases hold a target's lock and promotion record.
+	Leases(namespace string) LeaseClient
+}
+
+// LeaseClient reads and writes coordination.k8s.io/v1 Leases.
+type LeaseClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error)
+	Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error)
+	Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error)
 }
 
 // DeploymentClient reads, watches and patches Deployments.
@@ -114,14 +124,16 @@ func init() {
 	utilruntime.Must(appsv1.AddToScheme(scheme))
 	utilruntime.Must(corev1.AddToScheme(scheme))
 	utilruntime.Must(authorizationv1.AddToScheme(scheme))
+	utilruntime.Must(coordinationv1.AddToScheme(scheme))
 	// Status and the option types of the unversioned meta group, as
 	// client-go's own scheme registers them.
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
 }
 
 // NewAPI returns an API served over rc: one HTTP client (connections,
-// credentials, rate limit) shared by a REST client for apps/v1 and one for
-// core/v1, speaking protobuf as client-go's typed clients do.
+// credentials, rate limit) shared by REST clients for apps/v1, core/v1
+// and coordination.k8s.io/v1, speaking protobuf as client-go's typed
+// clients do.
 func NewAPI(rc *rest.Config) (API, error) {
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
@@ -139,7 +151,11 @@ func NewAPI(rc *rest.Config) (API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return restAPI{apps: apps, core: core, authz: authz}, nil
+	coord, err := restClient(rc, hc, coordinationv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	return restAPI{apps: apps, core: core, authz: authz, coord: coord}, nil
 }
 
 func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
@@ -153,7 +169,7 @@ func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPat
 	return rest.RESTClientForConfigAndClient(c, hc)
 }
 
-type restAPI struct{ apps, core, authz rest.Interface }
+type restAPI struct{ apps, core, authz, coord rest.Interface }
 
 func (a restAPI) SelfSubjectAccessReviews() AccessReviewClient {
 	return gentype.NewClient("selfsubjectaccessreviews", a.authz, parameterCodec, "",
@@ -215,4 +231,11 @@ func (a restAPI) Secrets(ns string) SecretClient {
 		func() *corev1.Secret { return &corev1.Secret{} },
 		func() *corev1.SecretList { return &corev1.SecretList{} },
 		gentype.PrefersProtobuf[*corev1.Secret]())
+}
+
+func (a restAPI) Leases(ns string) LeaseClient {
+	return gentype.NewClientWithList("leases", a.coord, parameterCodec, ns,
+		func() *coordinationv1.Lease { return &coordinationv1.Lease{} },
+		func() *coordinationv1.LeaseList { return &coordinationv1.LeaseList{} },
+		gentype.PrefersProtobuf[*coordinationv1.Lease]())
 }

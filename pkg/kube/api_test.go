@@ -103,3 +103,7 @@ func TestNewAPIRequests(t *testing.T) {
 		}
 	}
 }
+
+func (a clientsetAPI) Leases(ns string) LeaseClient {
+	return a.cs.CoordinationV1().Leases(ns)
+}

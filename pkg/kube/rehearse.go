@@ -30,8 +30,8 @@ func (a access) String() string {
 	return a.verb + " " + res
 }
 
-// accessesOf are the calls a release, its verification and its restore
-// make on a workload of kind ("" for a Deployment) named name. It only
+// accessesOf are the calls a release, its lock, its verification and its
+// restore make on a workload of kind ("" for a Deployment) named name. It only
 // reads its arguments.
 func accessesOf(kind, name string) []access {
 	var out []access
@@ -51,7 +51,11 @@ func accessesOf(kind, name string) []access {
 		named("deployments")
 		out = append(out, access{"list", "apps", "replicasets", ""}, access{"watch", "apps", "replicasets", ""})
 	}
-	return append(out, access{"list", "", "pods", ""}, access{"watch", "", "pods", ""})
+	out = append(out, access{"list", "", "pods", ""}, access{"watch", "", "pods", ""})
+	// The lock and record (see Lock).
+	lease := LeaseNameFor(kind, name)
+	return append(out, access{"get", "coordination.k8s.io", "leases", lease},
+		access{"update", "coordination.k8s.io", "leases", lease}, access{"create", "coordination.k8s.io", "leases", ""})
 }
 
 // CheckAccess asks the API server with SelfSubjectAccessReviews whether

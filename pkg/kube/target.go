@@ -44,6 +44,9 @@ type TargetOptions struct {
 	// OnOwned is Refuse or Patch: what to do with a workload Helm, Argo
 	// CD or Flux manages.
 	OnOwned string
+	// LockTTL is how long the target's lock outlives its holder's last
+	// renewal (see Lock); DefaultLockTTL when zero.
+	LockTTL time.Duration
 }
 
 // Target is a Deployment container that receives the promoted image. It

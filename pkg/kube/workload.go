@@ -97,6 +97,35 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 	return w, slots, nil
 }
 
+// lookUp reads the workload t names, of whatever kind, and picks its
+// containers: one that is not there, or whose containers are ambiguous,
+// is an input error.
+func (t *Target) lookUp(ctx context.Context, cs API) error {
+	if k := kindOf(t.ref); k != nil {
+		_, _, err := getWorkload(ctx, cs, k, t.ref)
+		return err
+	}
+	_, _, err := getDeploymentSlots(ctx, cs, t.ref)
+	return err
+}
+
+// current reads what the workload t names runs now: its uid, generation,
+// pod template and revision.
+func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
+	if k := kindOf(t.ref); k != nil {
+		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+		if err != nil {
+			return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		}
+		return w.uid, w.generation, w.template, w.revision, nil
+	}
+	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", 0, tmpl, "", fmt.Errorf("reading deployment: %w", err)
+	}
+	return d.UID, d.Generation, d.Spec.Template, d.Annotations[revisionAnnotation], nil
+}
+
 // workloadPods lists the pods of w, and its ControllerRevisions when its
 // kind needs them.
 func workloadPods(ctx context.Context, cs API, k kindOps, w *workload) ([]corev1.Pod, []*appsv1.ControllerRevision, error) {

@@ -57,3 +57,25 @@ type RestoredError struct {
 
 func (e *RestoredError) Error() string { return e.Cause.Error() }
 func (e *RestoredError) Unwrap() error { return e.Cause }
+
+// SupersededError is a target on which another release landed while
+// this run promoted to it, and which is healthy on that newer release:
+// not this run's to undo, and not a failure that needs a human.
+type SupersededError struct{ Err error }
+
+func (e *SupersededError) Error() string { return e.Err.Error() }
+func (e *SupersededError) Unwrap() error { return e.Err }
+
+// Superseded wraps err as a SupersededError; nil stays nil.
+func Superseded(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &SupersededError{Err: err}
+}
+
+// IsSuperseded reports whether err is, or wraps, a SupersededError.
+func IsSuperseded(err error) bool {
+	var se *SupersededError
+	return errors.As(err, &se)
+}

@@ -29,6 +29,8 @@ type Options struct {
 	// Soak is how long each wave of Run must stay healthy after it was
 	// verified, its targets watched (see [Watcher]).
 	Soak time.Duration
+	// Records tune the records and locks of targets that keep them.
+	Records RecordOptions
 }
 
 // SourceCheck decides whether an image may be promoted at all (a
@@ -55,6 +57,8 @@ func (o Options) withDefaults() Options {
 //
 //  1. resolve the source to one image digest;
 //  2. check the source image (Options.Checks);
+//     then take every target's lock (see [Journal]) and recover what an
+//     earlier run left unfinished there (see [Recover]);
 //  3. snapshot every target — any failure ends the run before anything
 //     changed;
 //  4. release the image to every target that does not run it yet, and
@@ -71,7 +75,9 @@ func (o Options) withDefaults() Options {
 func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("promote", targets, o)
 	defer r.stop()
-	img, err := r.prepare(ctx, src)
+	defer r.unlockAll(ctx)
+	r.records = true
+	img, err := r.prepare(ctx, src, true)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
@@ -91,7 +97,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report, error) {
 	r := start("plan", targets, o)
 	defer r.stop()
-	img, err := r.prepare(ctx, src)
+	img, err := r.prepare(ctx, src, false)
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
@@ -121,6 +127,7 @@ func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) 
 		tr := &r.report.Targets[i]
 		tr.Status = StatusUnchanged
 		r.o.Logger.Logf(t.String(), "runs %s", describeSeen(*tr.Before))
+		r.peek(ctx, i)
 	}
 	r.report.Outcome = OutcomeUnchanged
 	return r.report, nil
@@ -130,11 +137,18 @@ func Inspect(ctx context.Context, targets []Target, o Options) (*Report, error) 
 // history (see [RollBacker]): the one before the revision it runs, or the
 // revision to names. It goes like Run: snapshot all, roll back and verify
 // each (in parallel, bounded), and when any fails, restore every target it
-// changed to its snapshot. Every target must be a RollBacker.
+// changed to its snapshot. Every target must be a RollBacker. Like a
+// promotion it takes the targets' locks first (and settles what an
+// interrupted promotion left), so it never races one; it writes no
+// record of its own.
 func Rollback(ctx context.Context, targets []Target, to string, o Options) (*Report, error) {
 	r := start("rollback", targets, o)
 	defer r.stop()
+	defer r.unlockAll(ctx)
 	err := r.canRollBack()
+	if err == nil {
+		err = r.lockAll(ctx)
+	}
 	if err == nil {
 		err = r.snapshotAll(ctx, image.Image{})
 	}

@@ -24,6 +24,8 @@ const (
 	StatusRestored      Status = "restored"       // changed, then put back
 	StatusRestoreFailed Status = "restore-failed" // changed, and could not be put back
 	StatusSkipped       Status = "skipped"        // not attempted: the run failed before it got there
+	StatusRecovered     Status = "recovered"      // recover: an earlier run's unfinished promotion was settled
+	StatusSuperseded    Status = "superseded"     // another release landed on it meanwhile, and it is healthy on that
 )
 
 // Outcome is the result of a whole run; it maps onto ferry's exit codes.
@@ -38,6 +40,8 @@ const (
 	OutcomeFailed        Outcome = "failed"         // exit 1: failed, every changed target restored
 	OutcomeBadInput      Outcome = "bad-input"      // exit 2: nothing changed
 	OutcomeRestoreFailed Outcome = "restore-failed" // exit 3: a human is needed
+	OutcomeRecovered     Outcome = "recovered"      // exit 0: recover settled an earlier run's unfinished promotion
+	OutcomeSuperseded    Outcome = "superseded"     // exit 0: a newer release replaced this run's, and production is healthy on it
 )
 
 // OutcomeOf is the outcome of a run that ended with err: a failed restore
@@ -52,6 +56,8 @@ func OutcomeOf(err error) Outcome {
 		return ""
 	case errors.As(err, &re):
 		return OutcomeRestoreFailed
+	case IsSuperseded(err):
+		return OutcomeSuperseded
 	case errors.As(err, &restored):
 		return OutcomeFailed
 	case IsInput(err):
@@ -71,6 +77,9 @@ type TargetReport struct {
 	Error     string        `json:"error,omitempty"`
 	Restore   string        `json:"restore_error,omitempty"`
 	Durations StepDurations `json:"durations"`
+	// Recovery is what the run found an earlier run left unfinished on
+	// the target, and what it did about it.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // StepDurations are how long each step took for a target.

@@ -22,6 +22,17 @@ type run struct {
 	changes []*Change // nil until the target was released (or rolled back)
 	// step is the change step 4 makes, once it started.
 	step changer
+	// locks are the targets' locks (nil for a target that keeps no
+	// record, and before step 0); saved the step each record was last
+	// saved at.
+	locks []Lock
+	saved []Step
+	// records is true when the run writes records at each step (a
+	// promotion); a rollback only holds the locks.
+	records bool
+	// restored marks the targets recovery put back to an interrupted
+	// promotion's snapshot: a rollback has nothing left to do there.
+	restored []bool
 }
 
 func start(command string, targets []Target, o Options) *run {
@@ -41,14 +52,19 @@ func start(command string, targets []Target, o Options) *run {
 
 func (r *run) stop() { r.report.Duration = Duration(time.Since(r.started)) }
 
-// prepare is steps 1 to 3, with which Run and Plan begin.
-func (r *run) prepare(ctx context.Context, src Source) (image.Image, error) {
+// prepare is steps 1 to 3, with which Run and Plan begin; with lock,
+// the targets' locks are taken and what an earlier run left unfinished
+// is recovered before the snapshots.
+func (r *run) prepare(ctx context.Context, src Source, lock bool) (image.Image, error) {
 	img, err := r.resolve(ctx, src)
 	if err == nil {
 		err = r.checkSource(ctx, img)
 	}
 	if err == nil {
 		err = r.checkAccessAll(ctx)
+	}
+	if err == nil && lock {
+		err = r.lockAll(ctx)
 	}
 	if err == nil {
 		err = r.snapshotAll(ctx, img)
@@ -212,9 +228,19 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 		r.o.Logger.Logf(t.String(), "unchanged: already runs %s", s.Image)
 		return nil
 	}
+	if step.done == StatusRolledBack && r.restored != nil && r.restored[i] {
+		tr.Status = StatusRolledBack
+		r.o.Logger.Logf(t.String(), "rolled back: recovery put back %s, what ran before the interrupted promotion", describeSeen(s.Seen))
+		return nil
+	}
 	if work.Err() != nil {
 		tr.Status = StatusSkipped
 		return nil
+	}
+	if err := r.note(ctx, i, StepReleasing); err != nil {
+		tr.Status, tr.Error = StatusFailed, err.Error()
+		r.o.Logger.Logf(t.String(), "failed: %v; nothing was changed", err)
+		return err
 	}
 	var c Change
 	err := timed(&tr.Durations.Release, func() (err error) {
@@ -228,10 +254,14 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 		r.changes[i] = &c
 	}
 	if err == nil {
+		r.noteOrWarn(ctx, i, StepReleased)
 		err = timed(&tr.Durations.Verify, func() error {
 			r.o.Logger.Logf(t.String(), "verify: waiting until it is healthy")
 			return t.Verify(work, s, c)
 		})
+	}
+	if err == nil {
+		r.noteOrWarn(ctx, i, StepVerified)
 	}
 	if err != nil {
 		switch {
@@ -241,6 +271,9 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 			err = fmt.Errorf("stopped because %v: %w", context.Cause(work), err)
 		}
 		tr.Status, tr.Error = StatusFailed, err.Error()
+		if IsSuperseded(err) {
+			tr.Status = StatusSuperseded
+		}
 		r.o.Logger.Logf(t.String(), "failed: %v", err)
 		return err
 	}
@@ -284,6 +317,12 @@ func (r *run) restoreAll(ctx context.Context, cause error) error {
 	if len(order) == 0 {
 		return r.report.Fail(cause) // nothing was changed
 	}
+	for _, k := range order {
+		if tr := r.report.Targets[k]; tr.Status == StatusSuperseded && !IsSuperseded(cause) {
+			cause = Superseded(fmt.Errorf("%s: %s", r.targets[k], tr.Error))
+			break
+		}
+	}
 	return r.report.Fail(&RestoredError{Cause: cause})
 }
 
@@ -293,14 +332,25 @@ func (r *run) restoreOne(ctx, rctx context.Context, i int, cause error) error {
 	if tr.Error == "" {
 		tr.Error = "restored because another target failed: " + cause.Error()
 	}
+	r.noteOrWarn(ctx, i, StepRestoring)
 	err := timed(&tr.Durations.Restore, func() error { return t.Restore(rctx, s, c) })
+	if IsSuperseded(err) {
+		tr.Status, tr.Restore = StatusSuperseded, ""
+		tr.Error = err.Error()
+		r.noteOrWarn(ctx, i, StepDone)
+		r.o.Logger.Logf(t.String(), "superseded: %v", err)
+		return nil
+	}
 	if err != nil {
 		now := whatItRuns(ctx, t, r.step, s, c)
 		tr.Status, tr.Restore = StatusRestoreFailed, err.Error()+"; "+now
 		r.o.Logger.Logf(t.String(), "RESTORE FAILED: %v; %s", err, now)
 		return fmt.Errorf("%s: %w; %s", t, err, now)
 	}
-	tr.Status = StatusRestored
+	if tr.Status != StatusSuperseded {
+		tr.Status = StatusRestored
+	}
+	r.noteOrWarn(ctx, i, StepDone)
 	r.o.Logger.Logf(t.String(), "restored to %s", describeSeen(s.Seen))
 	if after, err := t.Snapshot(rctx, image.Image{}); err == nil {
 		tr.After = &after.Seen

@@ -93,6 +93,9 @@ func Summary(r *promote.Report) string {
 	}
 	mdWaves(&b, r)
 	for _, t := range r.Targets {
+		if t.Recovery != nil {
+			fmt.Fprintf(&b, "- `%s`: recovery: %s\n", t.Target, mdEscape(t.Recovery.String()))
+		}
 		if t.Error != "" {
 			fmt.Fprintf(&b, "- `%s`: %s\n", t.Target, mdEscape(t.Error))
 		}

@@ -36,9 +36,10 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	statuses := []promote.Status{promote.StatusPlanned, promote.StatusUnchanged, promote.StatusPromoted, promote.StatusRolledBack,
-		promote.StatusFailed, promote.StatusRestored, promote.StatusRestoreFailed, promote.StatusSkipped}
+		promote.StatusFailed, promote.StatusRestored, promote.StatusRestoreFailed, promote.StatusSkipped,
+		promote.StatusRecovered, promote.StatusSuperseded}
 	outcomes := []promote.Outcome{promote.OutcomePromoted, promote.OutcomeUnchanged, promote.OutcomePlanned, promote.OutcomeRolledBack,
-		promote.OutcomeFailed, promote.OutcomeBadInput, promote.OutcomeRestoreFailed}
+		promote.OutcomeFailed, promote.OutcomeBadInput, promote.OutcomeRestoreFailed, promote.OutcomeRecovered, promote.OutcomeSuperseded}
 	seen := &promote.Seen{Image: "ghcr.io/acme/shop@sha256:" + strings.Repeat("a", 64), Revision: "3"}
 	var reports []*promote.Report
 	for _, o := range outcomes {
@@ -65,6 +66,12 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 	waved.Targets[1].Status, waved.Targets[1].Wave = promote.StatusSkipped, 2
 	waved.Waves = wavesExample()
 	reports = append(reports, waved)
+	rec := promote.NewReport("recover", []string{"k8s:shop/web?context=prod"})
+	rec.Outcome = promote.OutcomeRecovered
+	rec.Targets[0].Status = promote.StatusRecovered
+	rec.Targets[0].Recovery = &promote.Recovery{Run: promote.RunInfo{ID: "runner-1", URL: "https://ci/1", Commit: "abc"}, Image: seen.Image,
+		Step: promote.StepReleased, Found: promote.FoundChange, Now: "app=" + seen.Image, Action: promote.ActionRestore, Result: "restored"}
+	reports = append(reports, rec)
 	empty := promote.NewReport("status", nil)
 	empty.Outcome = promote.OutcomeUnchanged
 	reports = append(reports, empty)

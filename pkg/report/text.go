@@ -79,6 +79,9 @@ func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 		return err
 	}
 	for _, t := range r.Targets {
+		if t.Recovery != nil {
+			fmt.Fprintf(&b, "%s: recovery: %s\n", t.Target, t.Recovery)
+		}
 		if t.Error != "" {
 			fmt.Fprintf(&b, "%s: %s\n", t.Target, t.Error)
 		}

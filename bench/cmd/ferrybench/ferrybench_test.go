@@ -2,9 +2,12 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferry-dev/ferry/internal/testenv/herokuemu"
 )
 
 func TestSlug(t *testing.T) {
@@ -120,5 +123,24 @@ func TestFixtureLayersShareBySeed(t *testing.T) {
 	d2, _ := again.Digest()
 	if d1 != d2 {
 		t.Errorf("the same fixture has two digests: %s, %s", d1, d2)
+	}
+}
+
+func TestRecordTime(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int, path string) herokuemu.Request {
+		return herokuemu.Request{Path: path, At: t0.Add(time.Duration(ms) * time.Millisecond)}
+	}
+	rec := "/v2/cost/ferry-record/manifests/latest"
+	reqs := []herokuemu.Request{
+		at(0, "/apps/cost"),
+		at(10, rec), at(12, rec), at(15, rec), // lock: until 20
+		at(20, "/apps/cost/releases"),
+		at(30, rec), // a save: until 35
+		at(35, "/v2/cost/web/blobs/uploads/"),
+		at(90, rec), // the last save and the unlock: until the end
+	}
+	if got, want := recordTime(reqs, "cost", t0.Add(100*time.Millisecond)), 25*time.Millisecond; got != want {
+		t.Errorf("recordTime = %s, want %s", got, want)
 	}
 }

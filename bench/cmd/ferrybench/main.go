@@ -44,7 +44,7 @@ type config struct {
 	profile   string // folder for ferry-copy's CPU profiles
 }
 
-var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds", "sign", "gates"}
+var allScenarios = []string{"copy", "heroku", "crash", "fanout", "startup", "size", "creds", "sign", "gates", "recovery"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -172,6 +172,8 @@ func (b *bench) runScenarios(ctx context.Context) []error {
 			err = b.signScenario(ctx)
 		case "gates":
 			err = b.gatesScenario(ctx)
+		case "recovery":
+			err = b.recoveryScenario(ctx)
 		case "size":
 			if !slices.Contains(c.scenarios, "startup") { // startup reports the sizes too
 				err = b.sizeScenario(ctx)

@@ -17,13 +17,17 @@ import (
 // Deployments get (source, target, restore), list and watch (rollout
 // informers) and patch (release, restore); ReplicaSets and Pods list and
 // watch (rollout evaluation, source digests); and, for pull secrets of a
-// k8s: source, ServiceAccounts and Secrets get. extra rules are appended.
+// k8s: source, ServiceAccounts and Secrets get; and the Lease that locks a
+// target and holds its promotion record: get, create, update. extra rules
+// are appended.
 func FerryRules(extra ...rbacv1.PolicyRule) []rbacv1.PolicyRule {
 	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "patch"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts", "secrets"}, Verbs: []string{"get"}},
+		// The Lease that locks a target and holds its promotion record.
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 	}
 	return append(rules, extra...)
 }
