@@ -303,3 +303,49 @@ func TestStatusTellsOfAnInterruptedPromotion(t *testing.T) {
 		t.Errorf("a finished record is reported: %+v", rep.Targets[0])
 	}
 }
+
+// A release in a gated run is proven only when its wave's gates and every
+// later wave passed: a run killed before then leaves "released", which
+// recovery restores, as the run itself would have on a failure.
+func TestGatedRunProvesReleasesOnlyAfterEveryWave(t *testing.T) {
+	a, b := newJournaled("a"), newJournaled("b")
+	g := &stepsAtGate{fakeGate: fakeGate{name: "errors"}, journals: []*memJournal{a.memJournal, b.memJournal}}
+	o := Options{Waves: []int{1, 1}, Gates: []Gate{g}, Records: RecordOptions{Run: RunInfo{ID: "1"}}}
+	if _, err := Run(context.Background(), fakeSource{}, []Target{a, b}, o); err != nil {
+		t.Fatal(err)
+	}
+	// At wave 1's gate a was released, not proven; at wave 2's gate a
+	// still was not, though its own gate had passed.
+	if got := strings.Join(g.seen, " | "); got != "released - | released released" {
+		t.Errorf("records at the gates: %s", got)
+	}
+	want := "releasing released verified done"
+	for _, j := range []*journaled{a, b} {
+		if got := strings.Join(steps(j.history), " "); got != want {
+			t.Errorf("%s recorded %s, want %s", j.name, got, want)
+		}
+	}
+}
+
+// stepsAtGate is a fakeGate that notes the step of each journal's record
+// whenever it is checked.
+type stepsAtGate struct {
+	fakeGate
+	journals []*memJournal
+	seen     []string
+}
+
+func (g *stepsAtGate) Check(ctx context.Context, wave int) (GateResult, error) {
+	var now []string
+	for _, j := range g.journals {
+		j.mu.Lock()
+		s := "-"
+		if j.rec != nil {
+			s = string(j.rec.Step)
+		}
+		j.mu.Unlock()
+		now = append(now, s)
+	}
+	g.seen = append(g.seen, strings.Join(now, " "))
+	return g.fakeGate.Check(ctx, wave)
+}

@@ -260,7 +260,9 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 			return t.Verify(work, s, c)
 		})
 	}
-	if err == nil {
+	if err == nil && !r.gated() {
+		// With gates or a soak, a release is proven only when its
+		// wave has passed them (changeWaves).
 		r.noteOrWarn(ctx, i, StepVerified)
 	}
 	if err != nil {

@@ -155,7 +155,28 @@ func (r *run) changeWaves(ctx context.Context, step changer) error {
 			return err
 		}
 	}
+	r.proveAll(ctx)
 	return nil
+}
+
+// gated says whether a verified release still waits for its wave's
+// gates, soak or later waves before the run may call it proven.
+func (r *run) gated() bool {
+	return len(r.o.Waves) > 1 || len(r.o.Gates) > 0 || r.o.Soak > 0
+}
+
+// proveAll records, once every wave passed, that each release of a gated
+// run was proven. Until then a killed run's records say "released", so
+// recovery restores every wave, as the run itself would have.
+func (r *run) proveAll(ctx context.Context) {
+	if !r.gated() || r.saved == nil {
+		return
+	}
+	forEach(len(r.targets), r.o.Parallelism, func(i int) {
+		if r.changes[i] != nil && r.saved[i] == StepReleased {
+			r.noteOrWarn(ctx, i, StepVerified)
+		}
+	})
 }
 
 // settle runs the gates and the soak after wave w, side by side, while
