@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +393,47 @@ func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
 	after := waitDaemonSet(t, production, pns, "agent")
 	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
 		t.Errorf("template not restored")
+	}
+}
+
+// A run killed while it verifies a StatefulSet leaves its record on the
+// Lease ferry.statefulset.NAME; ferry recover restores the snapshot from
+// it, template and update strategy.
+func TestStatefulSetKilledMidRolloutIsRecovered(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	before := createStatefulSet(t, production, pns, "db", 2, partition(0), podTemplate("db",
+		[]corev1.Container{container("app", "registry.test/db:v1")},
+		map[string]string{"slowready.testenv.ferry.dev/delay": "30s"}))
+	img := "registry.test/db-slowready@" + fakeDigest(t.Name())
+	e := baseEnv().with("FERRY_TARGETS", "k8s:"+pns+"/statefulset/db?context=production", "FERRY_LOCK_TTL", "2s")
+	killAt(t, e.with("FERRY_SOURCE", img), "verify: waiting")
+
+	readRecord := func() promote.Record {
+		t.Helper()
+		l, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseNameFor(kube.KindStatefulSet, "db"), metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("reading the lease: %v", err)
+		}
+		var r promote.Record
+		if err := json.Unmarshal([]byte(l.Annotations["ferry.dev/record"]), &r); err != nil {
+			t.Fatalf("the lease holds no record: %v", err)
+		}
+		return r
+	}
+	left := readRecord()
+	if !left.Step.Unfinished() || left.Snapshot == nil || left.Image != img {
+		t.Fatalf("the killed run left %+v, want an unfinished record with its snapshot", left)
+	}
+	r := ferry(t, e, "recover")
+	if r.code != 0 || !strings.Contains(r.stderr, "recover: found an unfinished promotion of "+img) {
+		t.Fatalf("recover: want exit 0 and what it found\n%s", r)
+	}
+	after := waitStatefulSet(t, production, pns, "db")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || !equality.Semantic.DeepEqual(after.Spec.UpdateStrategy, before.Spec.UpdateStrategy) {
+		t.Errorf("not restored:\nbefore %+v %+v\nafter  %+v %+v", before.Spec.Template, before.Spec.UpdateStrategy, after.Spec.Template, after.Spec.UpdateStrategy)
+	}
+	if rec := readRecord(); rec.Step != promote.StepDone {
+		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
 }
