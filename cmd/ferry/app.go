@@ -185,6 +185,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 				Timeout:       a.cfg.Run.Timeout,
 				OnPaused:      a.cfg.Kube.OnPaused,
 				OnProgressing: a.cfg.Kube.OnProgressing,
+				OnOwned:       a.cfg.Kube.OnOwned,
 				ChangeCause:   a.changeCause,
 				Logger:        a.log,
 				LockTTL:       a.cfg.Run.LockTTL,
@@ -214,7 +215,7 @@ func (a *app) targets(ctx context.Context) ([]promote.Target, error) {
 func (a *app) keychainLog(f string, args ...any) { a.log.Logf("", f, args...) }
 
 func kubeRef(ad address.Address) kube.Ref {
-	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container}
+	return kube.Ref{Address: ad.String(), Context: ad.Context, Namespace: ad.Namespace, Name: ad.Deployment, Container: ad.Container, Kind: ad.Workload}
 }
 
 // changeCause records what was promoted from where, and the CI run.

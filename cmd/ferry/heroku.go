@@ -30,12 +30,14 @@ func (a *app) herokuClient(ctx context.Context, app string) (*heroku.Client, err
 		APIURL:      h.APIURL,
 		Registry:    h.Registry,
 		Platform:    h.Platform,
-		Keychain:    a.keychain,
-		Logger:      a.log,
-		Progress:    a.out.log.Progress,
-		Description: a.description(),
-		UserAgent:   "ferry/" + buildVersion(),
-		BootTimeout: a.cfg.Run.Timeout,
+		// A rollback point Heroku may expire is refused unless accepted.
+		AcceptNoRollback: h.AcceptNoRollback,
+		Keychain:         a.keychain,
+		Logger:           a.log,
+		Progress:         a.out.log.Progress,
+		Description:      a.description(),
+		UserAgent:        "ferry/" + buildVersion(),
+		BootTimeout:      a.cfg.Run.Timeout,
 		// A release phase is part of the rollout FERRY_TIMEOUT bounds;
 		// left alone, one that never ends would hold ferry for 30m.
 		ReleaseTimeout: a.cfg.Run.Timeout,

@@ -91,6 +91,18 @@ func (a clientsetAPI) ReplicaSets(ns string) kube.ReplicaSetClient {
 	return a.cs.AppsV1().ReplicaSets(ns)
 }
 func (a clientsetAPI) Pods(ns string) kube.PodClient { return a.cs.CoreV1().Pods(ns) }
+func (a clientsetAPI) StatefulSets(ns string) kube.StatefulSetClient {
+	return a.cs.AppsV1().StatefulSets(ns)
+}
+func (a clientsetAPI) SelfSubjectAccessReviews() kube.AccessReviewClient {
+	return a.cs.AuthorizationV1().SelfSubjectAccessReviews()
+}
+func (a clientsetAPI) DaemonSets(ns string) kube.DaemonSetClient {
+	return a.cs.AppsV1().DaemonSets(ns)
+}
+func (a clientsetAPI) ControllerRevisions(ns string) kube.ControllerRevisionClient {
+	return a.cs.AppsV1().ControllerRevisions(ns)
+}
 func (a clientsetAPI) ServiceAccounts(ns string) kube.ServiceAccountClient {
 	return a.cs.CoreV1().ServiceAccounts(ns)
 }

@@ -130,6 +130,7 @@ func TestRolesAreEnough(t *testing.T) {
 	t.Run("plan, promote, status, rollback", l.promoteAndRollBack)
 	t.Run("a failed promotion is restored", l.restore)
 	t.Run("a tag resolved with the pull secret", l.pullSecret)
+	t.Run("a StatefulSet and a DaemonSet promoted, a crash restored", l.kinds)
 	t.Run("every request allowed, every verb used", func(t *testing.T) { l.audit(t, m) })
 	t.Run("without the RoleBinding, refused", func(t *testing.T) { l.refusedWithout(t, m) })
 }
@@ -398,6 +399,50 @@ func (l *lab) restore(t *testing.T) {
 	if got := l.image(t, production); got != before {
 		t.Fatalf("production runs %s after the restore, want %s", got, before)
 	}
+}
+
+// kinds promotes to the StatefulSet and the DaemonSet roles.yaml names,
+// then a crashing build to the StatefulSet, whose restore deletes the
+// broken pod.
+func (l *lab) kinds(t *testing.T) {
+	ctx := t.Context()
+	labels := map[string]string{"app": "db"}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: production},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.example/db:1"}}}},
+		},
+	}
+	if _, err := l.admin.AppsV1().StatefulSets(production).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labels = map[string]string{"app": "agent"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: production},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "registry.example/agent:1"}}}},
+		},
+	}
+	if _, err := l.admin.AppsV1().DaemonSets(production).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	both := "FERRY_TARGETS=k8s:" + production + "/statefulset/db?context=" + contextName + " k8s:" + production + "/daemonset/agent?context=" + contextName
+	good := "FERRY_SOURCE=registry.example/db@sha256:" + strings.Repeat("1", 64)
+	// Wait (with ferry's own rules) for both to have rolled out; the
+	// informers start with a list, as against API servers without
+	// streaming lists (see restore).
+	l.must(t, 0, "promote", good, both, "FERRY_ON_PROGRESSING=wait", "KUBE_FEATURE_WatchListClient=false")
+	crash := "FERRY_SOURCE=registry.example/db-crash@sha256:" + strings.Repeat("2", 64)
+	out := l.must(t, 1, "promote", crash, "FERRY_TARGETS=k8s:"+production+"/statefulset/db?context="+contextName)
+	if !strings.Contains(out, "deleting pod db-1") {
+		t.Errorf("the restore did not replace the broken pod:\n%s", out)
+	}
+	l.must(t, 0, "status", both)
 }
 
 // pullSecret: a source with no running pod, whose tag ferry resolves in a

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +37,9 @@ type AuditEvent struct {
 	RequestURI  string    // path and query as sent
 	Code        int       // HTTP status of the response
 	Time        time.Time // when the request completed
+	// DryRun is a request with dryRun=All: admission ran, nothing was
+	// stored.
+	DryRun bool
 }
 
 func (e AuditEvent) String() string {
@@ -46,10 +51,22 @@ var mutatingVerbs = map[string]bool{
 	"create": true, "update": true, "patch": true, "delete": true, "deletecollection": true,
 }
 
-func isFerryMutation(e AuditEvent) bool { return e.User == FerryUser && mutatingVerbs[e.Verb] }
+// reviews are the create-only resources that ask the API server a
+// question and store nothing.
+var reviews = map[string]bool{
+	"selfsubjectaccessreviews": true, "selfsubjectrulesreviews": true,
+	"subjectaccessreviews": true, "localsubjectaccessreviews": true, "tokenreviews": true,
+}
+
+// changes reports whether e could have changed state: a mutating verb,
+// not a dry run, not a review.
+func changes(e AuditEvent) bool { return mutatingVerbs[e.Verb] && !e.DryRun && !reviews[e.Resource] }
+
+func isFerryMutation(e AuditEvent) bool { return e.User == FerryUser && changes(e) }
 
 // Mutations returns the create, update, patch, delete and deletecollection
-// requests that FerryUser sent to this cluster, oldest first, whatever
+// requests (dry runs and access reviews, which store nothing, left out)
+// that FerryUser sent to this cluster, oldest first, whatever
 // their outcome (see Code). Reads are left out, and so is everything the
 // test and the components did as AdminUser.
 //
@@ -73,7 +90,15 @@ func (c *Cluster) Mutations(ctx context.Context) ([]AuditEvent, error) {
 // outcome: FerryUser's and those of users a token webhook authenticated.
 func (c *Cluster) AllMutations(ctx context.Context) ([]AuditEvent, error) {
 	return c.audited(ctx, func(e AuditEvent) bool {
-		return mutatingVerbs[e.Verb] && e.User != AdminUser && !strings.HasPrefix(e.User, "system:")
+		return changes(e) && e.User != AdminUser && !strings.HasPrefix(e.User, "system:")
+	})
+}
+
+// DryRuns returns the mutating requests with dryRun=All that any user
+// but AdminUser and the system:* identities sent, oldest first.
+func (c *Cluster) DryRuns(ctx context.Context) ([]AuditEvent, error) {
+	return c.audited(ctx, func(e AuditEvent) bool {
+		return e.DryRun && mutatingVerbs[e.Verb] && e.User != AdminUser && !strings.HasPrefix(e.User, "system:")
 	})
 }
 
@@ -178,6 +203,9 @@ func parseAudit(r io.Reader, keep func(AuditEvent) bool) ([]AuditEvent, error) {
 			Verb:       l.Verb,
 			RequestURI: l.RequestURI,
 			Time:       l.StageTimestamp,
+		}
+		if u, err := url.ParseRequestURI(l.RequestURI); err == nil {
+			e.DryRun = slices.Contains(u.Query()["dryRun"], "All")
 		}
 		if o := l.ObjectRef; o != nil {
 			e.APIGroup, e.Resource, e.Subresource, e.Namespace, e.Name = o.APIGroup, o.Resource, o.Subresource, o.Namespace, o.Name

@@ -18,6 +18,17 @@ func CurrentContext(name string) KubeconfigOption {
 	return func(c *clientcmdapi.Config) { c.CurrentContext = name }
 }
 
+// Impersonate makes every user entry act as user in groups (FerryUser
+// may impersonate), so that what ferry may do is what RBAC grants them;
+// the audit log still names FerryUser.
+func Impersonate(user string, groups ...string) KubeconfigOption {
+	return func(c *clientcmdapi.Config) {
+		for _, a := range c.AuthInfos {
+			a.Impersonate, a.ImpersonateGroups = user, groups
+		}
+	}
+}
+
 // Kubeconfig returns a kubeconfig for the code under test with one context
 // per map key; context names may hold ':', '/' and '@' (EKS ARNs, GKE
 // names). Each context has its own cluster and user entry of the same name:

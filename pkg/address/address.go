@@ -26,6 +26,40 @@ const (
 	KindHeroku Kind = "heroku"
 )
 
+// Workload kinds other than Deployment, as Kubernetes spells them.
+const (
+	WorkloadDeployment  = "Deployment"
+	WorkloadStatefulSet = "StatefulSet"
+	WorkloadDaemonSet   = "DaemonSet"
+)
+
+// workloadWords are the kind words a k8s: address may use, as kubectl
+// spells them (plural, singular, short), and the kind each names.
+var workloadWords = map[string]string{
+	"deployment": "", "deployments": "", "deploy": "",
+	"statefulset": WorkloadStatefulSet, "statefulsets": WorkloadStatefulSet, "sts": WorkloadStatefulSet,
+	"daemonset": WorkloadDaemonSet, "daemonsets": WorkloadDaemonSet, "ds": WorkloadDaemonSet,
+}
+
+// KindName is the kind of the workload a k8s: address names, as
+// Kubernetes spells it ("Deployment" when the address names none).
+func (a Address) KindName() string {
+	if a.Workload == "" {
+		return WorkloadDeployment
+	}
+	return a.Workload
+}
+
+// Containers are the names of the containers a k8s: address changes, in
+// the order given; nil when it names none (the workload's only
+// container).
+func (a Address) Containers() []string {
+	if a.Container == "" {
+		return nil
+	}
+	return strings.Split(a.Container, ",")
+}
+
 // DefaultProcess is the Heroku process type of an address that names none.
 const DefaultProcess = "web"
 
@@ -40,10 +74,15 @@ const (
 type Address struct {
 	Kind Kind
 
-	// Kubernetes (KindKube): the Deployment, the kubeconfig context (empty:
-	// the current context) and the container to change (empty: the only
-	// one).
+	// Kubernetes (KindKube): the workload's namespace and name (the field
+	// keeps its first name, Deployment, whatever the workload's kind), the
+	// kubeconfig context (empty: the current context) and the containers
+	// to change: one name, or several separated by commas (see
+	// [Address.Containers]); empty: the only one.
 	Namespace, Deployment, Context, Container string
+	// Workload is the kind of the workload: "" for a Deployment (the
+	// default), [WorkloadStatefulSet] or [WorkloadDaemonSet].
+	Workload string
 
 	// Heroku (KindHeroku): the app and its process types, never empty in
 	// an address that Parse returned ([DefaultProcess] when none is given).
@@ -160,7 +199,11 @@ func (a Address) String() string {
 	switch a.Kind {
 	case KindKube:
 		var b strings.Builder
-		b.WriteString(kubePrefix + a.Namespace + "/" + a.Deployment)
+		b.WriteString(kubePrefix + a.Namespace + "/")
+		if a.Workload != "" {
+			b.WriteString(strings.ToLower(a.Workload) + "/")
+		}
+		b.WriteString(a.Deployment)
 		writeOptions(&b, "context", a.Context, "container", a.Container, "health", a.Health)
 		return b.String()
 	case KindHeroku:
@@ -184,7 +227,7 @@ func (a Address) String() string {
 func (a Address) Identity() string {
 	switch a.Kind {
 	case KindKube:
-		return Address{Kind: KindKube, Namespace: a.Namespace, Deployment: a.Deployment, Context: a.Context}.String()
+		return Address{Kind: KindKube, Namespace: a.Namespace, Workload: a.Workload, Deployment: a.Deployment, Context: a.Context}.String()
 	case KindHeroku:
 		return herokuPrefix + a.App
 	}
@@ -223,27 +266,48 @@ func escape(v string) string {
 
 func parseKube(s string) (Address, error) {
 	path, query, hasQuery := strings.Cut(s[len(kubePrefix):], "?")
-	ns, dep, ok := strings.Cut(path, "/")
-	if !ok || ns == "" || dep == "" || strings.Contains(dep, "/") {
-		return Address{}, errorf(s, ExampleKube, "k8s address %q is not k8s:NAMESPACE/DEPLOYMENT", s)
+	parts := strings.Split(path, "/")
+	var workload string
+	switch {
+	case len(parts) == 3 && parts[0] != "" && parts[2] != "":
+		w, ok := workloadWords[strings.ToLower(parts[1])]
+		if !ok {
+			return Address{}, errorf(s, "k8s:shop/statefulset/db",
+				"unknown workload kind %q in %q: use deployment, statefulset or daemonset (or leave it out for a Deployment)", parts[1], s)
+		}
+		workload, parts = w, []string{parts[0], parts[2]}
+	case len(parts) != 2 || parts[0] == "" || parts[1] == "":
+		return Address{}, errorf(s, ExampleKube, "k8s address %q is not k8s:NAMESPACE/DEPLOYMENT or k8s:NAMESPACE/KIND/NAME", s)
 	}
+	ns, dep := parts[0], parts[1]
 	if len(validation.IsDNS1123Label(ns)) > 0 {
 		return Address{}, errorf(s, ExampleKube,
 			"namespace %q in %q is not a valid namespace name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", ns, s)
 	}
 	if len(validation.IsDNS1123Subdomain(dep)) > 0 {
+		kind := "deployment"
+		if workload != "" {
+			kind = strings.ToLower(workload)
+		}
 		return Address{}, errorf(s, ExampleKube,
-			"deployment name %q in %q is not valid: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", dep, s)
+			"%s name %q in %q is not valid: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", kind, dep, s)
 	}
 	opts, err := parseOptions(s, query, hasQuery, "k8s", kubeOptions, ExampleKube)
 	if err != nil {
 		return Address{}, err
 	}
-	a := Address{Kind: KindKube, Namespace: ns, Deployment: dep,
+	a := Address{Kind: KindKube, Namespace: ns, Deployment: dep, Workload: workload,
 		Context: opts["context"], Container: opts["container"], Health: opts["health"]}
-	if a.Container != "" && len(validation.IsDNS1123Label(a.Container)) > 0 {
-		return Address{}, errorf(s, ExampleKube+"&container=app",
-			"container name %q in %q is not valid: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", a.Container, s)
+	seen := map[string]bool{}
+	for _, c := range a.Containers() {
+		switch {
+		case len(validation.IsDNS1123Label(c)) > 0:
+			return Address{}, errorf(s, ExampleKube+"&container=app,migrate",
+				"container name %q in %q is not valid: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit, and separate several with commas", c, s)
+		case seen[c]:
+			return Address{}, errorf(s, ExampleKube+"&container=app,migrate", "container %q appears twice in %q", c, s)
+		}
+		seen[c] = true
 	}
 	return a, checkHealth(s, a, ExampleKube+"&health=https://shop.example.com/healthz")
 }

@@ -3,9 +3,16 @@
 //
 // Three forms exist:
 //
-//	k8s:NAMESPACE/DEPLOYMENT?context=CTX&container=NAME&health=URL
+//	k8s:NAMESPACE/DEPLOYMENT?context=CTX&container=NAME[,NAME...]&health=URL
+//	k8s:NAMESPACE/KIND/NAME?...   (KIND: deployment, statefulset, daemonset)
 //	heroku:APP[/PROCESS[,PROCESS...]]?health=URL
 //	ghcr.io/acme/shop:1.4.2   (any image reference, by tag or digest)
+//
+// A k8s: address names a Deployment unless a kind word sits between the
+// namespace and the name; kubectl's spellings are accepted (statefulsets,
+// sts, ds, any case) and [Address.String] writes the singular lower-case
+// one, leaving a Deployment's out. container lists the containers to
+// change, init containers included, separated by commas.
 //
 // Options ride on the query after the first "?": pairs separated by "&",
 // split on the first "=", values percent-decoded ("+" stays a plus, so

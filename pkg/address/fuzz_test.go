@@ -11,6 +11,8 @@ import (
 // one whitespace-free field that Parse reads back to the same Address.
 func FuzzParse(f *testing.F) {
 	f.Add("k8s:shop/web?context=staging")
+	f.Add("k8s:shop/statefulset/db?container=app,migrate")
+	f.Add("k8s:shop/DS/agent?context=a/b")
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := Parse(s)
 		if err != nil {

@@ -77,8 +77,9 @@ type Kube struct {
 	// Kubeconfig is a KUBECONFIG-style path list; Data a whole
 	// kubeconfig (YAML or base64), which wins.
 	Kubeconfig, Data string
-	// OnPaused is refuse or resume; OnProgressing refuse or wait.
-	OnPaused, OnProgressing string
+	// OnPaused is refuse or resume; OnProgressing refuse or wait;
+	// OnOwned refuse or patch.
+	OnPaused, OnProgressing, OnOwned string
 	// ResolveTags lets a k8s source's tag be resolved in its registry.
 	ResolveTags bool
 }
@@ -92,6 +93,8 @@ type Heroku struct {
 	APIURL, Registry string
 	// Platform is picked from a multi-platform image.
 	Platform v1.Platform
+	// AcceptNoRollback promotes targets whose rollback point may expire.
+	AcceptNoRollback bool
 }
 
 // KeyFor is the API key of app.
@@ -370,7 +373,7 @@ func (ch *checker) duplicate(good []address.Address, a address.Address, s string
 	}
 	prev := good[i]
 	if a.Kind != address.KindHeroku {
-		ch.addPart(fmt.Sprintf("%q and %q name the same Deployment", prev.String(), s), "")
+		ch.addPart(fmt.Sprintf("%q and %q name the same %s", prev.String(), s, prev.KindName()), "")
 		return true
 	}
 	merged := prev
@@ -394,8 +397,9 @@ func (ch *checker) kube() Kube {
 	}
 	ch.oneOf("ON_PAUSED", s.OnPaused, "refuse", "resume")
 	ch.oneOf("ON_PROGRESSING", s.OnProgressing, "refuse", "wait")
+	ch.oneOf("ON_OWNED", s.OnOwned, "refuse", "patch")
 	return Kube{Kubeconfig: s.KubeconfigPaths(), Data: s.KubeconfigData,
-		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, ResolveTags: s.ResolveTags}
+		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, OnOwned: s.OnOwned, ResolveTags: s.ResolveTags}
 }
 
 // heroku checks how Heroku is reached; heroku lists the heroku:
@@ -428,7 +432,7 @@ func (ch *checker) heroku(heroku []string, source address.Address, targets []add
 		ch.add("HEROKU_REGISTRY", fmt.Sprintf("%q is not a registry host (HOST or HOST:PORT, no scheme or path)", s.HerokuRegistry),
 			fieldKeyed("HEROKU_REGISTRY").def)
 	}
-	h := Heroku{APIKey: s.HerokuAPIKey, AppKeys: appKeys, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry}
+	h := Heroku{APIKey: s.HerokuAPIKey, AppKeys: appKeys, APIURL: s.HerokuAPIURL, Registry: s.HerokuRegistry, AcceptNoRollback: s.HerokuAcceptNoRollback}
 	if p, err := v1.ParsePlatform(s.Platform); err != nil || !platformRE.MatchString(s.Platform) {
 		ch.add("PLATFORM", fmt.Sprintf("%q is not a platform: write OS/ARCH or OS/ARCH/VARIANT in lower case", s.Platform),
 			fieldKeyed("PLATFORM").def)
@@ -578,7 +582,7 @@ func (ch *checker) health() Health {
 }
 
 // sameWorkload reports whether target t runs what source s names: the same
-// Deployment container (an unnamed container matches any) or an
+// workload container (an unnamed container matches any) or an
 // overlapping set of process types of the same Heroku app.
 func sameWorkload(s, t address.Address) bool {
 	if s.Identity() != t.Identity() {
@@ -586,7 +590,15 @@ func sameWorkload(s, t address.Address) bool {
 	}
 	switch s.Kind {
 	case address.KindKube:
-		return s.Container == "" || t.Container == "" || s.Container == t.Container
+		if s.Container == "" || t.Container == "" {
+			return true
+		}
+		for _, c := range t.Containers() {
+			if slices.Contains(s.Containers(), c) {
+				return true
+			}
+		}
+		return false
 	case address.KindHeroku:
 		for _, p := range t.Processes {
 			if slices.Contains(s.Processes, p) {

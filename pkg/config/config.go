@@ -47,6 +47,8 @@ type Settings struct {
 
 	HerokuAPIURL string `env:"HEROKU_API_URL" envDefault:"https://api.heroku.com" desc:"Heroku Platform API base URL." example:"https://api.heroku.com"`
 
+	HerokuAcceptNoRollback bool `env:"HEROKU_ACCEPT_NO_ROLLBACK" envDefault:"false" desc:"Promote a Heroku target whose current release Heroku has expired, or may expire before a restore (older than 30 days, or pushed out of the 20 newest): should the promotion fail, ferry could not roll it back." example:"true"`
+
 	HerokuRegistry string `env:"HEROKU_REGISTRY" envDefault:"registry.heroku.com" desc:"Heroku container registry host that images are copied to." example:"registry.heroku.com"`
 
 	Platform string `env:"PLATFORM" envDefault:"linux/amd64" desc:"Platform (os/arch[/variant]) picked from a multi-platform image for Heroku, which runs single-platform images only." example:"linux/amd64"`
@@ -92,6 +94,8 @@ type Settings struct {
 	OnPaused string `env:"ON_PAUSED" envDefault:"refuse" desc:"What to do with a paused target Deployment: refuse (change nothing) or resume it." example:"resume"`
 
 	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
+
+	OnOwned string `env:"ON_OWNED" envDefault:"refuse" desc:"What to do with a target workload that Helm, Argo CD or Flux manages: refuse (change nothing, and say how to promote through it) or patch it anyway, knowing that the owner may put its own image back after ferry reported it promoted." example:"patch"`
 
 	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status, rollback or recover; in GitHub Actions it defaults to promote." example:"plan"`
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,10 @@ type Options struct {
 	// The Platform API has no place for it on a docker release or a
 	// rollback (see the package doc), so it is logged with the release.
 	Description string
+	// AcceptNoRollback lets a target be promoted whose current release
+	// Heroku has expired, or may expire before a restore: a failure then
+	// cannot be rolled back (FERRY_HEROKU_ACCEPT_NO_ROLLBACK).
+	AcceptNoRollback bool
 	// UserAgent is appended to heroku-go's user agent ["ferry"].
 	UserAgent string
 	// Retry bounds the retries of API and registry requests (see package
@@ -236,13 +241,26 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 // appInfo is what ferry needs of an app.
 type appInfo struct {
 	Name, Stack, BuildStack, WebURL string
+	// Generation is "cedar" or "fir" (the Platform API's app generation,
+	// absent from heroku-go's App).
+	Generation string
+}
+
+// appJSON is the part of the Platform API's app object ferry reads.
+type appJSON struct {
+	Name       string                 `json:"name"`
+	WebURL     string                 `json:"web_url"`
+	Stack      struct{ Name string }  `json:"stack"`
+	BuildStack struct{ Name string }  `json:"build_stack"`
+	Generation *struct{ Name string } `json:"generation"`
 }
 
 // app reads an app. Refusals become input errors.
 func (c *Client) app(ctx context.Context, app string) (appInfo, error) {
 	cctx, cancel := c.ctx(ctx)
 	defer cancel()
-	a, err := c.api.AppInfo(cctx, app)
+	var a appJSON
+	err := c.api.Get(cctx, &a, "/apps/"+url.PathEscape(app), nil, nil)
 	if err != nil {
 		err = c.apiErr(err)
 		switch StatusOf(err) {
@@ -255,7 +273,11 @@ func (c *Client) app(ctx context.Context, app string) (appInfo, error) {
 		}
 		return appInfo{}, fmt.Errorf("reading app %s: %w", app, err)
 	}
-	return appInfo{Name: a.Name, Stack: a.Stack.Name, BuildStack: a.BuildStack.Name, WebURL: a.WebURL}, nil
+	info := appInfo{Name: a.Name, Stack: a.Stack.Name, BuildStack: a.BuildStack.Name, WebURL: a.WebURL}
+	if a.Generation != nil {
+		info.Generation = a.Generation.Name
+	}
+	return info, nil
 }
 
 // containerApp reads an app and refuses it unless it runs on the container
@@ -266,10 +288,20 @@ func (c *Client) containerApp(ctx context.Context, app string) (appInfo, error) 
 	if err != nil {
 		return a, err
 	}
+	if a.Generation == "fir" || a.Stack == "cnb" {
+		return a, promote.Input(fmt.Errorf("app %s is a Fir app (generation %s, stack %s): Fir builds and runs Cloud Native Buildpacks images only and cannot run Docker images, so ferry cannot release to it; promote to a Cedar app on the container stack, or deploy this app with git push or heroku builds", app, orUnknown(a.Generation), a.Stack))
+	}
 	if a.Stack != "container" && a.BuildStack != "container" {
 		return a, promote.Input(fmt.Errorf("app %s is on the %s stack, not container: ferry releases docker images only to container apps (heroku stack:set container -a %s)", app, a.Stack, app))
 	}
 	return a, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // releases returns up to max releases, newest first.

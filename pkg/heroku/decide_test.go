@@ -108,6 +108,8 @@ func TestPickRelease(t *testing.T) {
 		{"skips the build a restore undid", list("1:succeeded:Deployed web (a)", "2:succeeded:Deployed web (b)", "3:succeeded:Deployed web (c)", "4:succeeded:Rollback to v2"), 1, ""},
 		{"chains of rollbacks", list("1:succeeded:Deployed web (a)", "2:succeeded:Deployed web (b)", "3:succeeded:Rollback to v2", "4:succeeded:Deployed web (c)", "5:succeeded:Rollback to v3"), 1, ""},
 		{"nothing before", list("1:succeeded:Deployed web (a)"), 0, "no succeeded release before v1"},
+		// Heroku's retention expired v2: it cannot be rolled back to.
+		{"skips expired releases", list("1:succeeded:Deployed web (a)", "2:expired:Deployed web (b)", "3:succeeded:Deployed web (c)"), 1, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

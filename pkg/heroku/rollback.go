@@ -114,6 +114,8 @@ func (t *Target) rollbackTarget(ctx context.Context, cur hk.Release, to string) 
 		return nil, err
 	case r.ID == cur.ID:
 		return nil, promote.Input(fmt.Errorf("v%d is already current", r.Version))
+	case r.Status == statusExpired:
+		return nil, promote.Input(fmt.Errorf("release v%d is expired: Heroku cannot roll back to it; promote its image again instead", r.Version))
 	case r.Status != statusSucceeded:
 		return nil, promote.Input(fmt.Errorf("release v%d %s and cannot be rolled back to", r.Version, r.Status))
 	}

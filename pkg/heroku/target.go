@@ -73,6 +73,11 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if cur == nil && len(recent) > 0 {
 		return promote.Snapshot{}, fmt.Errorf("no current release among the last %d", len(recent))
 	}
+	if cur != nil && !want.IsZero() {
+		if err := t.rollbackPoint(*cur, recent); err != nil {
+			return promote.Snapshot{}, err
+		}
+	}
 	st := State{App: t.addr.App, Images: map[string]string{}}
 	if len(recent) > 0 {
 		st.TopVersion = recent[0].Version

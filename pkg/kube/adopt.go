@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -26,28 +25,37 @@ func (t *Target) Adopt(ctx context.Context, s promote.Snapshot, c promote.Change
 		return "", c, "", err
 	}
 	if len(ch.Asked.Spec.Containers) == 0 {
-		if st.Container >= len(st.Template.Spec.Containers) || c.Image == "" {
+		if c.Image == "" || !slotsExist(st) {
 			return "", c, "", fmt.Errorf("the record names no release to look for")
 		}
-		asked := st.Template.DeepCopy()
-		asked.Spec.Containers[st.Container].Image = c.Image
-		ch.Asked = *asked
+		ch.Asked = st.asked(c.Image)
 	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return "", c, "", err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	uid, generation, tmpl, revision, err := t.current(ctx, cs)
 	if err != nil {
-		return "", c, "", fmt.Errorf("reading deployment: %w", err)
+		return "", c, "", err
 	}
-	now := fmt.Sprintf("%s (revision %s)", describeImages(d.Spec.Template), d.Annotations[revisionAnnotation])
-	found := adopt(d.UID == st.UID, d.Spec.Template, st, ch)
+	now := fmt.Sprintf("%s (revision %s)", describeImages(tmpl), revision)
+	found := adopt(uid == st.UID, tmpl, st, ch)
 	if found == promote.FoundChange && ch.Left == nil {
-		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
+		ch.Left, ch.Generation = tmpl.DeepCopy(), generation
 	}
 	adopted, err := encodeChange(c.Image, ch)
 	return found, adopted, now, err
+}
+
+// slotsExist reports whether every container st promoted is in its
+// template.
+func slotsExist(st snapshotState) bool {
+	for _, s := range st.slots() {
+		if s.container(&st.Template.Spec) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // adopt is Adopt's decision. It only reads its arguments.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,8 +19,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// API is the part of the Kubernetes API that ferry calls: Deployments, and
-// the ReplicaSets and Pods that belong to them. The method sets are those
+// API is the part of the Kubernetes API that ferry calls: Deployments,
+// StatefulSets and DaemonSets, and the ReplicaSets, ControllerRevisions
+// and Pods that belong to them. The method sets are those
 // of client-go's typed clients, so a fake clientset's
 // AppsV1().Deployments(ns) and friends satisfy them in tests.
 //
@@ -29,9 +31,17 @@ import (
 type API interface {
 	Deployments(namespace string) DeploymentClient
 	ReplicaSets(namespace string) ReplicaSetClient
+	// StatefulSets and DaemonSets are the other workload kinds; their
+	// ControllerRevisions say which revision a DaemonSet's pods run.
+	StatefulSets(namespace string) StatefulSetClient
+	DaemonSets(namespace string) DaemonSetClient
+	ControllerRevisions(namespace string) ControllerRevisionClient
 	Pods(namespace string) PodClient
 	// ServiceAccounts and Secrets are read for a source's pull secrets.
 	ServiceAccounts(namespace string) ServiceAccountClient
+	// SelfSubjectAccessReviews ask whether ferry may make a call (plan's
+	// rehearsal).
+	SelfSubjectAccessReviews() AccessReviewClient
 	Secrets(namespace string) SecretClient
 	// Leases hold a target's lock and promotion record.
 	Leases(namespace string) LeaseClient
@@ -58,15 +68,44 @@ type ReplicaSetClient interface {
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
-// PodClient lists and watches Pods.
+// StatefulSetClient reads, watches and patches StatefulSets.
+type StatefulSetClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.StatefulSet, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*appsv1.StatefulSetList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*appsv1.StatefulSet, error)
+}
+
+// DaemonSetClient reads, watches and patches DaemonSets.
+type DaemonSetClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.DaemonSet, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*appsv1.DaemonSetList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*appsv1.DaemonSet, error)
+}
+
+// ControllerRevisionClient lists and watches ControllerRevisions.
+type ControllerRevisionClient interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*appsv1.ControllerRevisionList, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// PodClient lists and watches Pods, and deletes the pods a StatefulSet
+// restore must replace (see restoreStatefulSet).
 type PodClient interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
 
 // ServiceAccountClient reads ServiceAccounts.
 type ServiceAccountClient interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ServiceAccount, error)
+}
+
+// AccessReviewClient creates SelfSubjectAccessReviews.
+type AccessReviewClient interface {
+	Create(ctx context.Context, r *authorizationv1.SelfSubjectAccessReview, opts metav1.CreateOptions) (*authorizationv1.SelfSubjectAccessReview, error)
 }
 
 // SecretClient reads Secrets.
@@ -84,6 +123,7 @@ var (
 func init() {
 	utilruntime.Must(appsv1.AddToScheme(scheme))
 	utilruntime.Must(corev1.AddToScheme(scheme))
+	utilruntime.Must(authorizationv1.AddToScheme(scheme))
 	utilruntime.Must(coordinationv1.AddToScheme(scheme))
 	// Status and the option types of the unversioned meta group, as
 	// client-go's own scheme registers them.
@@ -107,11 +147,15 @@ func NewAPI(rc *rest.Config) (API, error) {
 	if err != nil {
 		return nil, err
 	}
+	authz, err := restClient(rc, hc, authorizationv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
 	coord, err := restClient(rc, hc, coordinationv1.SchemeGroupVersion, "/apis")
 	if err != nil {
 		return nil, err
 	}
-	return restAPI{apps: apps, core: core, coord: coord}, nil
+	return restAPI{apps: apps, core: core, authz: authz, coord: coord}, nil
 }
 
 func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
@@ -125,7 +169,13 @@ func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPat
 	return rest.RESTClientForConfigAndClient(c, hc)
 }
 
-type restAPI struct{ apps, core, coord rest.Interface }
+type restAPI struct{ apps, core, authz, coord rest.Interface }
+
+func (a restAPI) SelfSubjectAccessReviews() AccessReviewClient {
+	return gentype.NewClient("selfsubjectaccessreviews", a.authz, parameterCodec, "",
+		func() *authorizationv1.SelfSubjectAccessReview { return &authorizationv1.SelfSubjectAccessReview{} },
+		gentype.PrefersProtobuf[*authorizationv1.SelfSubjectAccessReview]())
+}
 
 func (a restAPI) Deployments(ns string) DeploymentClient {
 	return gentype.NewClientWithList("deployments", a.apps, parameterCodec, ns,
@@ -139,6 +189,27 @@ func (a restAPI) ReplicaSets(ns string) ReplicaSetClient {
 		func() *appsv1.ReplicaSet { return &appsv1.ReplicaSet{} },
 		func() *appsv1.ReplicaSetList { return &appsv1.ReplicaSetList{} },
 		gentype.PrefersProtobuf[*appsv1.ReplicaSet]())
+}
+
+func (a restAPI) StatefulSets(ns string) StatefulSetClient {
+	return gentype.NewClientWithList("statefulsets", a.apps, parameterCodec, ns,
+		func() *appsv1.StatefulSet { return &appsv1.StatefulSet{} },
+		func() *appsv1.StatefulSetList { return &appsv1.StatefulSetList{} },
+		gentype.PrefersProtobuf[*appsv1.StatefulSet]())
+}
+
+func (a restAPI) DaemonSets(ns string) DaemonSetClient {
+	return gentype.NewClientWithList("daemonsets", a.apps, parameterCodec, ns,
+		func() *appsv1.DaemonSet { return &appsv1.DaemonSet{} },
+		func() *appsv1.DaemonSetList { return &appsv1.DaemonSetList{} },
+		gentype.PrefersProtobuf[*appsv1.DaemonSet]())
+}
+
+func (a restAPI) ControllerRevisions(ns string) ControllerRevisionClient {
+	return gentype.NewClientWithList("controllerrevisions", a.apps, parameterCodec, ns,
+		func() *appsv1.ControllerRevision { return &appsv1.ControllerRevision{} },
+		func() *appsv1.ControllerRevisionList { return &appsv1.ControllerRevisionList{} },
+		gentype.PrefersProtobuf[*appsv1.ControllerRevision]())
 }
 
 func (a restAPI) Pods(ns string) PodClient {

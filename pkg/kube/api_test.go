@@ -23,6 +23,16 @@ type clientsetAPI struct{ cs kubernetes.Interface }
 func (a clientsetAPI) Deployments(ns string) DeploymentClient { return a.cs.AppsV1().Deployments(ns) }
 func (a clientsetAPI) ReplicaSets(ns string) ReplicaSetClient { return a.cs.AppsV1().ReplicaSets(ns) }
 func (a clientsetAPI) Pods(ns string) PodClient               { return a.cs.CoreV1().Pods(ns) }
+func (a clientsetAPI) StatefulSets(ns string) StatefulSetClient {
+	return a.cs.AppsV1().StatefulSets(ns)
+}
+func (a clientsetAPI) SelfSubjectAccessReviews() AccessReviewClient {
+	return a.cs.AuthorizationV1().SelfSubjectAccessReviews()
+}
+func (a clientsetAPI) DaemonSets(ns string) DaemonSetClient { return a.cs.AppsV1().DaemonSets(ns) }
+func (a clientsetAPI) ControllerRevisions(ns string) ControllerRevisionClient {
+	return a.cs.AppsV1().ControllerRevisions(ns)
+}
 func (a clientsetAPI) ServiceAccounts(ns string) ServiceAccountClient {
 	return a.cs.CoreV1().ServiceAccounts(ns)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,33 +13,56 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// Ref names one container of one Deployment in one kubeconfig context.
+// Ref names containers of one workload in one kubeconfig context.
 type Ref struct {
-	// Address is how the user wrote it; it names the Deployment in logs
+	// Address is how the user wrote it; it names the workload in logs
 	// and errors.
 	Address   string
 	Context   string // "" = the kubeconfig's current context
 	Namespace string
 	Name      string
-	Container string // "" = the only container
+	// Container names the containers to change, separated by commas
+	// (init containers too); "" = the only container.
+	Container string
+	// Kind is the workload's kind: "" or KindDeployment, KindStatefulSet,
+	// KindDaemonSet.
+	Kind string
 }
 
 func (r Ref) String() string { return r.Address }
 
-// getDeployment reads the Deployment and picks the container r names.
+// The workload kinds a Ref may name.
+const (
+	KindDeployment  = "Deployment"
+	KindStatefulSet = "StatefulSet"
+	KindDaemonSet   = "DaemonSet"
+)
+
+// getDeployment reads the Deployment and picks the first container r
+// names.
 func getDeployment(ctx context.Context, cs API, r Ref) (*appsv1.Deployment, int, error) {
-	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, 0, promote.Input(fmt.Errorf("deployment %s/%s not found in context %s", r.Namespace, r.Name, contextName(r.Context)))
-		}
-		return nil, 0, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
-	}
-	i, err := containerIndex(d, r.Container)
+	d, slots, err := getDeploymentSlots(ctx, cs, r)
 	if err != nil {
 		return nil, 0, err
 	}
-	return d, i, nil
+	return d, slots[0].Index, nil
+}
+
+// getDeploymentSlots reads the Deployment and picks the containers r
+// names.
+func getDeploymentSlots(ctx context.Context, cs API, r Ref) (*appsv1.Deployment, []slot, error) {
+	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, promote.Input(fmt.Errorf("deployment %s/%s not found in context %s", r.Namespace, r.Name, contextName(r.Context)))
+		}
+		return nil, nil, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	slots, err := findSlots("deployment "+d.Namespace+"/"+d.Name, d.Spec.Template.Spec, splitContainers(r.Container))
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, slots, nil
 }
 
 func contextName(c string) string {
@@ -48,27 +70,6 @@ func contextName(c string) string {
 		return "(current)"
 	}
 	return fmt.Sprintf("%q", c)
-}
-
-func containerIndex(d *appsv1.Deployment, name string) (int, error) {
-	cs := d.Spec.Template.Spec.Containers
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.Name
-		if c.Name == name {
-			return i, nil
-		}
-	}
-	switch {
-	case name == "" && len(cs) == 1:
-		return 0, nil
-	case name == "":
-		return 0, promote.Input(fmt.Errorf("deployment %s/%s has %d containers (%s): add ?container=NAME to the address",
-			d.Namespace, d.Name, len(cs), strings.Join(names, ", ")))
-	default:
-		return 0, promote.Input(fmt.Errorf("deployment %s/%s has no container %q (it has: %s)",
-			d.Namespace, d.Name, name, strings.Join(names, ", ")))
-	}
 }
 
 // replicaSetsOf lists the ReplicaSets d controls.

@@ -1,4 +1,11 @@
-// Package kube reads and changes Kubernetes Deployments for ferry.
+// Package kube reads and changes Kubernetes workloads for ferry:
+// Deployments (deployment.go, target.go), and StatefulSets and DaemonSets
+// through the workload abstraction (workload.go, statefulset.go,
+// daemonset.go), each kind with its own pure evaluator. A target may
+// change several containers, init containers included, in one patch
+// (containers.go); one that Helm, Argo CD or Flux manages is refused
+// unless told otherwise (owner.go); plan rehearses a release with access
+// reviews and a server-side dry run (rehearse.go).
 //
 // A [Source] resolves the image a Deployment's container runs to a digest:
 // from the spec when it is pinned, else from what the current ReplicaSet's

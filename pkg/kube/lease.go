@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// A Deployment's lock and promotion record is a coordination.k8s.io/v1
-// Lease beside it, named ferry.deployment.NAME: its holderIdentity is the
+// A workload's lock and promotion record is a coordination.k8s.io/v1
+// Lease beside it, named ferry.KIND.NAME (ferry.deployment.web,
+// ferry.statefulset.db, ferry.daemonset.agent): its holderIdentity is the
 // run holding the lock, which renews it every third of
 // leaseDurationSeconds while it lives, so a killed run's lock expires by
 // itself; the record (promote.Record as JSON) is its annotation
@@ -30,7 +32,16 @@ const recordAnnotation = "ferry.dev/record"
 const DefaultLockTTL = 30 * time.Second
 
 // LeaseName is the name of the Lease that locks Deployment name.
-func LeaseName(name string) string { return "ferry.deployment." + name }
+func LeaseName(name string) string { return LeaseNameFor(KindDeployment, name) }
+
+// LeaseNameFor is the name of the Lease that locks the workload of kind
+// ("" for a Deployment) named name.
+func LeaseNameFor(kind, name string) string {
+	if kind == "" {
+		kind = KindDeployment
+	}
+	return "ferry." + strings.ToLower(kind) + "." + name
+}
 
 // leaseState is the pure view of a Lease a run decides on.
 type leaseState struct {
@@ -85,7 +96,7 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 	// A Deployment that is not there, or whose container is ambiguous,
 	// is bad input, found before anything is written (the lease
 	// included).
-	if _, _, err := getDeployment(ctx, cs, t.ref); err != nil {
+	if err := t.lookUp(ctx, cs); err != nil {
 		return nil, nil, err
 	}
 	return t.lock(ctx, cs, run, wait)
@@ -94,7 +105,7 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 // lock is Lock once the Deployment was found.
 func (t *Target) lock(ctx context.Context, cs API, run promote.RunInfo, wait time.Duration) (promote.Lock, *promote.Record, error) {
 	leases := cs.Leases(t.ref.Namespace)
-	name := LeaseName(t.ref.Name)
+	name := LeaseNameFor(t.ref.Kind, t.ref.Name)
 	ttl := t.lockTTL()
 	w := &promote.LockWaiter{Wait: wait, Poll: pollEvery(ttl), Log: func(h promote.RunInfo) {
 		t.logf("lock: lease %s is held by %s; waiting up to %s (FERRY_LOCK_WAIT)", name, h, wait)
@@ -298,7 +309,7 @@ func (t *Target) Peek(ctx context.Context) (*promote.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := cs.Leases(t.ref.Namespace).Get(ctx, LeaseName(t.ref.Name), metav1.GetOptions{})
+	l, err := cs.Leases(t.ref.Namespace).Get(ctx, LeaseNameFor(t.ref.Kind, t.ref.Name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 		return nil, nil // never promoted here, or a Role without leases: nothing to tell
 	}

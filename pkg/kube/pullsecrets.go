@@ -34,27 +34,27 @@ func pullSecrets(ctx context.Context, clients *Clients, r Ref) ([]authn.Keychain
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := getDeployment(ctx, cs, r)
+	tmpl, err := podTemplate(ctx, cs, r)
 	if err != nil {
 		return nil, err
 	}
-	pod := d.Spec.Template.Spec
+	pod := tmpl.Spec
 	names := pullSecretNames(pod.ImagePullSecrets)
 	sa := pod.ServiceAccountName
 	if sa == "" {
 		sa = "default"
 	}
-	acct, err := cs.ServiceAccounts(d.Namespace).Get(ctx, sa, metav1.GetOptions{})
+	acct, err := cs.ServiceAccounts(r.Namespace).Get(ctx, sa, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return nil, fmt.Errorf("reading service account %s/%s (ferry needs get on serviceaccounts there): %w", d.Namespace, sa, err)
+		return nil, fmt.Errorf("reading service account %s/%s (ferry needs get on serviceaccounts there): %w", r.Namespace, sa, err)
 	default:
 		names = append(names, pullSecretNames(acct.ImagePullSecrets)...)
 	}
 	var out []authn.Keychain
 	for _, n := range names {
-		kc, err := readPullSecret(ctx, cs, d.Namespace, n)
+		kc, err := readPullSecret(ctx, cs, r.Namespace, n)
 		if err != nil {
 			return nil, err
 		}
@@ -99,4 +99,20 @@ func readPullSecret(ctx context.Context, cs API, ns, name string) (authn.Keychai
 		return nil, errors.New("pull secret " + ns + "/" + name + ": " + err.Error())
 	}
 	return kc, nil
+}
+
+// podTemplate reads the pod template of the workload r names.
+func podTemplate(ctx context.Context, cs API, r Ref) (corev1.PodTemplateSpec, error) {
+	if k := kindOf(r); k != nil {
+		w, _, err := getWorkload(ctx, cs, k, r)
+		if err != nil {
+			return corev1.PodTemplateSpec{}, err
+		}
+		return w.template, nil
+	}
+	d, _, err := getDeploymentSlots(ctx, cs, r)
+	if err != nil {
+		return corev1.PodTemplateSpec{}, err
+	}
+	return d.Spec.Template, nil
 }

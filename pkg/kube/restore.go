@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -40,25 +44,35 @@ type restorePlan struct {
 // planRestore decides how to restore d, as it is now, to the snapshot st,
 // undoing the change ch. It only reads its arguments.
 func planRestore(d *appsv1.Deployment, st snapshotState, ch changeState) restorePlan {
-	if d.UID != st.UID {
-		return restorePlan{restoreRefuse, fmt.Sprintf("the deployment was deleted and re-created since the snapshot (uid %s, was %s); not touching it", d.UID, st.UID)}
+	return planRestoreTemplate(d.UID, d.Generation, d.Spec.Template, st, ch)
+}
+
+// planRestoreTemplate is planRestore for any workload kind: its uid,
+// generation and pod template as they are now.
+func planRestoreTemplate(uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, st snapshotState, ch changeState) restorePlan {
+	what := "deployment"
+	if st.Kind != "" {
+		what = strings.ToLower(st.Kind)
+	}
+	if uid != st.UID {
+		return restorePlan{restoreRefuse, fmt.Sprintf("the %s was deleted and re-created since the snapshot (uid %s, was %s); not touching it", what, uid, st.UID)}
 	}
 	ours := ch.Left
-	if ours == nil && equality.Semantic.DeepEqual(d.Spec.Template, ch.Asked) {
+	if ours == nil && equality.Semantic.DeepEqual(tmpl, ch.Asked) {
 		// The patch's answer was lost (a timeout, say) but it landed.
 		ours = &ch.Asked
 	}
 	switch {
-	case d.Generation == st.Generation:
-		return restorePlan{restoreNothing, fmt.Sprintf("unchanged since the snapshot (generation %d)", d.Generation)}
-	case equality.Semantic.DeepEqual(d.Spec.Template, st.Template):
+	case generation == st.Generation:
+		return restorePlan{restoreNothing, fmt.Sprintf("unchanged since the snapshot (generation %d)", generation)}
+	case equality.Semantic.DeepEqual(tmpl, st.Template):
 		return restorePlan{restoreWait, "the template is as in the snapshot already"}
 	case ours == nil:
-		return restorePlan{restoreLeave, "ferry's change did not land and the deployment was changed by someone else since the snapshot; leaving it as it is (it runs " + describeImages(d.Spec.Template) + ")"}
-	case !equality.Semantic.DeepEqual(d.Spec.Template, *ours):
+		return restorePlan{restoreLeave, fmt.Sprintf("ferry's change did not land and the %s was changed by someone else since the snapshot; leaving it as it is (it runs %s)", what, describeImages(tmpl))}
+	case !equality.Semantic.DeepEqual(tmpl, *ours):
 		// Scaling (an HPA) is fine; a different template is someone
 		// else's rollout, which ferry must not overwrite.
-		return restorePlan{restoreRefuse, "its pod template changed after ferry's change; not overwriting someone else's change — it runs " + describeImages(d.Spec.Template)}
+		return restorePlan{restoreRefuse, "its pod template changed after ferry's change; not overwriting someone else's change — it runs " + describeImages(tmpl)}
 	}
 	return restorePlan{restorePatch, "putting the snapshot's pod template back"}
 }
@@ -67,6 +81,9 @@ func planRestore(d *appsv1.Deployment, st snapshotState, ch changeState) restore
 // back, then waits until that has rolled out. It refuses to overwrite a
 // Deployment that someone else changed after ferry's change.
 func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Change) error {
+	if k := kindOf(t.ref); k != nil {
+		return t.restoreWorkload(ctx, k, s, c)
+	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return err

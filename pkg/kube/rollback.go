@@ -85,6 +85,9 @@ func templateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
 // promotion's own restore does not. The pipeline then verifies the
 // rollout like a release's, and restores s should that fail.
 func (t *Target) Rollback(ctx context.Context, s promote.Snapshot, to string) (promote.Change, error) {
+	if k := kindOf(t.ref); k != nil {
+		return promote.Change{}, promote.Input(fmt.Errorf("%s: ferry rollback goes back through a Deployment's ReplicaSet history, which a %s does not keep; promote the earlier image instead (FERRY_SOURCE set to it)", t.ref, k.kind()))
+	}
 	var want int64
 	if to != "" {
 		n, err := strconv.ParseInt(to, 10, 64)

@@ -96,11 +96,16 @@ func progressDeadline(d *appsv1.Deployment) int32 {
 // podFailure returns a description of the first failing container among
 // the pods of rs, in a stable order, or "".
 func podFailure(rs *appsv1.ReplicaSet, pods []corev1.Pod) string {
-	hash := rs.Labels[podTemplateHashLabel]
+	return podsFailure(podTemplateHashLabel, rs.Labels[podTemplateHashLabel], pods)
+}
+
+// podsFailure returns a description of the first failing container among
+// the pods whose label key is hash, in a stable order, or "".
+func podsFailure(key, hash string, pods []corev1.Pod) string {
 	var failures []string
 	for i := range pods {
 		p := &pods[i]
-		if p.DeletionTimestamp != nil || hash == "" || p.Labels[podTemplateHashLabel] != hash {
+		if p.DeletionTimestamp != nil || hash == "" || p.Labels[key] != hash {
 			continue
 		}
 		statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)

@@ -20,6 +20,9 @@ func (t *Target) Watch(ctx context.Context, _ promote.Snapshot, _ promote.Change
 	if err != nil {
 		return err
 	}
+	if k := kindOf(t.ref); k != nil {
+		return watchWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
+	}
 	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading deployment: %w", err)

@@ -51,11 +51,17 @@ func (s *Source) resolve(ctx context.Context) (image.Image, error) {
 	if err != nil {
 		return image.Image{}, err
 	}
-	d, i, err := getDeployment(ctx, cs, s.ref)
+	if len(splitContainers(s.ref.Container)) > 1 {
+		return image.Image{}, promote.Input(fmt.Errorf("a source names one container: ?container=%s lists several; name the one whose image is promoted", s.ref.Container))
+	}
+	if k := kindOf(s.ref); k != nil {
+		return s.resolveWorkload(ctx, cs, k)
+	}
+	d, slots, err := getDeploymentSlots(ctx, cs, s.ref)
 	if err != nil {
 		return image.Image{}, err
 	}
-	spec := d.Spec.Template.Spec.Containers[i]
+	spec := *slots[0].container(&d.Spec.Template.Spec)
 	if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
 		return img, err
 	}
@@ -67,6 +73,12 @@ func (s *Source) resolve(ctx context.Context) (image.Image, error) {
 	tag = strings.TrimPrefix(tag, ":")
 
 	digest, why := s.digestFromPods(ctx, d, spec.Name)
+	return s.pin(ctx, spec, repo, tag, digest, why)
+}
+
+// pin is the image of spec: the digest its pods run, else (when allowed)
+// the registry's answer for its tag, else an input error saying why not.
+func (s *Source) pin(ctx context.Context, spec corev1.Container, repo, tag string, digest v1.Hash, why error) (image.Image, error) {
 	if why == nil {
 		return image.Image{Repository: repo, Digest: digest, Tag: tag}, nil
 	}
@@ -143,4 +155,35 @@ func digestFromStatuses(pods []corev1.Pod, container string) (v1.Hash, error) {
 	}
 	sort.Strings(parts)
 	return v1.Hash{}, fmt.Errorf("its pods run different digests (%s)", strings.Join(parts, "; "))
+}
+
+// resolveWorkload resolves the container of a StatefulSet or DaemonSet
+// source from the pods of its current revision.
+func (s *Source) resolveWorkload(ctx context.Context, cs API, k kindOps) (image.Image, error) {
+	w, slots, err := getWorkload(ctx, cs, k, s.ref)
+	if err != nil {
+		return image.Image{}, err
+	}
+	spec := *slots[0].container(&w.template.Spec)
+	if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
+		return img, err
+	}
+	repo, err := image.Repository(spec.Image)
+	if err != nil {
+		return image.Image{}, err
+	}
+	tag := strings.TrimPrefix(strings.TrimPrefix(spec.Image, repo), ":")
+	pods, crs, err := workloadPods(ctx, cs, k, w)
+	if err != nil {
+		return image.Image{}, err
+	}
+	hash := k.currentHash(w, crs)
+	var current []corev1.Pod
+	for _, p := range pods {
+		if hash != "" && p.Labels[revisionHashLabel] == hash && p.DeletionTimestamp == nil {
+			current = append(current, p)
+		}
+	}
+	digest, why := digestFromStatuses(current, spec.Name)
+	return s.pin(ctx, spec, repo, tag, digest, why)
 }

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -18,8 +20,17 @@ type snapshotState struct {
 	HasAnnotations bool    `json:"has_annotations,omitempty"`
 	ChangeCause    *string `json:"change_cause,omitempty"`
 	Paused         bool    `json:"paused,omitempty"`
-	// Container is the index of the promoted container.
+	// Container is the index of the promoted container (the first app
+	// container Slots names, when it names several).
 	Container int `json:"container"`
+	// Slots are the promoted containers, init containers included; empty
+	// in a state written before ferry changed several (then Container).
+	Slots []slot `json:"containers,omitempty"`
+	// Kind is the workload's kind ("" for a Deployment); Strategy its
+	// spec.updateStrategy (StatefulSet: partition included), put back
+	// exactly by a restore.
+	Kind     string          `json:"kind,omitempty"`
+	Strategy json.RawMessage `json:"update_strategy,omitempty"`
 	// ReplicaSet is the name of the current ReplicaSet.
 	ReplicaSet string `json:"replica_set,omitempty"`
 }
@@ -34,4 +45,35 @@ type changeState struct {
 	// may not have landed).
 	Left       *corev1.PodTemplateSpec `json:"left,omitempty"`
 	Generation int64                   `json:"generation,omitempty"`
+}
+
+// slots are the containers st promoted.
+func (st snapshotState) slots() []slot {
+	if len(st.Slots) > 0 {
+		return st.Slots
+	}
+	s := slot{Index: st.Container}
+	if c := s.container(&st.Template.Spec); c != nil {
+		s.Name = c.Name
+	}
+	return []slot{s}
+}
+
+// newState is the snapshot state of a template and the slots promoted.
+func newState(tmpl corev1.PodTemplateSpec, slots []slot) snapshotState {
+	st := snapshotState{Template: *tmpl.DeepCopy(), Slots: slots}
+	for _, s := range slots {
+		if !s.Init {
+			st.Container = s.Index
+			break
+		}
+	}
+	return st
+}
+
+// asked is the template a release of ref leaves.
+func (st snapshotState) asked(ref string) corev1.PodTemplateSpec {
+	tmpl := st.Template.DeepCopy()
+	setImages(tmpl, st.slots(), ref)
+	return *tmpl
 }

@@ -41,6 +41,9 @@ type TargetOptions struct {
 	ChangeCause func(img image.Image) string
 	// Logger receives progress lines.
 	Logger promote.Logger
+	// OnOwned is Refuse or Patch: what to do with a workload Helm, Argo
+	// CD or Flux manages.
+	OnOwned string
 	// LockTTL is how long the target's lock outlives its holder's last
 	// renewal (see Lock); DefaultLockTTL when zero.
 	LockTTL time.Duration
@@ -74,11 +77,14 @@ func (t *Target) logf(format string, args ...any) { t.opts.Logger.Logf(t.ref.Add
 // rollout has not finished, is refused (or handled as OnPaused and
 // OnProgressing say).
 func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapshot, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.snapshotWorkload(ctx, k, want)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	d, i, err := getDeployment(ctx, cs, t.ref)
+	d, slots, err := getDeploymentSlots(ctx, cs, t.ref)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
@@ -86,7 +92,13 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
+	if o := ownerOf(d.ObjectMeta); o != nil && want.IsZero() {
+		t.logf("managed by %s", o)
+	}
 	if !want.IsZero() {
+		if err := t.checkOwner("deployment "+d.Namespace+"/"+d.Name, d.ObjectMeta); err != nil {
+			return promote.Snapshot{}, err
+		}
 		switch wait, err := t.settled(d, rss); {
 		case err != nil:
 			return promote.Snapshot{}, err
@@ -97,14 +109,9 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 			return t.Snapshot(ctx, want)
 		}
 	}
-	st := snapshotState{
-		UID:            d.UID,
-		Generation:     d.Generation,
-		Template:       *d.Spec.Template.DeepCopy(),
-		HasAnnotations: d.Annotations != nil,
-		Paused:         d.Spec.Paused,
-		Container:      i,
-	}
+	st := newState(d.Spec.Template, slots)
+	st.UID, st.Generation = d.UID, d.Generation
+	st.HasAnnotations, st.Paused = d.Annotations != nil, d.Spec.Paused
 	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
 	}
@@ -115,7 +122,7 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	current := d.Spec.Template.Spec.Containers[i].Image
+	current := seenImage(d.Spec.Template.Spec, slots)
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
 		UpToDate: !want.IsZero() && current == want.Ref(),
@@ -168,6 +175,9 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // and the container are what the snapshot saw: a Deployment someone
 // changed in between is left alone.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.releaseWorkload(ctx, k, s, img)
+	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return promote.Change{}, err
@@ -176,29 +186,16 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	c := st.Template.Spec.Containers[st.Container]
-	ops := []patchOp{
-		{Op: "test", Path: "/metadata/uid", Value: st.UID},
-		{Op: "test", Path: "/metadata/generation", Value: st.Generation},
-		{Op: "test", Path: fmt.Sprintf("/spec/template/spec/containers/%d/name", st.Container), Value: c.Name},
-		{Op: "replace", Path: fmt.Sprintf("/spec/template/spec/containers/%d/image", st.Container), Value: img.Ref()},
-	}
-	cause := "ferry: promoted " + img.Ref()
-	if t.opts.ChangeCause != nil {
-		cause = t.opts.ChangeCause(img)
-	}
-	ops = append(ops, setChangeCause(st.HasAnnotations, cause))
+	ops := t.releaseOps(st, img)
 	if st.Paused {
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
-	asked := st.Template.DeepCopy()
-	asked.Spec.Containers[st.Container].Image = img.Ref()
-	ch := changeState{Asked: *asked}
+	ch := changeState{Asked: st.asked(img.Ref())}
 	d, err := t.patch(ctx, cs, ops)
 	if err == nil {
 		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
-		t.logf("set container %s to %s (generation %d)", c.Name, img.Ref(), d.Generation)
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), img.Ref(), d.Generation)
 	}
 	change, cerr := encodeChange(img.Ref(), ch)
 	if err != nil {
@@ -220,11 +217,18 @@ func encodeChange(img string, ch changeState) (promote.Change, error) {
 }
 
 func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
+	return t.patchWith(ctx, cs, ops, metav1.PatchOptions{FieldManager: fieldManager})
+}
+
+// fieldManager is the field manager of ferry's patches.
+const fieldManager = "ferry"
+
+func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*appsv1.Deployment, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, metav1.PatchOptions{FieldManager: "ferry"})
+	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, opts)
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)
@@ -237,6 +241,9 @@ func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Depl
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
 func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
+	if k := kindOf(t.ref); k != nil {
+		return t.verifyWorkload(ctx, k)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -254,6 +261,9 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 // Describe says what the Deployment runs now: its containers' images,
 // its revision and how its rollout stands (see promote.Describer).
 func (t *Target) Describe(ctx context.Context) (string, error) {
+	if k := kindOf(t.ref); k != nil {
+		return t.describeWorkload(ctx, k)
+	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return "", err

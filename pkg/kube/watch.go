@@ -79,6 +79,12 @@ func (w *rolloutWatch) informers() []cache.SharedIndexInformer {
 // start runs the informers until ctx ends; stopped waits for them to
 // have stopped (cancel ctx first).
 func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
+	return w.startInformers(ctx, w.informers())
+}
+
+// startInformers runs infs until ctx ends, poking w.changed at every
+// event; stopped waits for them to have stopped (cancel ctx first).
+func (w *rolloutWatch) startInformers(ctx context.Context, infs []cache.SharedIndexInformer) (stopped func(), err error) {
 	poke := func() {
 		select {
 		case w.changed <- struct{}{}:
@@ -90,7 +96,7 @@ func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
 		UpdateFunc: func(any, any) { poke() },
 		DeleteFunc: func(any) { poke() },
 	}
-	for _, inf := range w.informers() {
+	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return nil, fmt.Errorf("watching rollout: %w", err)
 		}
@@ -101,7 +107,7 @@ func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
 		})
 	}
 	var running sync.WaitGroup
-	for _, inf := range w.informers() {
+	for _, inf := range infs {
 		running.Go(func() { inf.RunWithContext(ctx) })
 	}
 	return running.Wait, nil
@@ -119,14 +125,22 @@ func (w *rolloutWatch) synced() bool {
 
 // wait evaluates the rollout at every change until it is done or failed.
 func (w *rolloutWatch) wait(ctx context.Context, logf func(format string, args ...any)) error {
+	return w.waitFor(ctx, w.synced, func() (Verdict, error) {
+		return evaluateFromStores(w.deploys.GetStore(), w.replicaSets.GetStore(), w.pods.GetStore(), w.ns, w.name)
+	}, logf)
+}
+
+// waitFor runs eval at every change, once the informers have synced,
+// until it says done or failed.
+func (w *rolloutWatch) waitFor(ctx context.Context, hasSynced func() bool, eval func() (Verdict, error), logf func(format string, args ...any)) error {
 	var last Verdict
 	lastLog := time.Time{}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	synced := false
 	for {
-		if synced = synced || w.synced(); synced {
-			v, err := evaluateFromStores(w.deploys.GetStore(), w.replicaSets.GetStore(), w.pods.GetStore(), w.ns, w.name)
+		if synced = synced || hasSynced(); synced {
+			v, err := eval()
 			switch {
 			case err != nil:
 				return err

@@ -60,11 +60,17 @@ func (r *run) prepare(ctx context.Context, src Source, lock bool) (image.Image, 
 	if err == nil {
 		err = r.checkSource(ctx, img)
 	}
+	if err == nil {
+		err = r.checkAccessAll(ctx)
+	}
 	if err == nil && lock {
 		err = r.lockAll(ctx)
 	}
 	if err == nil {
 		err = r.snapshotAll(ctx, img)
+	}
+	if err == nil {
+		err = r.rehearseAll(ctx, img)
 	}
 	return img, err
 }

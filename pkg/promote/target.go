@@ -109,6 +109,22 @@ func DecodeState[T any](raw json.RawMessage) (T, error) {
 // Capabilities a Target may have besides the steps. The pipeline finds them
 // through decorators with [As].
 
+// AccessChecker is a Target that can ask its platform, before anything
+// is written, whether every call a release, its verification and its
+// restore make is allowed. A refusal is an input error. Plan and Run ask
+// for every target before the first write.
+type AccessChecker interface {
+	CheckAccess(ctx context.Context) error
+}
+
+// Rehearser is a Target that can check, before anything changes, that a
+// release of img from snapshot s would be accepted: its change passes a
+// dry run. A refusal the user must act on is an input error. Plan and Run
+// rehearse every target that would change before the first release.
+type Rehearser interface {
+	Rehearse(ctx context.Context, s Snapshot, img image.Image) error
+}
+
 // Describer is a Target that can say what it runs now, whatever state it
 // is in. The pipeline asks it about a target it could not restore, for the
 // human who has to step in.

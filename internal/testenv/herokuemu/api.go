@@ -358,7 +358,7 @@ func (e *Emulator) appJSON(a *app) map[string]any {
 	return map[string]any{
 		"id": a.id, "name": a.name, "stack": stack, "build_stack": stack,
 		"web_url": a.webURL, "git_url": "https://git.heroku.com/" + a.name + ".git",
-		"generation": map[string]any{"id": "d1f9d2c5-2a4f-4c4e-9c6e-7f0e1d9b6a11", "name": "cedar"},
+		"generation": generationJSON(a.stack),
 		"region":     map[string]any{"id": "59accabd-516d-4f0e-83e6-6e3757701145", "name": "us"},
 		"owner":      map[string]any{"id": "00000000-0000-4000-8000-000000000000", "email": "owner@herokuemu.test"},
 		"created_at": ts(a.createdAt), "updated_at": ts(a.createdAt), "released_at": releasedAt,
@@ -366,6 +366,15 @@ func (e *Emulator) appJSON(a *app) map[string]any {
 		"internal_routing": nil, "organization": nil, "team": nil, "space": nil,
 		"repo_size": nil, "slug_size": nil,
 	}
+}
+
+// generationJSON is an app's generation: Fir for apps on the cnb stack
+// (Cloud Native Buildpacks), Cedar for the others.
+func generationJSON(stack string) map[string]any {
+	if stack == "cnb" {
+		return map[string]any{"id": "7b2e2b8c-1c3a-4b6e-9d4f-4d2a8e6f0c21", "name": "fir"}
+	}
+	return map[string]any{"id": "d1f9d2c5-2a4f-4c4e-9c6e-7f0e1d9b6a11", "name": "cedar"}
 }
 
 func stackID(name string) string {

@@ -112,7 +112,11 @@
 // The releases Heroku makes when an app is created (an app starts with
 // none here), slugs, builds, config vars, add-ons, pipelines, one-off dynos, dyno
 // restarts after crashes, log sessions, text/event-stream output, ETags,
-// OAuth, the Fir generation (OCI images, release artifacts), regions,
+// OAuth, the Fir generation beyond its app object (an app created on the
+// "cnb" stack shows generation "fir"; its OCI images, release artifacts
+// and Docker refusals are not emulated), release retention beyond what
+// a test sets (ExpireRelease marks a release "expired", AgeRelease
+// backdates one; nothing expires by itself), regions,
 // spaces, maintenance mode, preboot, and most of the API. It keeps
 // everything in memory.
 package herokuemu

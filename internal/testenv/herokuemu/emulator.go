@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ const (
 	StatusPending   = "pending"
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
+	// StatusExpired is a release Heroku expired (older than 30 days and
+	// beyond the 20 newest, since October 2025): it cannot be rolled
+	// back to.
+	StatusExpired = "expired"
 
 	DynoStarting = "starting"
 	DynoUp       = "up"
@@ -378,7 +383,8 @@ func (e *Emulator) SetRateLimit(k string, remaining int) {
 var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
 
 // CreateApp creates an app with the given stack ("container", "heroku-24",
-// ...; "" means "container") and starts its web listener.
+// ...; "" means "container"; "cnb" makes a Fir app, whose generation is
+// "fir") and starts its web listener.
 func (e *Emulator) CreateApp(name, stack string) (App, error) {
 	if !appName.MatchString(name) {
 		return App{}, fmt.Errorf("herokuemu: invalid app name %q", name)
@@ -450,6 +456,39 @@ func (a *app) publicRelease(r *release) Release {
 		out.OutputStreamURL = r.stream.url
 	}
 	return out
+}
+
+// ExpireRelease marks release version of app expired, as Heroku's
+// release retention does.
+func (e *Emulator) ExpireRelease(appName string, version int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, ok := e.apps[appName]
+	if !ok {
+		return fmt.Errorf("herokuemu: no app %q", appName)
+	}
+	r := a.findRelease(strconv.Itoa(version))
+	if r == nil {
+		return fmt.Errorf("herokuemu: app %s has no release v%d", appName, version)
+	}
+	r.status = StatusExpired
+	return nil
+}
+
+// AgeRelease sets when release version of app was created.
+func (e *Emulator) AgeRelease(appName string, version int, created time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, ok := e.apps[appName]
+	if !ok {
+		return fmt.Errorf("herokuemu: no app %q", appName)
+	}
+	r := a.findRelease(strconv.Itoa(version))
+	if r == nil {
+		return fmt.Errorf("herokuemu: app %s has no release v%d", appName, version)
+	}
+	r.createdAt, r.updatedAt = created.UTC(), created.UTC()
+	return nil
 }
 
 // Dynos returns an app's dynos, sorted by name.

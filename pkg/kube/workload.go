@@ -1,0 +1,547 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// workload is what ferry needs of a StatefulSet or a DaemonSet: the
+// fields every kind has, and the object for its kind's evaluator.
+// Deployments keep their own code (target.go), which also knows their
+// ReplicaSets, pausing and revision history.
+type workload struct {
+	kind, namespace, name string
+	uid                   types.UID
+	generation            int64
+	annotations           map[string]string
+	// meta is the object's metadata (owners are found in it).
+	meta     metav1.ObjectMeta
+	selector *metav1.LabelSelector
+	template corev1.PodTemplateSpec
+	// onDelete is true for the OnDelete update strategy, which ferry
+	// refuses: the pods change only when someone deletes them.
+	onDelete bool
+	// strategy is spec.updateStrategy, put back exactly by a restore.
+	strategy any
+	// revision is the revision the workload's status names (StatefulSet:
+	// its update revision), for the report.
+	revision string
+	obj      runtime.Object
+}
+
+func (w *workload) what() string {
+	return strings.ToLower(w.kind) + " " + w.namespace + "/" + w.name
+}
+
+// kindOps are the calls and the evaluator of one workload kind.
+type kindOps interface {
+	kind() string
+	get(ctx context.Context, cs API, ns, name string) (*workload, error)
+	patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error)
+	// evaluate judges the rollout (pure: see EvaluateStatefulSet,
+	// EvaluateDaemonSet).
+	evaluate(w *workload, pods []corev1.Pod, crs []*appsv1.ControllerRevision) Verdict
+	// needsRevisions says whether evaluate and currentHash read
+	// ControllerRevisions.
+	needsRevisions() bool
+	objectInformer(cs API, ns, name string) cache.SharedIndexInformer
+	fromObject(o any) (*workload, bool)
+	// currentHash is the controller-revision-hash label of the pods that
+	// run the workload's current template.
+	currentHash(w *workload, crs []*appsv1.ControllerRevision) string
+}
+
+// kindOf returns the ops of r's kind, nil for a Deployment.
+func kindOf(r Ref) kindOps {
+	switch r.Kind {
+	case KindStatefulSet:
+		return statefulSets{}
+	case KindDaemonSet:
+		return daemonSets{}
+	}
+	return nil
+}
+
+func byName(name string) func(*metav1.ListOptions) {
+	return func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
+}
+
+// getWorkload reads the workload r names, and picks its containers.
+func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []slot, error) {
+	w, err := k.get(ctx, cs, r.Namespace, r.Name)
+	if err != nil {
+		what := strings.ToLower(k.kind()) + " " + r.Namespace + "/" + r.Name
+		if apierrors.IsNotFound(err) {
+			return nil, nil, promote.Input(fmt.Errorf("%s not found in context %s", what, contextName(r.Context)))
+		}
+		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	slots, err := findSlots(w.what(), w.template.Spec, splitContainers(r.Container))
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, slots, nil
+}
+
+// lookUp reads the workload t names, of whatever kind, and picks its
+// containers: one that is not there, or whose containers are ambiguous,
+// is an input error.
+func (t *Target) lookUp(ctx context.Context, cs API) error {
+	if k := kindOf(t.ref); k != nil {
+		_, _, err := getWorkload(ctx, cs, k, t.ref)
+		return err
+	}
+	_, _, err := getDeploymentSlots(ctx, cs, t.ref)
+	return err
+}
+
+// current reads what the workload t names runs now: its uid, generation,
+// pod template and revision.
+func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
+	if k := kindOf(t.ref); k != nil {
+		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+		if err != nil {
+			return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		}
+		return w.uid, w.generation, w.template, w.revision, nil
+	}
+	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", 0, tmpl, "", fmt.Errorf("reading deployment: %w", err)
+	}
+	return d.UID, d.Generation, d.Spec.Template, d.Annotations[revisionAnnotation], nil
+}
+
+// workloadPods lists the pods of w, and its ControllerRevisions when its
+// kind needs them.
+func workloadPods(ctx context.Context, cs API, k kindOps, w *workload) ([]corev1.Pod, []*appsv1.ControllerRevision, error) {
+	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s selector: %w", w.what(), err)
+	}
+	list, err := cs.Pods(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing pods: %w", err)
+	}
+	var pods []corev1.Pod
+	for _, p := range list.Items {
+		if controlledBy(p.OwnerReferences, w.uid) {
+			pods = append(pods, p)
+		}
+	}
+	if !k.needsRevisions() {
+		return pods, nil, nil
+	}
+	crl, err := cs.ControllerRevisions(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing controller revisions: %w", err)
+	}
+	var crs []*appsv1.ControllerRevision
+	for i := range crl.Items {
+		crs = append(crs, &crl.Items[i])
+	}
+	return pods, crs, nil
+}
+
+// checkStrategy refuses the OnDelete update strategy.
+func checkStrategy(w *workload) error {
+	if !w.onDelete {
+		return nil
+	}
+	return promote.Input(fmt.Errorf("%s uses the OnDelete update strategy: its pods take a new template only when someone deletes them, so ferry could neither verify a release nor restore one; set spec.updateStrategy.type to RollingUpdate, or replace its pods yourself", w.what()))
+}
+
+func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Image) (promote.Snapshot, error) {
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return promote.Snapshot{}, err
+	}
+	w, slots, err := getWorkload(ctx, cs, k, t.ref)
+	if err != nil {
+		return promote.Snapshot{}, err
+	}
+	if o := ownerOf(w.meta); o != nil && want.IsZero() {
+		t.logf("managed by %s", o)
+	}
+	if !want.IsZero() {
+		if err := t.checkOwner(w.what(), w.meta); err != nil {
+			return promote.Snapshot{}, err
+		}
+		if err := checkStrategy(w); err != nil {
+			return promote.Snapshot{}, err
+		}
+		pods, crs, err := workloadPods(ctx, cs, k, w)
+		if err != nil {
+			return promote.Snapshot{}, err
+		}
+		switch v := k.evaluate(w, pods, crs); {
+		case v.Failure != "":
+			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", w.what(), v.Failure))
+		case !v.Done && t.opts.OnProgressing == Wait:
+			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
+			if err := t.waitWorkloadFor(ctx, cs, k); err != nil {
+				return promote.Snapshot{}, fmt.Errorf("waiting for the rollout in progress on %s: %w", w.what(), err)
+			}
+			return t.snapshotWorkload(ctx, k, want)
+		case !v.Done:
+			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: another rollout is in progress (%s); wait for it, or set FERRY_ON_PROGRESSING=wait", w.what(), v.Progress))
+		}
+	}
+	st := newState(w.template, slots)
+	st.UID, st.Generation, st.Kind = w.uid, w.generation, w.kind
+	st.HasAnnotations = w.annotations != nil
+	if cc, ok := w.annotations[changeCauseAnnotation]; ok {
+		st.ChangeCause = &cc
+	}
+	if st.Strategy, err = json.Marshal(w.strategy); err != nil {
+		return promote.Snapshot{}, err
+	}
+	raw, err := promote.EncodeState(st)
+	if err != nil {
+		return promote.Snapshot{}, err
+	}
+	current := seenImage(w.template.Spec, slots)
+	return promote.Snapshot{
+		Seen:     promote.Seen{Image: current, Revision: w.revision},
+		UpToDate: !want.IsZero() && current == want.Ref(),
+		State:    raw,
+	}, nil
+}
+
+func (t *Target) waitWorkloadFor(ctx context.Context, cs API, k kindOps) error {
+	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
+	defer cancel()
+	return waitWorkload(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
+}
+
+func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snapshot, img image.Image) (promote.Change, error) {
+	st, err := promote.DecodeState[snapshotState](s.State)
+	if err != nil {
+		return promote.Change{}, err
+	}
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return promote.Change{}, err
+	}
+	ops := t.releaseOps(st, img)
+	ch := changeState{Asked: st.asked(img.Ref())}
+	w, err := t.patchWorkload(ctx, cs, k, ops)
+	if err == nil {
+		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), img.Ref(), w.generation)
+	}
+	change, cerr := encodeChange(img.Ref(), ch)
+	if err != nil {
+		return change, fmt.Errorf("releasing: %w", err)
+	}
+	return change, cerr
+}
+
+// releaseOps is the JSON patch a release sends: tests that the workload
+// is what the snapshot saw, the images, and the change cause.
+func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
+	ops := append([]patchOp{
+		{Op: "test", Path: "/metadata/uid", Value: st.UID},
+		{Op: "test", Path: "/metadata/generation", Value: st.Generation},
+	}, imageOps(st.slots(), img.Ref())...)
+	cause := "ferry: promoted " + img.Ref()
+	if t.opts.ChangeCause != nil {
+		cause = t.opts.ChangeCause(img)
+	}
+	return append(ops, setChangeCause(st.HasAnnotations, cause))
+}
+
+func (t *Target) patchWorkload(ctx context.Context, cs API, k kindOps, ops []patchOp) (*workload, error) {
+	return t.patchWorkloadWith(ctx, cs, k, ops, metav1.PatchOptions{FieldManager: fieldManager})
+}
+
+func (t *Target) patchWorkloadWith(ctx context.Context, cs API, k kindOps, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	w, err := k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body, opts)
+	if err != nil {
+		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
+			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(k.kind()), err)
+		}
+		return nil, err
+	}
+	return w, nil
+}
+
+func (t *Target) verifyWorkload(ctx context.Context, k kindOps) error {
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
+	defer cancel()
+	start := time.Now()
+	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+		return fmt.Errorf("verifying: %w", err)
+	}
+	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// restoreWorkload puts the snapshot's pod template and update strategy
+// (a StatefulSet's partition with it) back, then waits for them to roll
+// out. A StatefulSet's pods of the failed revision that are not ready are
+// deleted, as Kubernetes' "forced rollback" asks: with OrderedReady the
+// controller waits for a broken pod forever instead of replacing it.
+func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snapshot, c promote.Change) error {
+	st, err := promote.DecodeState[snapshotState](s.State)
+	if err != nil {
+		return err
+	}
+	ch, err := promote.DecodeState[changeState](c.State)
+	if err != nil {
+		return err
+	}
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return err
+	}
+	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+	}
+	plan := planRestoreTemplate(w.uid, w.generation, w.template, st, ch)
+	switch plan.step {
+	case restoreNothing, restoreLeave:
+		t.logf("restore: %s", plan.why)
+		return nil
+	case restoreRefuse:
+		return fmt.Errorf("restoring: %s", plan.why)
+	case restorePatch:
+		ops := []patchOp{
+			{Op: "test", Path: "/metadata/uid", Value: st.UID},
+			{Op: "test", Path: "/metadata/generation", Value: w.generation},
+			{Op: "replace", Path: "/spec/template", Value: st.Template},
+		}
+		if len(st.Strategy) > 0 {
+			ops = append(ops, patchOp{Op: "replace", Path: "/spec/updateStrategy", Value: st.Strategy})
+		}
+		if st.ChangeCause != nil {
+			ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: *st.ChangeCause})
+		} else if _, ok := w.annotations[changeCauseAnnotation]; ok {
+			ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
+		}
+		after, err := t.patchWorkload(ctx, cs, k, ops)
+		if err != nil {
+			return fmt.Errorf("restoring: %w", err)
+		}
+		t.logf("put back the pod template and update strategy of %s (%s)", w.what(), s.Image)
+		if k.kind() == KindStatefulSet {
+			if err := t.replaceBrokenPods(ctx, cs, k, after.generation); err != nil {
+				return fmt.Errorf("restoring: %w", err)
+			}
+		}
+	case restoreWait:
+		t.logf("restore: %s", plan.why)
+	}
+	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
+	}
+	t.logf("restored: %s rolled out again", s.Image)
+	return nil
+}
+
+// replaceBrokenPods waits for the StatefulSet controller to observe
+// generation gen, then deletes the pods that are not ready and do not run
+// its update revision (the restored one).
+func (t *Target) replaceBrokenPods(ctx context.Context, cs API, k kindOps, gen int64) error {
+	var w *workload
+	for {
+		var err error
+		if w, err = k.get(ctx, cs, t.ref.Namespace, t.ref.Name); err != nil {
+			return err
+		}
+		if s, ok := w.obj.(*appsv1.StatefulSet); ok && s.Status.ObservedGeneration >= gen {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the statefulset controller to observe generation %d: %w", gen, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	pods, _, err := workloadPods(ctx, cs, k, w)
+	if err != nil {
+		return err
+	}
+	for _, p := range brokenPods(pods, w.revision) {
+		t.logf("deleting pod %s: it runs the failed revision and is not ready, and the statefulset controller would wait for it forever", p)
+		if err := cs.Pods(t.ref.Namespace).Delete(ctx, p, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting pod %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// brokenPods are the names of the pods that are not ready and do not run
+// revision. It only reads its arguments.
+func brokenPods(pods []corev1.Pod, revision string) []string {
+	var out []string
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || revision == "" || p.Labels[revisionHashLabel] == revision || podReady(p) {
+			continue
+		}
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error) {
+	cs, err := t.clients.Client(ctx, t.ref.Context)
+	if err != nil {
+		return "", err
+	}
+	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+	}
+	state := "rollout state unknown"
+	if pods, crs, err := workloadPods(ctx, cs, k, w); err == nil {
+		switch v := k.evaluate(w, pods, crs); {
+		case v.Failure != "":
+			state = "rollout failed: " + v.Failure
+		case v.Done:
+			state = "rolled out"
+		default:
+			state = "rolling out: " + v.Progress
+		}
+	}
+	rev := ""
+	if w.revision != "" {
+		rev = "revision " + w.revision + ", "
+	}
+	return fmt.Sprintf("%s (%s, %sgeneration %d, %s)", describeImages(w.template), strings.ToLower(w.kind), rev, w.generation, state), nil
+}
+
+// waitWorkload watches workload ns/name of kind k, its pods and (when the
+// kind needs them) its ControllerRevisions until its evaluator says the
+// rollout is done (nil) or failed (*RolloutError), or ctx ends.
+func waitWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
+		return rw.waitFor(ctx, synced, eval, logf)
+	})
+}
+
+// watchWorkload keeps watching workload ns/name after its verification
+// (see Target.Watch): a failure is a *RolloutError at once; nil when ctx
+// ends.
+func watchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
+		start := time.Now()
+		for {
+			if synced() {
+				v, err := eval()
+				switch {
+				case err != nil:
+					return err
+				case v.Failure != "":
+					logf("watch: failed %s after its verification: %s", time.Since(start).Round(100*time.Millisecond), v.Failure)
+					return &RolloutError{Reason: v.Failure}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-rw.changed:
+			}
+		}
+	})
+}
+
+// onWorkload runs the informers of workload ns/name, its pods and (when
+// the kind needs them) its ControllerRevisions, and calls use with what
+// evaluates the rollout from their stores.
+func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error) error {
+	w, err := k.get(ctx, cs, ns, name)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	if err != nil {
+		return fmt.Errorf("%s selector: %w", w.what(), err)
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	obj := k.objectInformer(cs, ns, name)
+	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
+	infs := []cache.SharedIndexInformer{obj, pods}
+	var crs cache.SharedIndexInformer
+	if k.needsRevisions() {
+		crs = informerFor(cs.ControllerRevisions(ns), &appsv1.ControllerRevision{}, bySelector)
+		infs = append(infs, crs)
+	}
+	rw := &rolloutWatch{ns: ns, name: name, changed: make(chan struct{}, 1)}
+	eval := func() (Verdict, error) {
+		o, ok, err := obj.GetStore().GetByKey(ns + "/" + name)
+		if err != nil {
+			return Verdict{}, err
+		}
+		cur, isKind := k.fromObject(o)
+		if !ok || !isKind {
+			return Verdict{}, fmt.Errorf("%s %s/%s disappeared while watching its rollout", strings.ToLower(k.kind()), ns, name)
+		}
+		var ps []corev1.Pod
+		for _, o := range pods.GetStore().List() {
+			if p, ok := o.(*corev1.Pod); ok && controlledBy(p.OwnerReferences, cur.uid) {
+				ps = append(ps, *p)
+			}
+		}
+		var revs []*appsv1.ControllerRevision
+		if crs != nil {
+			for _, o := range crs.GetStore().List() {
+				if cr, ok := o.(*appsv1.ControllerRevision); ok {
+					revs = append(revs, cr)
+				}
+			}
+		}
+		return k.evaluate(cur, ps, revs), nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped, err := rw.startInformers(ctx, infs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cancel()
+		stopped()
+	}()
+	synced := func() bool {
+		for _, inf := range infs {
+			if !inf.HasSynced() {
+				return false
+			}
+		}
+		return true
+	}
+	return use(ctx, rw, synced, eval)
+}
