@@ -14,7 +14,7 @@ import (
 // in_progress, then success (the earlier one turning inactive) or failure
 // after a restore; the run's URL as log URL, the digest in the payload. A
 // token that may not write deployments costs a warning, not the
-// promotion.
+// promotion; a run refused before any change records none.
 func TestGitHubActionRecordsDeployments(t *testing.T) {
 	t.Parallel()
 	gh, err := ghemu.New()
@@ -67,6 +67,22 @@ func TestGitHubActionRecordsDeployments(t *testing.T) {
 		if got := strings.Join(states, " "); got != want[i].states {
 			t.Errorf("deployment of %s: statuses %s, want %s", want[i].image, got, want[i].states)
 		}
+	}
+
+	// Refused before any change (no such Deployment): nothing to
+	// announce, so no GitHub Deployment either.
+	refused := runAction(t, map[string]string{
+		"source":             good,
+		"targets":            target(pns, "nope", prodARN),
+		"kubeconfig-data":    b64(kubeconfigData),
+		"github-environment": "production",
+		"github-token":       "deploy-token",
+	}, env{"GITHUB_API_URL": gh.URL()})
+	if refused.code != 2 {
+		t.Fatalf("a missing target Deployment: want exit 2\n%s", refused)
+	}
+	if n := len(gh.Deployments("acme/shop")); n != 2 {
+		t.Errorf("%d deployments after a run refused as bad input, want 2", n)
 	}
 
 	r := run("registry.test/shop@"+fakeDigest(t.Name()+"again"), "read-token")

@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/config"
 	"github.com/ferry-dev/ferry/pkg/gate"
+	"github.com/ferry-dev/ferry/pkg/ghdeploy"
 	"github.com/ferry-dev/ferry/pkg/heroku"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/keychain"
@@ -101,16 +102,8 @@ func (a *app) do(ctx context.Context) (*promote.Report, error) {
 		if a.cfg.Command == config.CommandPlan {
 			return promote.Plan(ctx, src, ts, opts)
 		}
-		if a.cfg.Deployments.Environment == "" {
-			return promote.Run(ctx, src, ts, opts)
-		}
-		// Last of the checks: a source the signature policy refuses
-		// makes no GitHub Deployment.
-		dep := &deployment{a: a}
-		opts.Checks = append(opts.Checks, dep)
-		r, err := promote.Run(ctx, src, ts, opts)
-		dep.finish(ctx, r)
-		return r, err
+		opts.Announcers = a.announcers()
+		return promote.Run(ctx, src, ts, opts)
 	case config.CommandStatus:
 		ts, err := a.targets(ctx)
 		if err != nil {
@@ -237,4 +230,23 @@ func (a *app) provenance() string {
 		parts = append(parts, a.cfg.CI.RunURL)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// announcers are where the promotion is published: a GitHub Deployment
+// with FERRY_GITHUB_ENVIRONMENT.
+func (a *app) announcers() []promote.Announcer {
+	c := a.cfg.Deployments
+	if c.Environment == "" {
+		return nil
+	}
+	targets := make([]string, 0, len(a.cfg.Targets))
+	for _, t := range a.cfg.Targets {
+		targets = append(targets, t.String())
+	}
+	return []promote.Announcer{&ghdeploy.Announcer{
+		Options: ghdeploy.Options{APIURL: c.APIURL, Token: c.Token, Repo: c.Repo, Ref: c.Ref, Environment: c.Environment, LogURL: a.cfg.CI.RunURL},
+		Source:  a.cfg.Source.String(),
+		Targets: strings.Join(targets, " "),
+		Logger:  a.log,
+	}}
 }

@@ -1,4 +1,5 @@
-// Package ghdeploy records a promotion where teams look on GitHub: a
+// Package ghdeploy records a promotion where teams look on GitHub (a
+// promote.Announcer): a
 // Deployment of the commit to an environment, with the run's log as its
 // log URL and the promoted image and digest in its payload, and statuses
 // in_progress, then success, failure, error or inactive as the run ends

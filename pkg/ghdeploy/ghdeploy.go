@@ -86,7 +86,7 @@ func (d *Deployment) Set(ctx context.Context, state, description string) error {
 
 // State is the status a run with outcome ends its Deployment with:
 // success when production runs the image (or already did), failure when
-// the run failed and production was put back (or nothing changed),
+// the run failed and production was put back,
 // error when a target needs a human, inactive when a newer release
 // superseded this one.
 func State(o promote.Outcome) string {

@@ -31,6 +31,8 @@ type Options struct {
 	Soak time.Duration
 	// Records tune the records and locks of targets that keep them.
 	Records RecordOptions
+	// Announcers publish Run where teams look (see [Announcer]).
+	Announcers []Announcer
 }
 
 // SourceCheck decides whether an image may be promoted at all (a
@@ -56,11 +58,13 @@ func (o Options) withDefaults() Options {
 // Run promotes, in these steps:
 //
 //  1. resolve the source to one image digest;
-//  2. check the source image (Options.Checks);
-//     then take every target's lock (see [Journal]) and recover what an
-//     earlier run left unfinished there (see [Recover]);
-//  3. snapshot every target — any failure ends the run before anything
-//     changed;
+//  2. check the source image (Options.Checks) and ask whether ferry may
+//     make each call it will make (see [AccessChecker]); then take every
+//     target's lock (see [Journal]) and recover what an earlier run left
+//     unfinished there (see [Recover]);
+//  3. snapshot every target and rehearse its change (see [Rehearser]) —
+//     any failure ends the run before anything changed — and announce
+//     the run (Options.Announcers);
 //  4. release the image to every target that does not run it yet, and
 //     verify each (in parallel, bounded); the first failure stops the
 //     others. With Options.Waves, wave after wave, each followed by the
@@ -81,6 +85,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
+	defer r.announce(ctx, img)()
 	if err := r.changeWaves(ctx, releaseStep(img)); err != nil {
 		return r.report, r.restoreAll(ctx, err)
 	}

@@ -1,0 +1,60 @@
+package ghdeploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+// Announcer records a promotion as a GitHub Deployment: created
+// in_progress when the run starts changing targets, its status set by
+// State when the run ends. A Deployment that cannot be written is a
+// warning in the log, never a failed promotion.
+type Announcer struct {
+	Options Options
+	// Source and Targets go in the payload, with the image and digest.
+	Source  string
+	Targets string
+	Logger  promote.Logger
+
+	d *Deployment
+}
+
+var _ promote.Announcer = (*Announcer)(nil)
+
+// Start creates the Deployment, in_progress.
+func (a *Announcer) Start(ctx context.Context, img image.Image) {
+	payload := map[string]string{"image": img.Ref(), "digest": img.Digest.String(), "source": a.Source, "targets": a.Targets}
+	d, err := Start(ctx, a.Options, payload, "ferry promotes "+img.Ref())
+	if err != nil {
+		a.Logger.Logf("", "WARNING: the GitHub Deployment was not recorded: %v", err)
+		return
+	}
+	a.d = d
+	a.Logger.Logf("", "GitHub Deployment %d of %s to %s: in_progress", d.ID(), short(a.Options.Ref), a.Options.Environment)
+}
+
+// End sets the Deployment's status from the run's outcome.
+func (a *Announcer) End(ctx context.Context, r *promote.Report) {
+	if a.d == nil || r == nil {
+		return
+	}
+	state := State(r.Outcome)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := a.d.Set(ctx, state, fmt.Sprintf("ferry: %s", r.Outcome)); err != nil {
+		a.Logger.Logf("", "WARNING: the GitHub Deployment's status was not recorded: %v", err)
+		return
+	}
+	a.Logger.Logf("", "GitHub Deployment %d: %s", a.d.ID(), state)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
