@@ -198,22 +198,9 @@ type recordLock struct {
 }
 
 func (k *recordLock) renew() {
-	defer close(k.done)
-	tick := time.NewTicker(max(k.ttl/3, 100*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), k.ttl/2)
-		err := k.write(ctx, func(h *heldRecord) {})
-		cancel()
-		if err != nil {
-			k.t.logf("WARNING: lock: renewing the promotion record: %v", err)
-		}
-	}
+	promote.Heartbeat(k.ttl, k.stop, k.done,
+		func(ctx context.Context) error { return k.write(ctx, func(*heldRecord) {}) },
+		func(err error) { k.t.logf("WARNING: lock: renewing the promotion record: %v", err) })
 }
 
 func (k *recordLock) write(ctx context.Context, edit func(*heldRecord)) error {

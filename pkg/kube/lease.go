@@ -225,25 +225,14 @@ func (t *Target) held(cs API, l *coordinationv1.Lease, run promote.RunInfo) *lea
 
 // renew renews the lease every third of its duration until Unlock.
 func (k *leaseLock) renew() {
-	defer close(k.done)
-	tick := time.NewTicker(max(k.ttl/3, 100*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), k.ttl/2)
-		err := k.write(ctx, func(l *coordinationv1.Lease) {
-			now := metav1.NewMicroTime(time.Now())
-			l.Spec.RenewTime = &now
-		})
-		cancel()
-		if err != nil {
-			k.t.logf("WARNING: lock: renewing lease %s: %v", k.lease.Name, err)
-		}
-	}
+	promote.Heartbeat(k.ttl, k.stop, k.done,
+		func(ctx context.Context) error {
+			return k.write(ctx, func(l *coordinationv1.Lease) {
+				now := metav1.NewMicroTime(time.Now())
+				l.Spec.RenewTime = &now
+			})
+		},
+		func(err error) { k.t.logf("WARNING: lock: renewing lease %s: %v", k.lease.Name, err) })
 }
 
 // write applies edit to the lease and updates it, re-reading it on a

@@ -253,3 +253,26 @@ func Holder(id string, rec *Record) RunInfo {
 	}
 	return RunInfo{ID: id}
 }
+
+// Heartbeat renews a held lock every third of ttl, each renewal bounded by
+// half of it, until stop is closed; then it closes done. A renewal that
+// fails goes to warn: the lock holds until ttl after the last one that
+// did not. Journals run it as their lock's goroutine.
+func Heartbeat(ttl time.Duration, stop <-chan struct{}, done chan<- struct{}, renew func(context.Context) error, warn func(error)) {
+	defer close(done)
+	tick := time.NewTicker(max(ttl/3, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/2)
+		err := renew(ctx)
+		cancel()
+		if err != nil {
+			warn(err)
+		}
+	}
+}
