@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ferry-dev/ferry/internal/testenv"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -191,6 +192,62 @@ func nextRun(t *testing.T, then string, e env, img, other string) result {
 		return ferry(t, e.with("FERRY_SOURCE", other), "promote")
 	}
 	return ferry(t, e, "recover")
+}
+
+// kill -9 between the patch request and its answer: an admission webhook
+// holds the patch at the API server while ferry is killed. The server
+// decides what becomes of a write whose client is gone (kube-apiserver
+// drops it with the request's context; a write it had already stored
+// would stay); the record, written before the request and never told the
+// answer, is at "releasing" either way, and `ferry recover` leaves the
+// Deployment on its snapshot.
+func TestCrashKubeKillWhileThePatchIsInFlight(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	wh, err := testenv.StartImageWebhook(t.Context(), production, "hold-"+pns, pns, "never-admitted")
+	if err != nil {
+		t.Fatalf("starting the admission webhook: %v", err)
+	}
+	t.Cleanup(func() { wh.Close(production, "hold-"+pns) })
+	held := wh.Stall("shop-inflight", 3*time.Second)
+	old := "registry.test/shop:v1"
+	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", old)}})
+	img := "registry.test/shop-inflight@" + fakeDigest(t.Name())
+	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
+
+	cmd, _, errb := ferryCmd(t, e.with("FERRY_SOURCE", img), "promote")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("the patch never reached the webhook:\n%s", errb.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	time.Sleep(4 * time.Second) // the webhook's hold is over: the server has decided
+	t.Logf("after the kill the Deployment runs %s", imageOf(get(t, production, pns, "web"), "app"))
+	if left := leaseRecord(t, pns, "web"); left.Step != promote.StepReleasing || left.Image != img {
+		t.Fatalf("the killed run left the record %+v, want %s of %s (the answer never came)", left, promote.StepReleasing, img)
+	}
+
+	r := ferry(t, e, "recover")
+	if r.code != 0 {
+		t.Fatalf("ferry recover: want exit 0\n%s", r)
+	}
+	rv := r.report(t).Targets[0].Recovery
+	if rv == nil || rv.Step != promote.StepReleasing || rv.Image != img || rv.Result != "restored" {
+		t.Errorf("recovery %+v: want the interrupted release of %s found and the snapshot restored", rv, img)
+	}
+	if now := settledOn(t, pns, "web"); now != old {
+		t.Errorf("after recovery the Deployment runs %s, want its snapshot %s", now, old)
+	}
+	if rec := leaseRecord(t, pns, "web"); rec.Step != promote.StepDone {
+		t.Errorf("the record after recovery is at %s, want done", rec.Step)
+	}
 }
 
 // Someone else changed the Deployment after a run was killed: the next

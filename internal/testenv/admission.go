@@ -31,6 +31,41 @@ type ImageWebhook struct {
 
 	mu   sync.Mutex
 	seen []AdmissionSeen
+	// stall, stallFor and stalled: see Stall.
+	stall    string
+	stallFor time.Duration
+	stalled  chan struct{}
+}
+
+// Stall makes the webhook hold every write (not a dry run) whose pod
+// template names an image containing match for d, then judge it as usual,
+// and tell the returned channel when one arrives: the client has sent
+// its request and waits for the answer. d must stay below the
+// webhook's 5 s timeout.
+func (w *ImageWebhook) Stall(match string, d time.Duration) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stall, w.stallFor, w.stalled = match, d, make(chan struct{}, 1)
+	return w.stalled
+}
+
+// holds says how long to hold a request naming images.
+func (w *ImageWebhook) holds(images []string, dryRun bool) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stall == "" || dryRun {
+		return 0
+	}
+	for _, img := range images {
+		if strings.Contains(img, w.stall) {
+			select {
+			case w.stalled <- struct{}{}:
+			default:
+			}
+			return w.stallFor
+		}
+	}
+	return 0
 }
 
 // AdmissionSeen is one request the webhook judged.
@@ -140,7 +175,15 @@ func (w *ImageWebhook) review(rw http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(req.Object.Raw, &obj)
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	spec := obj.Spec.Template.Spec
-	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	images := make([]string, len(containers))
+	for i, c := range containers {
+		images[i] = c.Image
+	}
+	if d := w.holds(images, req.DryRun != nil && *req.DryRun); d > 0 {
+		time.Sleep(d)
+	}
+	for _, c := range containers {
 		if strings.Contains(c.Image, w.deny) {
 			resp.Allowed = false
 			resp.Result = &metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
