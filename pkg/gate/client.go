@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // measurer takes one measurement: the value conditions see as result.
@@ -89,7 +91,10 @@ func newClient(c connection, timeout, def time.Duration, getenv func(string) str
 	if timeout <= 0 {
 		timeout = def
 	}
-	return &client{http: &http.Client{Transport: tr, Timeout: timeout}, headers: h}, nil
+	// The project's one size cap: an answer past maxResponse is an error
+	// measurement, never a silently cut JSON document.
+	capped := httpx.NewCap(tr, maxResponse, httpx.Naming("the provider's answer"))
+	return &client{http: &http.Client{Transport: capped, Timeout: timeout}, headers: h}, nil
 }
 
 // do sends req and returns the body of a 2xx answer; any other answer is
@@ -114,7 +119,7 @@ func (c *client) do(ctx context.Context, method, url string, body string, accept
 		return 0, nil, fmt.Errorf("could not reach the provider: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("reading the answer: %w", err)
 	}
