@@ -461,22 +461,16 @@ func (a *app) publicRelease(r *release) Release {
 // ExpireRelease marks release version of app expired, as Heroku's
 // release retention does.
 func (e *Emulator) ExpireRelease(appName string, version int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	a, ok := e.apps[appName]
-	if !ok {
-		return fmt.Errorf("herokuemu: no app %q", appName)
-	}
-	r := a.findRelease(strconv.Itoa(version))
-	if r == nil {
-		return fmt.Errorf("herokuemu: app %s has no release v%d", appName, version)
-	}
-	r.status = StatusExpired
-	return nil
+	return e.editRelease(appName, version, func(r *release) { r.status = StatusExpired })
 }
 
 // AgeRelease sets when release version of app was created.
 func (e *Emulator) AgeRelease(appName string, version int, created time.Time) error {
+	return e.editRelease(appName, version, func(r *release) { r.createdAt, r.updatedAt = created.UTC(), created.UTC() })
+}
+
+// editRelease applies edit to release version of app, under the lock.
+func (e *Emulator) editRelease(appName string, version int, edit func(*release)) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a, ok := e.apps[appName]
@@ -487,7 +481,7 @@ func (e *Emulator) AgeRelease(appName string, version int, created time.Time) er
 	if r == nil {
 		return fmt.Errorf("herokuemu: app %s has no release v%d", appName, version)
 	}
-	r.createdAt, r.updatedAt = created.UTC(), created.UTC()
+	edit(r)
 	return nil
 }
 
