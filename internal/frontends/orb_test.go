@@ -134,7 +134,7 @@ func validates(t *testing.T, v config.Var, value string) bool {
 
 // ferryCommands are the orb's commands that run ferry (scripts/ferry.sh);
 // the only other command is install (TestOrbInstall).
-var ferryCommands = []string{"plan", "promote", "rollback", "status"}
+var ferryCommands = []string{"plan", "promote", "recover", "rollback", "status"}
 
 // TestOrbParametersMirrorSettings holds every command's and job's
 // parameters to pkg/config: the name, type, default and description of the
@@ -144,7 +144,7 @@ func TestOrbParametersMirrorSettings(t *testing.T) {
 	o := packed(t)
 	ms := mirrors()
 	commands := o.Section("commands")
-	if got, want := sortedKeys(commands), []string{"install", "plan", "promote", "rollback", "status"}; !reflect.DeepEqual(got, want) {
+	if got, want := sortedKeys(commands), []string{"install", "plan", "promote", "recover", "rollback", "status"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the orb's commands are %v, want %v (a new command that runs ferry joins ferryCommands)", got, want)
 	}
 	for _, name := range ferryCommands {
