@@ -16,8 +16,9 @@ type Options struct {
 	// on a context that survives the caller's cancellation (SIGTERM), so
 	// that a cancelled CI job still leaves production as it was.
 	RestoreTimeout time.Duration
-	// Checks run on the resolved source image before any target is
-	// looked at; the first one that fails ends the run.
+	// Checks run on each resolved source image (the source's one image,
+	// and each container's that a container mapping takes) before any
+	// target is looked at; the first one that fails ends the run.
 	Checks []SourceCheck
 	// Logger receives progress lines.
 	Logger Logger
