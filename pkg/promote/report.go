@@ -70,16 +70,16 @@ func OutcomeOf(err error) Outcome {
 type TargetReport struct {
 	Target string `json:"target"`
 	// Wave is the 1-based wave of the target, 0 without waves.
-	Wave      int           `json:"wave,omitempty"`
-	Status    Status        `json:"status"`
-	Before    *Seen         `json:"before,omitempty"`
-	After     *Seen         `json:"after,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Restore   string        `json:"restore_error,omitempty"`
+	Wave    int    `json:"wave,omitempty"`
+	Status  Status `json:"status"`
+	Before  *Seen  `json:"before,omitempty"`
+	After   *Seen  `json:"after,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Restore string `json:"restore_error,omitempty"`
 	// Containers say which image each container of a target with a
 	// container mapping takes (promote, plan); empty without one.
 	Containers []ContainerImage `json:"containers,omitempty"`
-	Durations StepDurations `json:"durations"`
+	Durations  StepDurations    `json:"durations"`
 	// Recovery is what the run found an earlier run left unfinished on
 	// the target, and what it did about it.
 	Recovery *Recovery `json:"recovery,omitempty"`
