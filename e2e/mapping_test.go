@@ -103,7 +103,7 @@ func TestMappedContainersInOnePromotion(t *testing.T) {
 		{"app=app,cron=sidecar", `no container "cron"`},
 	} {
 		r := ferry(t, e.with("FERRY_TARGETS", target(pns, "web", "production")+"&container="+bad.containers), "promote")
-		if r.code != 2 || !strings.Contains(r.stdout, bad.want) {
+		if r.code != 2 || !strings.Contains(r.report(t).Error, bad.want) {
 			t.Errorf("%s: want exit 2 naming %s\n%s", bad.containers, bad.want, r)
 		}
 		if got := mutations(t, production, pns)[writes:]; len(got) != 0 {
@@ -205,7 +205,7 @@ func TestMappedSignaturesCheckedPerImage(t *testing.T) {
 	writes := len(mutations(t, production, pns))
 
 	r := ferry(t, e, "promote")
-	if r.code != 2 || !strings.Contains(r.stdout, "checking "+side) || !strings.Contains(r.stdout, "is not signed as required") {
+	if r.code != 2 || !strings.Contains(r.report(t).Error, "checking "+side) || !strings.Contains(r.report(t).Error, "is not signed as required") {
 		t.Fatalf("one image unsigned: want exit 2 naming %s\n%s", side, r)
 	}
 	rep := r.report(t)
