@@ -408,6 +408,12 @@ func parseHeroku(s string) (Address, error) {
 			a.Processes = append(a.Processes, p)
 		}
 	}
+	for pair := range strings.SplitSeq(query, "&") {
+		if key, _, _ := strings.Cut(pair, "="); key == "container" {
+			return Address{}, errorf(s, ExampleHeroku+",worker",
+				"heroku address %q has a container option: a Heroku app runs one image per process type, and every process type listed gets the source's image; list them after the app", s)
+		}
+	}
 	opts, err := parseOptions(s, query, hasQuery, "heroku", herokuOptions, ExampleHeroku)
 	if err != nil {
 		return Address{}, err

@@ -129,6 +129,7 @@ func TestParseBad(t *testing.T) {
 		{"k8s:shop/web?container=app,", []string{`container name ""`}},
 		{"k8s:shop/web?container=app,app", []string{`container "app" appears twice`}},
 		{"k8s:shop/web?container=app=App", []string{`container name "App"`}},
+		{"heroku:shop/web?container=web=app", []string{"has a container option", "one image per process type", "list them after the app"}},
 		{"k8s:shop/web?container=app=", []string{`container name ""`}},
 		{"k8s:shop/web?container==app", []string{`container name ""`}},
 		{"k8s:shop/web?container=app=a=b", []string{`container mapping "app=a=b"`, "more than one '='", "TARGET=SOURCE"}},

@@ -127,3 +127,15 @@ func TestRunMappedRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestChangeDigests(t *testing.T) {
+	for in, want := range map[string][]string{
+		img.Ref(): {img.Digest.String()},
+		"app=" + img.Ref() + ", proxy=" + sidecarImg.Ref(): {img.Digest.String(), sidecarImg.Digest.String()},
+		"": {""},
+	} {
+		if got := changeDigests(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("changeDigests(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
