@@ -96,20 +96,7 @@ func TestMappedContainersInOnePromotion(t *testing.T) {
 		t.Fatalf("plan wrote: %+v", got)
 	}
 
-	// A source container the source does not have, and a target container
-	// the target does not have: exit 2, nothing written.
-	for _, bad := range []struct{ containers, want string }{
-		{"app=app,proxy=envoy", `no container "envoy"`},
-		{"app=app,cron=sidecar", `no container "cron"`},
-	} {
-		r := ferry(t, e.with("FERRY_TARGETS", target(pns, "web", "production")+"&container="+bad.containers), "promote")
-		if r.code != 2 || !strings.Contains(r.report(t).Error, bad.want) {
-			t.Errorf("%s: want exit 2 naming %s\n%s", bad.containers, bad.want, r)
-		}
-		if got := mutations(t, production, pns)[writes:]; len(got) != 0 {
-			t.Fatalf("%s: wrote %+v", bad.containers, got)
-		}
-	}
+	missingContainersRefused(t, e, pns, writes)
 
 	rsBefore := replicaSets(t, production, pns)
 	start = time.Now()
@@ -151,14 +138,40 @@ func TestMappedContainersInOnePromotion(t *testing.T) {
 		t.Errorf("second promote: want unchanged\n%s", r)
 	}
 
+	crashRestoresEveryMappedContainer(t, e, sns, pns, after)
+}
+
+// missingContainersRefused: a source container the source does not have,
+// and a target container the target does not have, are exit 2 with
+// nothing written.
+func missingContainersRefused(t *testing.T, e env, pns string, writes int) {
+	t.Helper()
+	for _, bad := range []struct{ containers, want string }{
+		{"app=app,proxy=envoy", `no container "envoy"`},
+		{"app=app,cron=sidecar", `no container "cron"`},
+	} {
+		r := ferry(t, e.with("FERRY_TARGETS", target(pns, "web", "production")+"&container="+bad.containers), "promote")
+		if r.code != 2 || !strings.Contains(r.report(t).Error, bad.want) {
+			t.Errorf("%s: want exit 2 naming %s\n%s", bad.containers, bad.want, r)
+		}
+		if got := mutations(t, production, pns)[writes:]; len(got) != 0 {
+			t.Fatalf("%s: wrote %+v", bad.containers, got)
+		}
+	}
+}
+
+// crashRestoresEveryMappedContainer promotes a source build whose sidecar
+// crashes onto the target that runs after.
+func crashRestoresEveryMappedContainer(t *testing.T, e env, sns, pns string, after *appsv1.Deployment) {
+	t.Helper()
 	// The sidecar of a new source build crashes (kwok crashes it by its
 	// name; in staging it runs no pod, its images pinned in its template):
 	// all three containers go back together, exactly.
 	crashApp, crashSide := "registry.test/shop@"+fakeDigest(t.Name()+"app3"), "registry.test/proxy-crash@"+fakeDigest(t.Name()+"side3")
 	zero := int32(0)
 	create(t, staging, sns, deploy{name: "web-next", replicas: &zero, containers: []corev1.Container{container("app", crashApp), container("sidecar", crashSide)}})
-	start = time.Now()
-	r = ferry(t, e.with("FERRY_SOURCE", "k8s:"+sns+"/web-next?context=staging"), "promote")
+	start := time.Now()
+	r := ferry(t, e.with("FERRY_SOURCE", "k8s:"+sns+"/web-next?context=staging"), "promote")
 	if r.code != 1 || r.report(t).Targets[0].Status != promote.StatusRestored {
 		t.Fatalf("crash: want exit 1 and restored\n%s", r)
 	}
