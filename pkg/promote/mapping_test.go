@@ -139,3 +139,42 @@ func TestChangeDigests(t *testing.T) {
 		}
 	}
 }
+
+// mappedJournaled is a journaled target with a container mapping.
+type mappedJournaled struct {
+	*journaled
+	mapping []ContainerMap
+}
+
+func (m *mappedJournaled) Mapping() []ContainerMap { return m.mapping }
+func (m *mappedJournaled) SnapshotMapped(ctx context.Context, _ map[string]image.Image) (Snapshot, error) {
+	return m.Snapshot(ctx, image.Image{})
+}
+
+// A mapped target's record names each container's image, beside a plain
+// target's record of the source's one image.
+func TestRecordOfAMappedTarget(t *testing.T) {
+	src := &mixedSource{containerSource: &containerSource{}}
+	plain := newJournaled("plain")
+	m := &mappedJournaled{journaled: newJournaled("mapped"), mapping: []ContainerMap{{"app", "app"}, {"proxy", "sidecar"}}}
+	o := Options{Records: RecordOptions{Run: RunInfo{ID: "1"}}}
+	r, err := Run(context.Background(), src, []Target{plain, m}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Image != img.Ref() || len(r.Images) != 2 {
+		t.Errorf("report image %q images %+v: want both", r.Image, r.Images)
+	}
+	if plain.rec.Image != img.Ref() || plain.rec.Digest != img.Digest.String() {
+		t.Errorf("plain record %q %q", plain.rec.Image, plain.rec.Digest)
+	}
+	if want := "app=" + img.Ref() + ", proxy=" + sidecarImg.Ref(); m.rec.Image != want || m.rec.Digest != "" {
+		t.Errorf("mapped record %q %q, want %q and no digest", m.rec.Image, m.rec.Digest, want)
+	}
+}
+
+// mixedSource is a containerSource whose whole image resolves too (it
+// names one container).
+type mixedSource struct{ *containerSource }
+
+func (mixedSource) Resolve(context.Context) (image.Image, error) { return img, nil }
