@@ -245,3 +245,39 @@ func TestMappedSignaturesCheckedPerImage(t *testing.T) {
 		t.Errorf("after: generation %d, containers %+v", after.Generation, after.Spec.Template.Spec.Containers)
 	}
 }
+
+// A mapped promotion killed while its rollout runs leaves a Lease record
+// from which `ferry recover`, another process, puts every container back.
+func TestMappedPromotionKilledIsRecovered(t *testing.T) {
+	t.Parallel()
+	sns := namespace(t, staging)
+	app, side := "registry.test/shop@"+fakeDigest(t.Name()+"app"), "registry.test/proxy-slowready@"+fakeDigest(t.Name()+"side")
+	zero := int32(0)
+	create(t, staging, sns, deploy{name: "web", replicas: &zero, containers: []corev1.Container{container("app", app), container("sidecar", side)}})
+	pns, before := mappedTarget(t)
+	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production")+"&container=migrate=app,app=app,proxy=sidecar", "FERRY_LOCK_TTL", "2s")
+	killAt(t, e.with("FERRY_SOURCE", "k8s:"+sns+"/web?context=staging"), "verify: waiting")
+
+	rec := leaseRecord(t, pns, "web")
+	want := "migrate=" + app + ", app=" + app + ", proxy=" + side
+	if !rec.Step.Unfinished() || rec.Snapshot == nil || rec.Image != want || !strings.Contains(string(rec.Snapshot.State), `"from":"sidecar"`) {
+		t.Fatalf("the killed run left %+v, want an unfinished record of %s whose snapshot maps the containers", rec, want)
+	}
+	if now := get(t, production, pns, "web"); imageOf(now, "proxy") != side {
+		t.Fatalf("the killed run had not released: proxy runs %s", imageOf(now, "proxy"))
+	}
+	start := time.Now()
+	r := ferry(t, e, "recover")
+	if r.code != 0 || !strings.Contains(r.stderr, "recover: found an unfinished promotion of "+want) {
+		t.Fatalf("recover: want exit 0 and what it found\n%s", r)
+	}
+	t.Logf("recovered in %s", time.Since(start).Round(time.Millisecond))
+	waitRolledOut(t, production, pns, "web")
+	after := get(t, production, pns, "web")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
+		t.Errorf("not restored:\nbefore %+v\nafter  %+v", before.Spec.Template, after.Spec.Template)
+	}
+	if rec := leaseRecord(t, pns, "web"); rec.Step != promote.StepDone {
+		t.Errorf("the record after recover is at %s, want done", rec.Step)
+	}
+}
