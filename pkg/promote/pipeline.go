@@ -87,7 +87,7 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
-	defer r.announce(ctx, img)()
+	defer r.announce(ctx)()
 	if err := r.changeWaves(ctx, r.releaseStep(img)); err != nil {
 		return r.report, r.restoreAll(ctx, err)
 	}
