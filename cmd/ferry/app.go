@@ -212,11 +212,11 @@ func kubeRef(ad address.Address) kube.Ref {
 }
 
 // changeCause records what was promoted from where, and the CI run.
-func (a *app) changeCause(img image.Image) string {
+func (a *app) changeCause(promoted string) string {
 	if a.cfg.Run.ChangeCause != "" {
 		return a.cfg.Run.ChangeCause
 	}
-	return fmt.Sprintf("ferry %s: promoted %s %s", buildVersion(), img.Ref(), a.provenance())
+	return fmt.Sprintf("ferry %s: promoted %s %s", buildVersion(), promoted, a.provenance())
 }
 
 // provenance says where a promotion comes from: the source address, the CI

@@ -52,12 +52,38 @@ func (a Address) KindName() string {
 
 // Containers are the names of the containers a k8s: address changes, in
 // the order given; nil when it names none (the workload's only
-// container).
+// container). For a mapping they are the left-hand names.
 func (a Address) Containers() []string {
 	if a.Container == "" {
 		return nil
 	}
-	return strings.Split(a.Container, ",")
+	var out []string
+	for e := range strings.SplitSeq(a.Container, ",") {
+		name, _, _ := strings.Cut(e, "=")
+		out = append(out, name)
+	}
+	return out
+}
+
+// ContainerMap is one pair of a container mapping: the target's
+// container Container takes the image the source's container From runs.
+type ContainerMap struct {
+	Container, From string
+}
+
+// Mapping is the container mapping of a k8s: target address
+// (?container=TARGET=SOURCE,...), in the order given; nil when it names
+// containers without sources (they all take the source's one image).
+func (a Address) Mapping() []ContainerMap {
+	if !strings.Contains(a.Container, "=") {
+		return nil
+	}
+	var out []ContainerMap
+	for e := range strings.SplitSeq(a.Container, ",") {
+		t, f, _ := strings.Cut(e, "=")
+		out = append(out, ContainerMap{Container: t, From: f})
+	}
+	return out
 }
 
 // DefaultProcess is the Heroku process type of an address that names none.
@@ -240,7 +266,13 @@ func writeOptions(b *strings.Builder, kv ...string) {
 		if kv[i+1] == "" {
 			continue
 		}
-		b.WriteString(sep + kv[i] + "=" + escape(kv[i+1]))
+		v := escape(kv[i+1])
+		if kv[i] == "container" {
+			// Container names are DNS labels: the only byte escaped is
+			// the '=' of a mapping, which Parse reads as it is.
+			v = strings.ReplaceAll(v, "%3D", "=")
+		}
+		b.WriteString(sep + kv[i] + "=" + v)
 		sep = "&"
 	}
 }
@@ -298,18 +330,55 @@ func parseKube(s string) (Address, error) {
 	}
 	a := Address{Kind: KindKube, Namespace: ns, Deployment: dep, Workload: workload,
 		Context: opts["context"], Container: opts["container"], Health: opts["health"]}
-	seen := map[string]bool{}
-	for _, c := range a.Containers() {
-		switch {
-		case len(validation.IsDNS1123Label(c)) > 0:
-			return Address{}, errorf(s, ExampleKube+"&container=app,migrate",
-				"container name %q in %q is not valid: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit, and separate several with commas", c, s)
-		case seen[c]:
-			return Address{}, errorf(s, ExampleKube+"&container=app,migrate", "container %q appears twice in %q", c, s)
-		}
-		seen[c] = true
+	if err := checkContainers(s, a.Container); err != nil {
+		return Address{}, err
 	}
 	return a, checkHealth(s, a, ExampleKube+"&health=https://shop.example.com/healthz")
+}
+
+// Examples of the container option, used in error messages.
+const (
+	exampleContainers = ExampleKube + "&container=app,migrate"
+	exampleMapping    = ExampleKube + "&container=app=app,proxy=sidecar"
+)
+
+// checkContainers checks the container option of input: names separated
+// by commas, or a mapping of TARGET=SOURCE pairs; not both.
+func checkContainers(input, v string) error {
+	if v == "" {
+		return nil
+	}
+	mapping := strings.Contains(v, "=")
+	seen := map[string]bool{}
+	for e := range strings.SplitSeq(v, ",") {
+		t, f, isPair := strings.Cut(e, "=")
+		example := exampleContainers
+		if mapping {
+			example = exampleMapping
+		}
+		switch {
+		case mapping && !isPair:
+			return errorf(input, exampleMapping,
+				"container %q in %q has no source container while others have one: write %s=%s to take the image of the source's container %s, or map none", e, input, e, e, e)
+		case mapping && strings.Contains(f, "="):
+			return errorf(input, exampleMapping, "container mapping %q in %q has more than one '=': write TARGET=SOURCE", e, input)
+		}
+		names := []string{t}
+		if isPair {
+			names = append(names, f)
+		}
+		for _, c := range names {
+			if len(validation.IsDNS1123Label(c)) > 0 {
+				return errorf(input, example,
+					"container name %q in %q is not valid: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit, and separate several with commas", c, input)
+			}
+		}
+		if seen[t] {
+			return errorf(input, example, "container %q appears twice in %q", t, input)
+		}
+		seen[t] = true
+	}
+	return nil
 }
 
 func parseHeroku(s string) (Address, error) {
@@ -337,6 +406,12 @@ func parseHeroku(s string) (Address, error) {
 				return Address{}, errorf(s, ExampleHeroku+",worker", "process type %q appears twice in %q", p, s)
 			}
 			a.Processes = append(a.Processes, p)
+		}
+	}
+	for pair := range strings.SplitSeq(query, "&") {
+		if key, _, _ := strings.Cut(pair, "="); key == "container" {
+			return Address{}, errorf(s, ExampleHeroku+",worker",
+				"heroku address %q has a container option: a Heroku app runs one image per process type, and every process type listed gets the source's image; list them after the app", s)
 		}
 	}
 	opts, err := parseOptions(s, query, hasQuery, "heroku", herokuOptions, ExampleHeroku)

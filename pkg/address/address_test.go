@@ -25,6 +25,11 @@ func TestParseGood(t *testing.T) {
 			str: "k8s:shop/statefulset/db?container=app"},
 		{in: "k8s:kube-system/ds/agent", want: Address{Kind: KindKube, Namespace: "kube-system", Deployment: "agent", Workload: WorkloadDaemonSet},
 			str: "k8s:kube-system/daemonset/agent"},
+		{in: "k8s:shop/web?container=app=web,proxy=sidecar,migrate=web",
+			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app=web,proxy=sidecar,migrate=web"}},
+		{in: "k8s:shop/web?container=app%3Dweb", // an escaped '=' is a '=' all the same
+			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app=web"},
+			str:  "k8s:shop/web?container=app=web"},
 		{in: "k8s:shop/web?container=app,migrate,sidecar",
 			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app,migrate,sidecar"}},
 		{
@@ -123,7 +128,14 @@ func TestParseBad(t *testing.T) {
 		{"k8s:shop/sts/DB", []string{`statefulset name "DB"`}},
 		{"k8s:shop/web?container=app,", []string{`container name ""`}},
 		{"k8s:shop/web?container=app,app", []string{`container "app" appears twice`}},
-		{"k8s:shop/web?container=app=app", []string{`container name "app=app"`}},
+		{"k8s:shop/web?container=app=App", []string{`container name "App"`}},
+		{"heroku:shop/web?container=web=app", []string{"has a container option", "one image per process type", "list them after the app"}},
+		{"k8s:shop/web?container=app=", []string{`container name ""`}},
+		{"k8s:shop/web?container==app", []string{`container name ""`}},
+		{"k8s:shop/web?container=app=a=b", []string{`container mapping "app=a=b"`, "more than one '='", "TARGET=SOURCE"}},
+		{"k8s:shop/web?container=app=web,migrate", []string{`container "migrate"`, "no source container", "write migrate=migrate"}},
+		{"k8s:shop/web?container=migrate,app=web", []string{`container "migrate"`, "no source container"}},
+		{"k8s:shop/web?container=app=a,app=b", []string{`container "app" appears twice`}},
 		{"k8s:Shop/web", []string{`namespace "Shop" in "k8s:Shop/web"`, "lower-case"}},
 		{"k8s:sh.op/web", []string{`namespace "sh.op"`}},
 		{"k8s:" + strings.Repeat("a", 64) + "/web", []string{"namespace", "at most 63"}},
@@ -310,6 +322,32 @@ func TestIdentity(t *testing.T) {
 		}
 		if got := a.Identity() == b.Identity(); got != tt.same {
 			t.Errorf("%q and %q: same identity = %v (%q, %q), want %v", tt.a, tt.b, got, a.Identity(), b.Identity(), tt.same)
+		}
+	}
+}
+
+func TestMapping(t *testing.T) {
+	tests := []struct {
+		in         string
+		containers []string
+		mapping    []ContainerMap
+	}{
+		{"k8s:shop/web", nil, nil},
+		{"k8s:shop/web?container=app,migrate", []string{"app", "migrate"}, nil},
+		{"k8s:shop/web?container=app=web,proxy=sidecar,migrate=web", []string{"app", "proxy", "migrate"},
+			[]ContainerMap{{"app", "web"}, {"proxy", "sidecar"}, {"migrate", "web"}}},
+		{"k8s:shop/web?container=app=app", []string{"app"}, []ContainerMap{{"app", "app"}}},
+	}
+	for _, tt := range tests {
+		a, err := Parse(tt.in)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.in, err)
+		}
+		if got := a.Containers(); !reflect.DeepEqual(got, tt.containers) {
+			t.Errorf("Parse(%q).Containers() = %q, want %q", tt.in, got, tt.containers)
+		}
+		if got := a.Mapping(); !reflect.DeepEqual(got, tt.mapping) {
+			t.Errorf("Parse(%q).Mapping() = %v, want %v", tt.in, got, tt.mapping)
 		}
 	}
 }

@@ -265,6 +265,10 @@ func (ch *checker) source(command string) (address.Address, []string) {
 		a.Health = ""
 		ch.add("SOURCE", fmt.Sprintf("source %q has a health option: health checks apply to targets only", ch.s.Source), a.String())
 		return address.Address{}, nil
+	case len(a.Mapping()) > 0:
+		a.Container = ""
+		ch.add("SOURCE", fmt.Sprintf("source %q maps containers: a mapping (?container=TARGET=SOURCE) goes on a target, and a source names one container or none", ch.s.Source), a.String())
+		return address.Address{}, nil
 	case a.Kind == address.KindHeroku:
 		return a, []string{a.String() + " in " + ch.s.varName(f)}
 	}
@@ -295,6 +299,13 @@ func (ch *checker) targets(command string, source address.Address, heroku []stri
 			}
 			if source.Kind != "" && sameWorkload(source, a) {
 				ch.addPart(fmt.Sprintf("%q is also the source (%s)", s, ch.s.varName(fieldKeyed("SOURCE"))), "")
+				continue
+			}
+			if len(a.Mapping()) > 0 && source.Kind != "" && source.Kind != address.KindKube {
+				plain := a
+				plain.Container = strings.Join(a.Containers(), ",")
+				ch.addPart(fmt.Sprintf("%q maps containers to the source's, and the source %q (%s) has no containers: use a k8s: workload as the source, or drop the =SOURCE parts to give every container the source's image",
+					s, source.String(), ch.s.varName(fieldKeyed("SOURCE"))), plain.String())
 				continue
 			}
 			good = append(good, a)

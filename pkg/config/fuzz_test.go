@@ -27,6 +27,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("FERRY_HEROKU_API_URL=https://u:p@x\nFERRY_HEALTH_INTERVAL=-1s\nFERRY_RESOLVE_TAGS=2", "apiVersion: v1", uint8(1))
 	f.Add("FERRY_TARGETS=k8s:a/b --- --- heroku:shop\nFERRY_SOAK=-1s\nFERRY_HEALTH_VERSION=json:", "x", uint8(0))
 	f.Add("FERRY_SOURCE=k8s:a/b\nFERRY_TARGETS=k8s:a/c\nFERRY_GATES=[{name: e, successCondition: 'result <', provider: {web: {url: 'http://x', bearerTokenEnv: FERRY_HEROKU_API_KEY}}}]", "k", uint8(0))
+	f.Add("FERRY_SOURCE=heroku:shop\nFERRY_TARGETS=k8s:a/b?container=app=web,proxy=side k8s:a/c?container=x=y,z", "k", uint8(0))
 	f.Fuzz(func(t *testing.T, lines, secret string, which uint8) {
 		if strings.Contains(lines, marker) {
 			return

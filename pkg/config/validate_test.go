@@ -393,6 +393,39 @@ func TestUnknownVariables(t *testing.T) {
 	}
 }
 
+func TestContainerMappings(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    string // the one problem, "" for none
+	}{
+		{"k8s source", with("FERRY_SOURCE=k8s:shop/web?context=staging", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app=app,proxy=sidecar"), ""},
+		{"k8s source naming a container", with("FERRY_SOURCE=k8s:shop/web?context=staging&container=app", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app=app,proxy=sidecar k8s:shop/api?context=prod"), ""},
+		{"image source", with("FERRY_SOURCE=ghcr.io/acme/shop:1", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app=app,proxy=sidecar"),
+			`FERRY_TARGETS: "k8s:shop/web?context=prod&container=app=app,proxy=sidecar" maps containers to the source's, and the source "ghcr.io/acme/shop:1" (FERRY_SOURCE) has no containers: use a k8s: workload as the source, or drop the =SOURCE parts to give every container the source's image; for example k8s:shop/web?context=prod&container=app,proxy`},
+		{"heroku source", with("FERRY_SOURCE=heroku:shop-staging", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app=web"),
+			`FERRY_TARGETS: "k8s:shop/web?context=prod&container=app=web" maps containers to the source's, and the source "heroku:shop-staging/web" (FERRY_SOURCE) has no containers: use a k8s: workload as the source, or drop the =SOURCE parts to give every container the source's image; for example k8s:shop/web?context=prod&container=app`},
+		{"mapping on the source", with("FERRY_SOURCE=k8s:shop/web?context=staging&container=app=web", "FERRY_TARGETS=k8s:shop/web?context=prod"),
+			`FERRY_SOURCE: source "k8s:shop/web?context=staging&container=app=web" maps containers: a mapping (?container=TARGET=SOURCE) goes on a target, and a source names one container or none; for example FERRY_SOURCE='k8s:shop/web?context=staging'`},
+		{"mixed list", with("FERRY_SOURCE=k8s:shop/web?context=staging", "FERRY_TARGETS=k8s:shop/web?context=prod&container=app=web,migrate"),
+			`FERRY_TARGETS: container "migrate" in "k8s:shop/web?context=prod&container=app=web,migrate" has no source container while others have one: write migrate=migrate to take the image of the source's container migrate, or map none; for example k8s:shop/web?context=production&container=app=app,proxy=sidecar`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := validate(t, CommandPromote, tt.environ)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("want no problem, got:\n%v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestCloudSettings(t *testing.T) {
 	tests := []struct {
 		name    string

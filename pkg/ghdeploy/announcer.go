@@ -3,9 +3,9 @@ package ghdeploy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -25,10 +25,25 @@ type Announcer struct {
 
 var _ promote.Announcer = (*Announcer)(nil)
 
-// Start creates the Deployment, in_progress.
-func (a *Announcer) Start(ctx context.Context, img image.Image) {
-	payload := map[string]string{"image": img.Ref(), "digest": img.Digest.String(), "source": a.Source, "targets": a.Targets}
-	d, err := Start(ctx, a.Options, payload, "ferry promotes "+img.Ref())
+// Start creates the Deployment, in_progress. Its payload names the image
+// and digest promoted and, with container mappings, each source
+// container's image ("images": "app=repo@sha256:... sidecar=...").
+func (a *Announcer) Start(ctx context.Context, r *promote.Report) {
+	payload := map[string]string{"source": a.Source, "targets": a.Targets}
+	var what []string
+	if r.Image != "" {
+		payload["image"], payload["digest"] = r.Image, r.Digest
+		what = append(what, r.Image)
+	}
+	if len(r.Images) > 0 {
+		var pairs []string
+		for _, si := range r.Images {
+			pairs = append(pairs, si.Container+"="+si.Image)
+		}
+		payload["images"] = strings.Join(pairs, " ")
+		what = append(what, pairs...)
+	}
+	d, err := Start(ctx, a.Options, payload, "ferry promotes "+strings.Join(what, " "))
 	if err != nil {
 		a.Logger.Logf("", "WARNING: the GitHub Deployment was not recorded: %v", err)
 		return

@@ -86,3 +86,29 @@ func TestStartAndFinish(t *testing.T) {
 		}
 	}
 }
+
+// A run whose targets all map containers has no one image: the payload
+// names each source container's.
+func TestAnnouncerPayloadOfAMappedRun(t *testing.T) {
+	e, err := ghemu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	sha := strings.Repeat("cd", 20)
+	e.AddRepo("acme/shop", sha)
+	e.AddToken("write", "acme/shop", true)
+	a := &Announcer{Options: Options{APIURL: e.URL(), Token: "write", Repo: "acme/shop", Ref: sha, Environment: "production"},
+		Source: "k8s:shop/web?context=staging", Targets: "k8s:shop/web?context=prod&container=app=app,proxy=sidecar", Logger: promote.Discard}
+	r := promote.NewReport("promote", []string{"k8s:shop/web?context=prod&container=app=app,proxy=sidecar"})
+	r.Images = []promote.SourceImage{{Container: "app", Image: "ghcr.io/acme/shop@sha256:aa"}, {Container: "sidecar", Image: "ghcr.io/acme/proxy@sha256:bb"}}
+	a.Start(context.Background(), r)
+	deps := e.Deployments("acme/shop")
+	if len(deps) != 1 {
+		t.Fatalf("deployments %+v", deps)
+	}
+	p := string(deps[0].Payload)
+	if !strings.Contains(p, `"images":"app=ghcr.io/acme/shop@sha256:aa sidecar=ghcr.io/acme/proxy@sha256:bb"`) || strings.Contains(p, `"image":`) {
+		t.Errorf("payload %s: want the images and no one image", p)
+	}
+}

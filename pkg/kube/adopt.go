@@ -25,7 +25,7 @@ func (t *Target) Adopt(ctx context.Context, s promote.Snapshot, c promote.Change
 		return "", c, "", err
 	}
 	if len(ch.Asked.Spec.Containers) == 0 {
-		if c.Image == "" || !slotsExist(st) {
+		if (c.Image == "" && !st.mapped()) || !slotsExist(st) {
 			return "", c, "", fmt.Errorf("the record names no release to look for")
 		}
 		ch.Asked = st.asked(c.Image)

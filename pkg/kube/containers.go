@@ -1,11 +1,13 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -15,6 +17,19 @@ type slot struct {
 	Init  bool   `json:"init,omitempty"`
 	Index int    `json:"index"`
 	Name  string `json:"name"`
+	// From and Image are, for a target with a container mapping, the
+	// source's container the slot takes its image from and that image
+	// ("repo@sha256:..."); empty when the slot takes the run's image.
+	From  string `json:"from,omitempty"`
+	Image string `json:"image,omitempty"`
+}
+
+// ref is the image the slot is to run: its mapped image, else the run's.
+func (s slot) ref(run string) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	return run
 }
 
 // path is the JSON pointer to the container in a workload.
@@ -36,12 +51,80 @@ func (s slot) container(spec *corev1.PodSpec) *corev1.Container {
 	return &list[s.Index]
 }
 
-// splitContainers reads Ref.Container: names separated by commas.
+// splitContainers reads the names of Ref.Container: names separated by
+// commas, or TARGET=SOURCE pairs (a mapping) whose TARGET it returns.
 func splitContainers(s string) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, ",")
+	var out []string
+	for e := range strings.SplitSeq(s, ",") {
+		name, _, _ := strings.Cut(e, "=")
+		out = append(out, name)
+	}
+	return out
+}
+
+// splitMapping reads the mapping of Ref.Container (TARGET=SOURCE pairs
+// separated by commas); nil when it names containers without sources.
+func splitMapping(s string) []promote.ContainerMap {
+	if !strings.Contains(s, "=") {
+		return nil
+	}
+	var out []promote.ContainerMap
+	for e := range strings.SplitSeq(s, ",") {
+		t, f, _ := strings.Cut(e, "=")
+		out = append(out, promote.ContainerMap{Container: t, From: f})
+	}
+	return out
+}
+
+// mapSlots gives each slot the image of the source's container m maps
+// it to, from imgs (by source container name). A source container imgs
+// lacks is an error: the pipeline resolves every one first. It only reads
+// its arguments.
+func mapSlots(slots []slot, m []promote.ContainerMap, imgs map[string]image.Image) ([]slot, error) {
+	out := make([]slot, len(slots))
+	for i, s := range slots {
+		for _, p := range m {
+			if p.Container != s.Name {
+				continue
+			}
+			img, ok := imgs[p.From]
+			if !ok {
+				return nil, fmt.Errorf("no image was resolved for the source's container %q", p.From)
+			}
+			s.From, s.Image = p.From, img.Ref()
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// askedFor says what a release of run to slots asks for: run, or with a
+// mapping each container's image ("app=repo@sha256:..., proxy=...").
+func askedFor(slots []slot, run string) string {
+	var parts []string
+	for _, s := range slots {
+		if s.Image == "" {
+			return run
+		}
+		parts = append(parts, s.Name+"="+s.Image)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// upToDate reports whether spec runs what a release of run to slots asks
+// for (never, for a zero run without a mapping). It only reads its
+// arguments.
+func upToDate(spec corev1.PodSpec, slots []slot, run string) bool {
+	for _, s := range slots {
+		c := s.container(&spec)
+		if c == nil || s.ref(run) == "" || c.Image != s.ref(run) {
+			return false
+		}
+	}
+	return len(slots) > 0
 }
 
 // findSlots picks the containers names in spec, app containers first,
@@ -90,23 +173,24 @@ func lookup(spec corev1.PodSpec, name string) (slot, bool) {
 	return slot{}, false
 }
 
-// setImages points every slot of tmpl at ref.
+// setImages points every slot of tmpl at its mapped image, or ref.
 func setImages(tmpl *corev1.PodTemplateSpec, slots []slot, ref string) {
 	for _, s := range slots {
 		if c := s.container(&tmpl.Spec); c != nil {
-			c.Image = ref
+			c.Image = s.ref(ref)
 		}
 	}
 }
 
-// imageOps test each slot's name and replace its image, in one patch.
+// imageOps test each slot's name and replace its image (its mapped
+// image, or ref), in one patch.
 func imageOps(slots []slot, ref string) []patchOp {
 	var ops []patchOp
 	for _, s := range slots {
 		ops = append(ops, patchOp{Op: "test", Path: s.path() + "/name", Value: s.Name})
 	}
 	for _, s := range slots {
-		ops = append(ops, patchOp{Op: "replace", Path: s.path() + "/image", Value: ref})
+		ops = append(ops, patchOp{Op: "replace", Path: s.path() + "/image", Value: s.ref(ref)})
 	}
 	return ops
 }
@@ -143,3 +227,57 @@ func slotNames(slots []slot) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// wanted is what a snapshot is taken for: the run's image, and for a
+// target with a container mapping the source's images by container name;
+// zero for status and rollback.
+type wanted struct {
+	img    image.Image
+	mapped map[string]image.Image
+}
+
+// IsZero reports whether the snapshot is taken for no promotion.
+func (w wanted) IsZero() bool { return w.img.IsZero() && w.mapped == nil }
+
+// run is the run's image reference, "" when there is none.
+func (w wanted) run() string {
+	if w.img.IsZero() {
+		return ""
+	}
+	return w.img.Ref()
+}
+
+// Mapping is the target's container mapping (see promote.Mapper).
+func (t *Target) Mapping() []promote.ContainerMap { return splitMapping(t.ref.Container) }
+
+// SnapshotMapped is Snapshot for a promotion that gives each container
+// of the mapping the image of its source container (see promote.Mapper);
+// the state records each container's image.
+func (t *Target) SnapshotMapped(ctx context.Context, imgs map[string]image.Image) (promote.Snapshot, error) {
+	return t.snapshot(ctx, wanted{mapped: imgs})
+}
+
+// mapped gives slots the images of want's mapping, when it has one.
+func (t *Target) mapped(slots []slot, want wanted) ([]slot, error) {
+	if want.mapped == nil {
+		return slots, nil
+	}
+	return mapSlots(slots, t.Mapping(), want.mapped)
+}
+
+// ResolveContainer returns the image the source's container name runs,
+// pinned (see promote.ContainerSource): from its pods, as Resolve does.
+func (s *Source) ResolveContainer(ctx context.Context, name string) (image.Image, error) {
+	c := *s
+	c.ref.Container = name
+	img, err := c.resolve(ctx)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("resolving container %s of %s: %w", name, s.ref, err)
+	}
+	return img, nil
+}
+
+var (
+	_ promote.Mapper          = (*Target)(nil)
+	_ promote.ContainerSource = (*Source)(nil)
+)

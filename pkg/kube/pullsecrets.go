@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
@@ -103,16 +104,19 @@ func readPullSecret(ctx context.Context, cs API, ns, name string) (authn.Keychai
 
 // podTemplate reads the pod template of the workload r names.
 func podTemplate(ctx context.Context, cs API, r Ref) (corev1.PodTemplateSpec, error) {
+	// Pull secrets belong to the pod: whichever containers r names (a
+	// source whose containers a mapping picks names none), the workload
+	// only has to be there.
 	if k := kindOf(r); k != nil {
-		w, _, err := getWorkload(ctx, cs, k, r)
+		w, err := k.get(ctx, cs, r.Namespace, r.Name)
 		if err != nil {
-			return corev1.PodTemplateSpec{}, err
+			return corev1.PodTemplateSpec{}, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(k.kind()), r.Namespace, r.Name, err)
 		}
 		return w.template, nil
 	}
-	d, _, err := getDeploymentSlots(ctx, cs, r)
+	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
 	if err != nil {
-		return corev1.PodTemplateSpec{}, err
+		return corev1.PodTemplateSpec{}, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
 	}
 	return d.Spec.Template, nil
 }

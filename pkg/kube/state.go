@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ferry-dev/ferry/pkg/image"
 )
 
 // snapshotState is a Deployment's rollback point, kept in
@@ -57,6 +59,26 @@ func (st snapshotState) slots() []slot {
 		s.Name = c.Name
 	}
 	return []slot{s}
+}
+
+// mapped reports whether st's containers take mapped images (see
+// slot.Image): a release then needs no image of the run.
+func (st snapshotState) mapped() bool {
+	for _, s := range st.slots() {
+		if s.Image == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// runRef is img's reference, "" for a zero image (a release whose
+// containers all take mapped images).
+func runRef(img image.Image) string {
+	if img.IsZero() {
+		return ""
+	}
+	return img.Ref()
 }
 
 // newState is the snapshot state of a template and the slots promoted.

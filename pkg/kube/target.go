@@ -37,8 +37,10 @@ type TargetOptions struct {
 	OnPaused string
 	// OnProgressing is Refuse or Wait.
 	OnProgressing string
-	// ChangeCause is recorded in the kubernetes.io/change-cause annotation.
-	ChangeCause func(img image.Image) string
+	// ChangeCause is recorded in the kubernetes.io/change-cause
+	// annotation; promoted is the image reference, or with a container
+	// mapping each container's ("app=repo@sha256:..., proxy=...").
+	ChangeCause func(promoted string) string
 	// Logger receives progress lines.
 	Logger promote.Logger
 	// OnOwned is Refuse or Patch: what to do with a workload Helm, Argo
@@ -77,6 +79,10 @@ func (t *Target) logf(format string, args ...any) { t.opts.Logger.Logf(t.ref.Add
 // rollout has not finished, is refused (or handled as OnPaused and
 // OnProgressing say).
 func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapshot, error) {
+	return t.snapshot(ctx, wanted{img: want})
+}
+
+func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, error) {
 	if k := kindOf(t.ref); k != nil {
 		return t.snapshotWorkload(ctx, k, want)
 	}
@@ -106,8 +112,11 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 			if err := t.waitForRollout(ctx, cs, d); err != nil {
 				return promote.Snapshot{}, err
 			}
-			return t.Snapshot(ctx, want)
+			return t.snapshot(ctx, want)
 		}
+	}
+	if slots, err = t.mapped(slots, want); err != nil {
+		return promote.Snapshot{}, err
 	}
 	st := newState(d.Spec.Template, slots)
 	st.UID, st.Generation = d.UID, d.Generation
@@ -125,7 +134,7 @@ func (t *Target) Snapshot(ctx context.Context, want image.Image) (promote.Snapsh
 	current := seenImage(d.Spec.Template.Spec, slots)
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
-		UpToDate: !want.IsZero() && current == want.Ref(),
+		UpToDate: !want.IsZero() && upToDate(d.Spec.Template.Spec, slots, want.run()),
 		State:    raw,
 	}, nil
 }
@@ -191,13 +200,14 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
-	ch := changeState{Asked: st.asked(img.Ref())}
+	ref := runRef(img)
+	ch := changeState{Asked: st.asked(ref)}
 	d, err := t.patch(ctx, cs, ops)
 	if err == nil {
 		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), img.Ref(), d.Generation)
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), d.Generation)
 	}
-	change, cerr := encodeChange(img.Ref(), ch)
+	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
 	if err != nil {
 		return change, fmt.Errorf("releasing: %w", err)
 	}

@@ -99,7 +99,7 @@ func TestSnapshotRefusals(t *testing.T) {
 
 func TestReleaseChangesOnlyTheNamedContainer(t *testing.T) {
 	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"}, corev1.Container{Name: "proxy", Image: "envoy:1.30"})
-	tg, cs := newFakeTarget(t, d, "app", TargetOptions{ChangeCause: func(img image.Image) string { return "because " + img.Ref() }})
+	tg, cs := newFakeTarget(t, d, "app", TargetOptions{ChangeCause: func(promoted string) string { return "because " + promoted }})
 	ctx := context.Background()
 	img := promoted(t)
 	snap, err := tg.Snapshot(ctx, img)

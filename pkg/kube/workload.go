@@ -165,7 +165,7 @@ func checkStrategy(w *workload) error {
 	return promote.Input(fmt.Errorf("%s uses the OnDelete update strategy: its pods take a new template only when someone deletes them, so ferry could neither verify a release nor restore one; set spec.updateStrategy.type to RollingUpdate, or replace its pods yourself", w.what()))
 }
 
-func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Image) (promote.Snapshot, error) {
+func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (promote.Snapshot, error) {
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Snapshot{}, err
@@ -201,6 +201,9 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Ima
 			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: another rollout is in progress (%s); wait for it, or set FERRY_ON_PROGRESSING=wait", w.what(), v.Progress))
 		}
 	}
+	if slots, err = t.mapped(slots, want); err != nil {
+		return promote.Snapshot{}, err
+	}
 	st := newState(w.template, slots)
 	st.UID, st.Generation, st.Kind = w.uid, w.generation, w.kind
 	st.HasAnnotations = w.annotations != nil
@@ -217,7 +220,7 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Ima
 	current := seenImage(w.template.Spec, slots)
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: current, Revision: w.revision},
-		UpToDate: !want.IsZero() && current == want.Ref(),
+		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
 		State:    raw,
 	}, nil
 }
@@ -238,13 +241,14 @@ func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snaps
 		return promote.Change{}, err
 	}
 	ops := t.releaseOps(st, img)
-	ch := changeState{Asked: st.asked(img.Ref())}
+	ref := runRef(img)
+	ch := changeState{Asked: st.asked(ref)}
 	w, err := t.patchWorkload(ctx, cs, k, ops)
 	if err == nil {
 		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), img.Ref(), w.generation)
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
 	}
-	change, cerr := encodeChange(img.Ref(), ch)
+	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
 	if err != nil {
 		return change, fmt.Errorf("releasing: %w", err)
 	}
@@ -257,10 +261,11 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 	ops := append([]patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
 		{Op: "test", Path: "/metadata/generation", Value: st.Generation},
-	}, imageOps(st.slots(), img.Ref())...)
-	cause := "ferry: promoted " + img.Ref()
+	}, imageOps(st.slots(), runRef(img))...)
+	what := askedFor(st.slots(), runRef(img))
+	cause := "ferry: promoted " + what
 	if t.opts.ChangeCause != nil {
-		cause = t.opts.ChangeCause(img)
+		cause = t.opts.ChangeCause(what)
 	}
 	return append(ops, setChangeCause(st.HasAnnotations, cause))
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/ferry-dev/ferry/pkg/image"
 )
 
 // fakeAnnouncer notes what it was told, and the calls target t had seen by
@@ -18,8 +16,8 @@ type fakeAnnouncer struct {
 	events []string
 }
 
-func (a *fakeAnnouncer) Start(_ context.Context, img image.Image) {
-	a.note("start " + img.Ref() + " after " + a.calls())
+func (a *fakeAnnouncer) Start(_ context.Context, r *Report) {
+	a.note("start " + r.Image + " after " + a.calls())
 }
 
 func (a *fakeAnnouncer) End(_ context.Context, r *Report) {

@@ -53,8 +53,11 @@ func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 	if v := chk.Version; v != nil {
 		// The answer must show what this release promoted.
 		vv := *v
-		_, digest, _ := strings.Cut(c.Image, "@")
-		vv.Accept = health.Accepted(digest, v.Commit)
+		vv.Accept = nil
+		for _, digest := range changeDigests(c.Image) {
+			vv.Accept = append(vv.Accept, health.Accepted(digest, "")...)
+		}
+		vv.Accept = append(vv.Accept, health.Accepted("", v.Commit)...)
 		chk.Version = &vv
 	}
 	// health.Wait starts its lines with "health: " itself.
@@ -62,6 +65,23 @@ func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 		return fmt.Errorf("health check: %w", err)
 	}
 	return nil
+}
+
+// changeDigests are the digests a Change.Image names: one for an image
+// ("repo@sha256:..."), one per container for a container mapping
+// ("app=repo@sha256:..., proxy=repo@sha256:..."): the health URL may be
+// served by any of them.
+func changeDigests(image string) []string {
+	var out []string
+	for part := range strings.SplitSeq(image, ", ") {
+		if _, digest, ok := strings.Cut(part, "@"); ok {
+			out = append(out, digest)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "")
+	}
+	return out
 }
 
 func (h *healthTarget) url(s Snapshot) (string, error) {

@@ -16,8 +16,9 @@ type Options struct {
 	// on a context that survives the caller's cancellation (SIGTERM), so
 	// that a cancelled CI job still leaves production as it was.
 	RestoreTimeout time.Duration
-	// Checks run on the resolved source image before any target is
-	// looked at; the first one that fails ends the run.
+	// Checks run on each resolved source image (the source's one image,
+	// and each container's that a container mapping takes) before any
+	// target is looked at; the first one that fails ends the run.
 	Checks []SourceCheck
 	// Logger receives progress lines.
 	Logger Logger
@@ -57,8 +58,9 @@ func (o Options) withDefaults() Options {
 
 // Run promotes, in these steps:
 //
-//  1. resolve the source to one image digest;
-//  2. check the source image (Options.Checks) and ask whether ferry may
+//  1. resolve the source to one image digest, and each source container
+//     that a target's container mapping names (see [Mapper]) to its own;
+//  2. check every source image (Options.Checks) and ask whether ferry may
 //     make each call it will make (see [AccessChecker]); then take every
 //     target's lock (see [Journal]) and recover what an earlier run left
 //     unfinished there (see [Recover]);
@@ -85,8 +87,8 @@ func Run(ctx context.Context, src Source, targets []Target, o Options) (*Report,
 	if err != nil {
 		return r.report, r.report.Fail(err)
 	}
-	defer r.announce(ctx, img)()
-	if err := r.changeWaves(ctx, releaseStep(img)); err != nil {
+	defer r.announce(ctx)()
+	if err := r.changeWaves(ctx, r.releaseStep(img)); err != nil {
 		return r.report, r.restoreAll(ctx, err)
 	}
 	r.afterAll(ctx)
@@ -111,11 +113,11 @@ func Plan(ctx context.Context, src Source, targets []Target, o Options) (*Report
 		tr := &r.report.Targets[i]
 		if r.snaps[i].UpToDate {
 			tr.Status = StatusUnchanged
-			r.o.Logger.Logf(t.String(), "unchanged: already runs %s", img.Ref())
+			r.o.Logger.Logf(t.String(), "unchanged: already runs %s", r.wantOf(i, img))
 			continue
 		}
 		tr.Status, r.report.Outcome = StatusPlanned, OutcomePlanned
-		r.o.Logger.Logf(t.String(), "would change %s → %s", tr.Before.Image, img.Ref())
+		r.o.Logger.Logf(t.String(), "would change %s → %s", tr.Before.Image, r.wantOf(i, img))
 	}
 	return r.report, nil
 }

@@ -67,7 +67,8 @@ func (r RunInfo) String() string {
 type Record struct {
 	Run RunInfo `json:"run"`
 	// Image is what the run promotes ("repo@sha256:..."), Digest its
-	// digest.
+	// digest; for a target with a container mapping, Image is each
+	// container's ("app=repo@sha256:..., proxy=...") and Digest empty.
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`
 	Step   Step   `json:"step"`

@@ -70,16 +70,34 @@ func OutcomeOf(err error) Outcome {
 type TargetReport struct {
 	Target string `json:"target"`
 	// Wave is the 1-based wave of the target, 0 without waves.
-	Wave      int           `json:"wave,omitempty"`
-	Status    Status        `json:"status"`
-	Before    *Seen         `json:"before,omitempty"`
-	After     *Seen         `json:"after,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Restore   string        `json:"restore_error,omitempty"`
-	Durations StepDurations `json:"durations"`
+	Wave    int    `json:"wave,omitempty"`
+	Status  Status `json:"status"`
+	Before  *Seen  `json:"before,omitempty"`
+	After   *Seen  `json:"after,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Restore string `json:"restore_error,omitempty"`
+	// Containers say which image each container of a target with a
+	// container mapping takes (promote, plan); empty without one.
+	Containers []ContainerImage `json:"containers,omitempty"`
+	Durations  StepDurations    `json:"durations"`
 	// Recovery is what the run found an earlier run left unfinished on
 	// the target, and what it did about it.
 	Recovery *Recovery `json:"recovery,omitempty"`
+}
+
+// SourceImage is the image one container of the source runs.
+type SourceImage struct {
+	Container string `json:"container"`
+	Image     string `json:"image"`
+	Digest    string `json:"digest"`
+}
+
+// ContainerImage is the image one container of a target takes, and the
+// source's container it comes from.
+type ContainerImage struct {
+	Container string `json:"container"`
+	From      string `json:"from"`
+	Image     string `json:"image"`
 }
 
 // StepDurations are how long each step took for a target.
@@ -124,6 +142,11 @@ type Report struct {
 	Source string `json:"source,omitempty"`
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`
+	// Images are the images of the source's containers that targets'
+	// container mappings take, one per container, in the order targets
+	// first name them; empty without mappings. Image and Digest are
+	// empty when every target has a mapping.
+	Images []SourceImage `json:"images,omitempty"`
 	// Outcome is the run's result.
 	Outcome Outcome `json:"result"`
 	// Verifications are what the source checks verified (promote, plan).

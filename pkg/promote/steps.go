@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ type run struct {
 	// restored marks the targets recovery put back to an interrupted
 	// promotion's snapshot: a rollback has nothing left to do there.
 	restored []bool
+	// mapped are the images of the source's containers that targets'
+	// container mappings take (see Mapper), by container name.
+	mapped map[string]image.Image
 }
 
 func start(command string, targets []Target, o Options) *run {
@@ -75,26 +79,100 @@ func (r *run) prepare(ctx context.Context, src Source, lock bool) (image.Image, 
 	return img, err
 }
 
-// resolve is step 1: the source, pinned to a digest.
+// resolve is step 1: the source, pinned to a digest, and the source's
+// containers that targets' container mappings name, each pinned. The
+// source's one image is resolved only when a target takes it: it is zero
+// when every target has a mapping.
 func (r *run) resolve(ctx context.Context, src Source) (image.Image, error) {
 	r.report.Source = src.String()
-	img, err := src.Resolve(ctx)
-	if err != nil {
-		return image.Image{}, fmt.Errorf("%s: %w", src, err)
+	names, whole := sourceContainers(r.targets)
+	var img image.Image
+	if whole {
+		var err error
+		if img, err = src.Resolve(ctx); err != nil {
+			return image.Image{}, fmt.Errorf("%s: %w", src, err)
+		}
+		r.report.Image, r.report.Digest = img.Ref(), img.Digest.String()
+		r.o.Logger.Logf("", "source %s runs %s", src, img)
 	}
-	r.report.Image, r.report.Digest = img.Ref(), img.Digest.String()
-	r.o.Logger.Logf("", "source %s runs %s", src, img)
+	if len(names) == 0 {
+		return img, nil
+	}
+	cs, ok := src.(ContainerSource)
+	if !ok {
+		return image.Image{}, Input(fmt.Errorf("%s: a target maps containers (?container=TARGET=SOURCE), and this source has no containers to take images from: use a k8s: source, or name the target's containers without sources to give them all the source's image", src))
+	}
+	r.mapped = map[string]image.Image{}
+	for _, name := range names {
+		ci, err := cs.ResolveContainer(ctx, name)
+		if err != nil {
+			return image.Image{}, fmt.Errorf("%s: %w", src, err)
+		}
+		r.mapped[name] = ci
+		r.report.Images = append(r.report.Images, SourceImage{Container: name, Image: ci.Ref(), Digest: ci.Digest.String()})
+		r.o.Logger.Logf("", "source %s container %s runs %s", src, name, ci)
+	}
 	return img, nil
 }
 
-// checkSource is step 2: every check must accept the image.
+// sourceContainers are the source's containers the targets' mappings
+// name, each once, in the order first named; whole is true when a target
+// has no mapping (it takes the source's one image). It only reads the
+// targets' configuration.
+func sourceContainers(targets []Target) (names []string, whole bool) {
+	seen := map[string]bool{}
+	for _, t := range targets {
+		m := mappingOf(t)
+		if len(m) == 0 {
+			whole = true
+		}
+		for _, p := range m {
+			if !seen[p.From] {
+				seen[p.From] = true
+				names = append(names, p.From)
+			}
+		}
+	}
+	return names, whole
+}
+
+// checkSource is step 2: every check must accept every image promoted,
+// the source's one image and each mapped container's.
 func (r *run) checkSource(ctx context.Context, img image.Image) error {
-	for _, c := range r.o.Checks {
-		if err := r.verify(ctx, c, img); err != nil {
-			return fmt.Errorf("checking %s: %w", img.Ref(), err)
+	var imgs []image.Image
+	if !img.IsZero() {
+		imgs = append(imgs, img)
+	}
+	for _, si := range r.report.Images {
+		imgs = append(imgs, r.mapped[si.Container])
+	}
+	checked := map[string]bool{}
+	for _, i := range imgs {
+		if checked[i.Ref()] {
+			continue
+		}
+		checked[i.Ref()] = true
+		for _, c := range r.o.Checks {
+			if err := r.verify(ctx, c, i); err != nil {
+				return fmt.Errorf("checking %s: %w", i.Ref(), err)
+			}
 		}
 	}
 	return nil
+}
+
+// wantOf says what target i is to run: the run's image, or for a target
+// with a container mapping each of its containers' images.
+func (r *run) wantOf(i int, img image.Image) string {
+	m := mappingOf(r.targets[i])
+	if len(m) == 0 || r.mapped == nil {
+		return img.Ref()
+	}
+	var parts []string
+	for _, p := range m {
+		parts = append(parts, p.Container+"="+r.mapped[p.From].Ref())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // snapshotAll is step 3: every target's rollback point. Any failure ends
@@ -105,7 +183,7 @@ func (r *run) snapshotAll(ctx context.Context, want image.Image) error {
 	forEach(len(r.targets), r.o.Parallelism, func(i int) {
 		t, tr := r.targets[i], &r.report.Targets[i]
 		err := timed(&tr.Durations.Snapshot, func() (err error) {
-			r.snaps[i], err = t.Snapshot(ctx, want)
+			r.snaps[i], err = r.snapshot(ctx, i, want)
 			return err
 		})
 		if err != nil {
@@ -120,6 +198,29 @@ func (r *run) snapshotAll(ctx context.Context, want image.Image) error {
 	return errors.Join(errs...)
 }
 
+// snapshot is target i's snapshot: with the mapped images when the run
+// resolved them and the target maps containers.
+func (r *run) snapshot(ctx context.Context, i int, want image.Image) (Snapshot, error) {
+	t, tr := r.targets[i], &r.report.Targets[i]
+	m, ok := As[Mapper](t)
+	if !ok || r.mapped == nil || len(m.Mapping()) == 0 {
+		return t.Snapshot(ctx, want)
+	}
+	for _, p := range m.Mapping() {
+		tr.Containers = append(tr.Containers, ContainerImage{Container: p.Container, From: p.From, Image: r.mapped[p.From].Ref()})
+	}
+	s, err := m.SnapshotMapped(ctx, r.mapped)
+	if err != nil {
+		return s, err
+	}
+	if h, ok := As[*healthTarget](t); ok {
+		if _, err := h.url(s); err != nil {
+			return Snapshot{}, Input(err)
+		}
+	}
+	return s, nil
+}
+
 // changer is what step 4 does to one target: a release of an image, or a
 // rollback to an earlier revision.
 type changer struct {
@@ -128,20 +229,20 @@ type changer struct {
 	name, noun string
 	// needed reports whether the target must be changed at all.
 	needed func(s Snapshot) bool
-	// describe says what the change is, for the log.
-	describe func(s Snapshot) string
+	// describe says what the change to target i is, for the log.
+	describe func(i int, s Snapshot) string
 	// apply changes the target.
 	apply func(ctx context.Context, t Target, s Snapshot) (Change, error)
 	// done is the status of a target changed and verified.
 	done Status
 }
 
-func releaseStep(img image.Image) changer {
+func (r *run) releaseStep(img image.Image) changer {
 	return changer{
 		name:     "release",
 		noun:     "promotion",
 		needed:   func(s Snapshot) bool { return !s.UpToDate },
-		describe: func(s Snapshot) string { return fmt.Sprintf("%s → %s", s.Image, img.Ref()) },
+		describe: func(i int, s Snapshot) string { return fmt.Sprintf("%s → %s", s.Image, r.wantOf(i, img)) },
 		apply: func(ctx context.Context, t Target, s Snapshot) (Change, error) {
 			return t.Release(ctx, s, img)
 		},
@@ -154,7 +255,7 @@ func rollbackStep(to string) changer {
 		name:   "rollback",
 		noun:   "rollback",
 		needed: func(Snapshot) bool { return true },
-		describe: func(s Snapshot) string {
+		describe: func(_ int, s Snapshot) string {
 			if to == "" {
 				return "from " + describeSeen(s.Seen) + " to the revision before"
 			}
@@ -244,7 +345,7 @@ func (r *run) changeOne(ctx, work context.Context, i int, step changer) error {
 	}
 	var c Change
 	err := timed(&tr.Durations.Release, func() (err error) {
-		r.o.Logger.Logf(t.String(), "%s: %s", step.name, step.describe(s))
+		r.o.Logger.Logf(t.String(), "%s: %s", step.name, step.describe(i, s))
 		c, err = step.apply(work, t, s)
 		return err
 	})

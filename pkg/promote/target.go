@@ -15,6 +15,45 @@ type Source interface {
 	Resolve(ctx context.Context) (image.Image, error)
 }
 
+// ContainerSource is a Source whose containers have names (a Kubernetes
+// workload): it resolves the image any one of them runs, for targets with
+// a container mapping (see [Mapper]).
+type ContainerSource interface {
+	Source
+	// ResolveContainer returns the image container name runs, pinned to
+	// a digest. A container the source does not have is an input error.
+	ResolveContainer(ctx context.Context, name string) (image.Image, error)
+}
+
+// ContainerMap is one pair of a target's container mapping: the target's
+// container Container takes the image the source's container From runs.
+type ContainerMap struct {
+	Container string `json:"container"`
+	From      string `json:"from"`
+}
+
+// Mapper is a Target that can take the images of several containers of
+// the source (a container mapping) rather than the run's one image.
+type Mapper interface {
+	// Mapping is the target's container mapping, empty when it takes the
+	// run's one image. It only reads the target's configuration.
+	Mapping() []ContainerMap
+	// SnapshotMapped is Snapshot for a target with a mapping: imgs are
+	// the source's images by container name, each pinned, and hold every
+	// name Mapping names. The Snapshot's State records the image each
+	// container gets: Release and Rehearser.Rehearse read them from there
+	// (their img is then the run's image, maybe zero, and is ignored).
+	SnapshotMapped(ctx context.Context, imgs map[string]image.Image) (Snapshot, error)
+}
+
+// mappingOf is t's container mapping, nil when it has none.
+func mappingOf(t Target) []ContainerMap {
+	if m, ok := As[Mapper](t); ok {
+		return m.Mapping()
+	}
+	return nil
+}
+
 // Target is a place the image is promoted to.
 //
 // A Target holds configuration and clients only. Every step takes what it

@@ -18,6 +18,9 @@ type VerifyingCheck interface {
 type Verification struct {
 	// Check names the check: "signature".
 	Check string `json:"check"`
+	// Image is the image checked ("repo@sha256:..."), set when a run
+	// checks several (targets with container mappings).
+	Image string `json:"image,omitempty"`
 	// Passed is true when the image met the policy.
 	Passed bool `json:"passed"`
 	// Expected says what the policy asks for.
@@ -59,12 +62,19 @@ func (r *run) verify(ctx context.Context, c SourceCheck, img image.Image) error 
 	}
 	v, err := vc.Verify(ctx, img)
 	if v != nil {
+		if r.mapped != nil {
+			v.Image = img.Ref()
+		}
 		r.report.Verifications = append(r.report.Verifications, *v)
 		verdict := "passed"
 		if !v.Passed {
 			verdict = "failed"
 		}
-		r.o.Logger.Logf("", "%s check %s: expected %s", v.Check, verdict, v.Expected)
+		of := ""
+		if v.Image != "" {
+			of = " of " + v.Image
+		}
+		r.o.Logger.Logf("", "%s check%s %s: expected %s", v.Check, of, verdict, v.Expected)
 		for _, f := range v.Found {
 			r.o.Logger.Logf("", "  found %s", f)
 		}

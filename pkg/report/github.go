@@ -38,7 +38,7 @@ func (g *GitHub) Mask(secrets []string) {
 	}
 }
 
-// Write sets the step's outputs (digest, source-image, result, error,
+// Write sets the step's outputs (digest, source-image, source-images, result, error,
 // rolled-back, report), appends the summary, and annotates the outcome:
 // a notice on success, an error annotation otherwise. It is called for
 // every run, whatever way it ended.
@@ -52,6 +52,7 @@ func (g *GitHub) Write(r *promote.Report) error {
 	if g.getenv("GITHUB_OUTPUT") != "" {
 		g.a.SetOutput("digest", r.Digest)
 		g.a.SetOutput("source-image", r.Image)
+		g.a.SetOutput("source-images", sourceImages(r))
 		g.a.SetOutput("result", string(r.Outcome))
 		g.a.SetOutput("error", g.scrub.String(oneLine(r.Error)))
 		g.a.SetOutput("rolled-back", strings.Join(r.RolledBack(), " "))
@@ -62,13 +63,27 @@ func (g *GitHub) Write(r *promote.Report) error {
 	}
 	switch r.Outcome {
 	case promote.OutcomePromoted:
-		g.a.Noticef("promoted %s", r.Image)
+		what := r.Image
+		if what == "" {
+			what = sourceImages(r)
+		}
+		g.a.Noticef("promoted %s", what)
 	case promote.OutcomeRolledBack:
 		g.a.Noticef("rolled back %s", strings.Join(r.RolledBack(), ", "))
 	case promote.OutcomeFailed, promote.OutcomeBadInput, promote.OutcomeRestoreFailed:
 		g.a.Errorf("%s", g.scrub.String(fmt.Sprintf("ferry %s: %s: %s", r.Command, r.Outcome, r.Error)))
 	}
 	return nil
+}
+
+// sourceImages are the images of the source's containers that container
+// mappings took, as CONTAINER=IMAGE separated by spaces.
+func sourceImages(r *promote.Report) string {
+	var parts []string
+	for _, si := range r.Images {
+		parts = append(parts, si.Container+"="+si.Image)
+	}
+	return strings.Join(parts, " ")
 }
 
 // oneLine joins the lines of s: a step output holds one.
@@ -83,6 +98,12 @@ func Summary(r *promote.Report) string {
 	if r.Image != "" {
 		fmt.Fprintf(&b, "Source `%s` runs `%s`.\n\n", r.Source, r.Image)
 	}
+	for _, si := range r.Images {
+		fmt.Fprintf(&b, "- source container `%s` runs `%s`\n", si.Container, si.Image)
+	}
+	if len(r.Images) > 0 {
+		b.WriteString("\n")
+	}
 	verificationMarkdown(&b, r)
 	if len(r.Targets) > 0 {
 		b.WriteString("| target | status | before | after | time |\n|---|---|---|---|---|\n")
@@ -92,6 +113,11 @@ func Summary(r *promote.Report) string {
 		b.WriteString("\n")
 	}
 	mdWaves(&b, r)
+	for _, t := range r.Targets {
+		for _, c := range t.Containers {
+			fmt.Fprintf(&b, "- `%s`: container `%s` takes `%s` (source container `%s`)\n", t.Target, c.Container, c.Image, c.From)
+		}
+	}
 	for _, t := range r.Targets {
 		if t.Recovery != nil {
 			fmt.Fprintf(&b, "- `%s`: recovery: %s\n", t.Target, mdEscape(t.Recovery.String()))

@@ -61,8 +61,13 @@ func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 	switch {
 	case r.Image != "":
 		fmt.Fprintf(&b, "%s %s: %s from %s\n", r.Command, r.Outcome, r.Image, r.Source)
+	case len(r.Images) > 0:
+		fmt.Fprintf(&b, "%s %s from %s\n", r.Command, r.Outcome, r.Source)
 	default:
 		fmt.Fprintf(&b, "%s %s\n", r.Command, r.Outcome)
+	}
+	for _, si := range r.Images {
+		fmt.Fprintf(&b, "source container %s runs %s\n", si.Container, si.Image)
 	}
 	verificationText(&b, r)
 	if len(r.Targets) > 0 {
@@ -77,6 +82,11 @@ func Text(w io.Writer, r *promote.Report, scrub redact.Redactor) error {
 	}
 	if err := textWaves(&b, r); err != nil {
 		return err
+	}
+	for _, t := range r.Targets {
+		for _, c := range t.Containers {
+			fmt.Fprintf(&b, "%s: container %s takes %s (source container %s)\n", t.Target, c.Container, c.Image, c.From)
+		}
 	}
 	for _, t := range r.Targets {
 		if t.Recovery != nil {

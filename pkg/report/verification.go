@@ -16,7 +16,7 @@ func verificationText(b *strings.Builder, r *promote.Report) {
 		if !v.Passed {
 			verdict = "FAILED"
 		}
-		fmt.Fprintf(b, "%s check %s: expected %s\n", v.Check, verdict, v.Expected)
+		fmt.Fprintf(b, "%s check%s %s: expected %s\n", v.Check, ofImage(v, ""), verdict, v.Expected)
 		for _, e := range []*promote.Evidence{v.Signature, v.Provenance} {
 			if e != nil {
 				fmt.Fprintf(b, "  %s\n", evidenceLine(e))
@@ -32,7 +32,7 @@ func verificationMarkdown(b *strings.Builder, r *promote.Report) {
 		if !v.Passed {
 			verdict = "**failed**"
 		}
-		fmt.Fprintf(b, "Source %s check %s: expected %s.\n\n", v.Check, verdict, mdEscape(v.Expected))
+		fmt.Fprintf(b, "Source %s check%s %s: expected %s.\n\n", v.Check, ofImage(v, "`"), verdict, mdEscape(v.Expected))
 		for _, e := range []*promote.Evidence{v.Signature, v.Provenance} {
 			if e != nil {
 				fmt.Fprintf(b, "- %s\n", mdEscape(evidenceLine(e)))
@@ -42,6 +42,14 @@ func verificationMarkdown(b *strings.Builder, r *promote.Report) {
 			b.WriteString("\n")
 		}
 	}
+}
+
+// ofImage names the image v checked, when the run checked several.
+func ofImage(v promote.Verification, quote string) string {
+	if v.Image == "" {
+		return ""
+	}
+	return " of " + quote + v.Image + quote
 }
 
 func evidenceLine(e *promote.Evidence) string {

@@ -1,0 +1,166 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferry-dev/ferry/pkg/image"
+	"github.com/ferry-dev/ferry/pkg/promote"
+)
+
+const digestM = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+func pinned(t *testing.T, repo, digest string) image.Image {
+	t.Helper()
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return image.Image{Repository: repo, Digest: h}
+}
+
+func TestSplitMapping(t *testing.T) {
+	cases := []struct {
+		in    string
+		names []string
+		m     []promote.ContainerMap
+	}{
+		{"", nil, nil},
+		{"app,migrate", []string{"app", "migrate"}, nil},
+		{"app=web,proxy=sidecar", []string{"app", "proxy"}, []promote.ContainerMap{{Container: "app", From: "web"}, {Container: "proxy", From: "sidecar"}}},
+	}
+	for _, c := range cases {
+		if got := splitContainers(c.in); !reflect.DeepEqual(got, c.names) {
+			t.Errorf("splitContainers(%q) = %q, want %q", c.in, got, c.names)
+		}
+		if got := splitMapping(c.in); !reflect.DeepEqual(got, c.m) {
+			t.Errorf("splitMapping(%q) = %v, want %v", c.in, got, c.m)
+		}
+	}
+}
+
+func TestMapSlotsAndUpToDate(t *testing.T) {
+	a, b := pinned(t, "ghcr.io/acme/shop", digestA), pinned(t, "ghcr.io/acme/proxy", digestM)
+	imgs := map[string]image.Image{"app": a, "sidecar": b}
+	slots := []slot{{Init: true, Index: 0, Name: "migrate"}, {Index: 0, Name: "app"}, {Index: 1, Name: "proxy"}}
+	m := []promote.ContainerMap{{Container: "migrate", From: "app"}, {Container: "app", From: "app"}, {Container: "proxy", From: "sidecar"}}
+	got, err := mapSlots(slots, m, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []slot{{Init: true, Index: 0, Name: "migrate", From: "app", Image: a.Ref()}, {Index: 0, Name: "app", From: "app", Image: a.Ref()}, {Index: 1, Name: "proxy", From: "sidecar", Image: b.Ref()}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mapSlots = %+v\nwant %+v", got, want)
+	}
+	if slots[0].Image != "" {
+		t.Error("mapSlots changed its argument")
+	}
+	if _, err := mapSlots(slots, m, map[string]image.Image{"app": a}); err == nil || !strings.Contains(err.Error(), `"sidecar"`) {
+		t.Errorf("a source container without an image: err = %v", err)
+	}
+	if s := askedFor(got, ""); s != "migrate="+a.Ref()+", app="+a.Ref()+", proxy="+b.Ref() {
+		t.Errorf("askedFor = %q", s)
+	}
+	if s := askedFor(slots, a.Ref()); s != a.Ref() {
+		t.Errorf("askedFor without a mapping = %q", s)
+	}
+	spec := corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "migrate", Image: a.Ref()}},
+		Containers:     []corev1.Container{{Name: "app", Image: a.Ref()}, {Name: "proxy", Image: "envoy:1.30"}},
+	}
+	if upToDate(spec, got, "") {
+		t.Error("up to date while proxy runs envoy")
+	}
+	spec.Containers[1].Image = b.Ref()
+	if !upToDate(spec, got, "") {
+		t.Error("not up to date while every container runs its image")
+	}
+	if upToDate(spec, slots, "") {
+		t.Error("up to date for no image")
+	}
+	if !upToDate(corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: a.Ref()}}}, []slot{{Name: "app"}}, a.Ref()) {
+		t.Error("one container running the run's image is not up to date")
+	}
+}
+
+// A mapped release: every container gets its own source image in one
+// patch, from a snapshot that went through JSON (a Lease record), and a
+// record without the release's answer is adopted.
+func TestMappedReleaseFromARecordedSnapshot(t *testing.T) {
+	a, b := pinned(t, "ghcr.io/acme/shop", digestA), pinned(t, "ghcr.io/acme/proxy", digestM)
+	imgs := map[string]image.Image{"app": a, "sidecar": b}
+	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"}, corev1.Container{Name: "proxy", Image: "envoy:1.30"}, corev1.Container{Name: "log", Image: "fluent:1"})
+	d.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "migrate", Image: "ghcr.io/acme/shop:v1"}}
+	tg, cs := newFakeTarget(t, d, "migrate=app,app=app,proxy=sidecar", TargetOptions{ChangeCause: func(p string) string { return "because " + p }})
+	ctx := context.Background()
+	if got := tg.Mapping(); len(got) != 3 || got[2] != (promote.ContainerMap{Container: "proxy", From: "sidecar"}) {
+		t.Fatalf("Mapping = %v", got)
+	}
+	snap, err := tg.SnapshotMapped(ctx, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.UpToDate {
+		t.Fatal("up to date before the release")
+	}
+	raw, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back promote.Snapshot
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Rehearse(ctx, back, image.Image{}); err != nil {
+		t.Fatalf("rehearse: %v", err)
+	}
+	c, err := tg.Release(ctx, back, image.Image{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantImage := "migrate=" + a.Ref() + ", app=" + a.Ref() + ", proxy=" + b.Ref()
+	if c.Image != wantImage {
+		t.Errorf("change image %q, want %q", c.Image, wantImage)
+	}
+	var patches int
+	for _, act := range cs.Actions() {
+		if act.GetVerb() == "patch" {
+			patches++
+		}
+	}
+	if patches != 2 { // the dry run and the release
+		t.Errorf("%d patches, want the dry run and one release", patches)
+	}
+	got, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := got.Spec.Template.Spec
+	if spec.InitContainers[0].Image != a.Ref() || spec.Containers[0].Image != a.Ref() || spec.Containers[1].Image != b.Ref() || spec.Containers[2].Image != "fluent:1" {
+		t.Errorf("after the release: init %+v, containers %+v", spec.InitContainers, spec.Containers)
+	}
+	if cc := got.Annotations[changeCauseAnnotation]; cc != "because "+wantImage {
+		t.Errorf("change-cause %q", cc)
+	}
+	// A record written before the release answered has no change state:
+	// Adopt rebuilds what it asked for from the snapshot alone.
+	found, _, _, err := tg.Adopt(ctx, back, promote.Change{})
+	if err != nil || found != promote.FoundChange {
+		t.Errorf("Adopt = %v, %v; want the release found", found, err)
+	}
+	got.Status.ObservedGeneration = got.Generation
+	if _, err := cs.AppsV1().Deployments("shop").UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := tg.SnapshotMapped(ctx, imgs)
+	if err != nil || !again.UpToDate {
+		t.Fatalf("second snapshot %+v, %v: want up to date", again, err)
+	}
+}
