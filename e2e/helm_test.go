@@ -1,19 +1,24 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 var (
@@ -100,8 +105,8 @@ func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	src := "registry.test/shop@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_SOURCE", src, "FERRY_TARGETS", target(pns, "shop", "production"))
 	r := ferry(t, e, "promote")
-	if out := r.stdout + r.stderr; r.code != 2 || !strings.Contains(out, "managed by Helm (release "+pns+"/shop)") || !strings.Contains(out, "field-manager conflict") {
-		t.Fatalf("want exit 2 naming the Helm release and the conflict\n%s", r)
+	if out := r.stdout + r.stderr; r.code != 2 || !strings.Contains(out, "managed by Helm (release "+pns+"/shop)") || !strings.Contains(out, "field-manager conflict") || !strings.Contains(out, "FERRY_ON_OWNED=apply-as-owner") {
+		t.Fatalf("want exit 2 naming the Helm release, the conflict and apply-as-owner\n%s", r)
 	}
 	if m := mutations(t, production, pns); len(m) != 0 {
 		t.Fatalf("the refusal wrote: %v", m)
@@ -122,4 +127,255 @@ func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	if got := imageOf(get(t, production, pns, "shop"), "app"); got != "registry.test/shop:v3" {
 		t.Errorf("after helm upgrade --force-conflicts the deployment runs %s, want the chart's registry.test/shop:v3", got)
 	}
+}
+
+// helmRunner runs the Helm 4 CLI as the admin in namespace ns.
+func helmRunner(t *testing.T, ns string) func(args ...string) (string, error) {
+	t.Helper()
+	helm, kc := helm4(t), adminKubeconfig(t, production)
+	home := []string{"HELM_CACHE_HOME=" + t.TempDir(), "HELM_CONFIG_HOME=" + t.TempDir(), "HELM_DATA_HOME=" + t.TempDir()}
+	return func(args ...string) (string, error) {
+		cmd := exec.CommandContext(t.Context(), helm, append(args, "--kubeconfig", kc, "--namespace", ns)...)
+		cmd.Env = append(os.Environ(), home...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+}
+
+// imageManagers are the field managers (manager/operation) that own the
+// image of container name.
+func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
+	t.Helper()
+	key := `k:{"name":"` + name + `"}`
+	var out []string
+	for _, f := range m.ManagedFields {
+		var fields struct {
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers map[string]map[string]json.RawMessage `json:"f:containers"`
+					} `json:"f:spec"`
+				} `json:"f:template"`
+			} `json:"f:spec"`
+		}
+		if f.FieldsV1 == nil || json.Unmarshal(f.FieldsV1.Raw, &fields) != nil {
+			continue
+		}
+		if _, ok := fields.Spec.Template.Spec.Containers[key]["f:image"]; ok {
+			out = append(out, f.Manager+"/"+string(f.Operation))
+		}
+	}
+	return out
+}
+
+// FERRY_ON_OWNED=apply-as-owner on a release the real Helm 4 applied
+// server-side: ferry writes the image as Helm's field manager, so Helm
+// keeps owning it and the next helm upgrade — with the same values or
+// new ones — succeeds without --force-conflicts (putting the chart's
+// image back, as documented). A promotion that fails is restored the same
+// way, and the upgrade after it succeeds too; plan rehearses that apply
+// as a dry run.
+func TestHelm4ApplyAsOwner(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	helm := helmRunner(t, pns)
+	if out, err := helm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	waitRolledOut(t, production, pns, "shop")
+	installed := get(t, production, pns, "shop")
+	if got := imageManagers(t, installed.ObjectMeta, "app"); !slices.Equal(got, []string{"helm/Apply"}) {
+		t.Fatalf("after helm install the image is managed by %v, want helm/Apply", got)
+	}
+	e := baseEnv().with("FERRY_TARGETS", target(pns, "shop", "production"), "FERRY_ON_OWNED", "apply-as-owner")
+	owned := func(when string, want string) *appsv1.Deployment {
+		t.Helper()
+		d := waitRolledOut2(t, pns)
+		if got := imageOf(d, "app"); got != want {
+			t.Fatalf("%s: the deployment runs %s, want %s", when, got, want)
+		}
+		if got := imageManagers(t, d.ObjectMeta, "app"); !slices.Equal(got, []string{"helm/Apply"}) {
+			t.Fatalf("%s: the image is managed by %v, want helm/Apply only", when, got)
+		}
+		return d
+	}
+
+	// plan: the same apply as a dry run, nothing written.
+	src := "registry.test/shop@" + fakeDigest(t.Name())
+	if r := ferry(t, e.with("FERRY_SOURCE", src), "plan"); r.code != 0 || !strings.Contains(r.stderr, "dry run") {
+		t.Fatalf("plan: want exit 0 and a dry run\n%s", r)
+	}
+	dry, err := production.DryRuns(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dryApplies int
+	for _, d := range dry {
+		if d.Namespace == pns && d.Verb == "patch" && strings.Contains(d.RequestURI, "fieldManager=helm") {
+			dryApplies++
+		}
+	}
+	if dryApplies != 1 {
+		t.Errorf("plan sent %d dry-run patches as field manager helm, want 1: %+v", dryApplies, dry)
+	}
+	if m := mutations(t, production, pns); len(m) != 0 {
+		t.Fatalf("plan wrote: %v", m)
+	}
+
+	// promote, then helm upgrade with unchanged values.
+	r := ferry(t, e.with("FERRY_SOURCE", src), "promote")
+	if r.code != 0 {
+		t.Fatalf("promote: want exit 0\n%s", r)
+	}
+	promoted := owned("after ferry promote", src)
+	for _, k := range []string{"app.kubernetes.io/managed-by", "app.kubernetes.io/name", "app.kubernetes.io/instance"} {
+		if promoted.Labels[k] != installed.Labels[k] {
+			t.Errorf("label %s: %q after the promotion, was %q", k, promoted.Labels[k], installed.Labels[k])
+		}
+	}
+	writes := mutations(t, production, pns)
+	for _, w := range writes {
+		if w.Resource == "deployments" && !strings.Contains(w.RequestURI, "fieldManager=helm") {
+			t.Errorf("ferry wrote the deployment other than as field manager helm: %+v", w)
+		}
+	}
+	if len(writes) == 0 {
+		t.Error("the audit log shows no write by ferry")
+	}
+	if out, err := helm("upgrade", "shop", "testdata/charts/shop"); err != nil {
+		t.Fatalf("helm upgrade (unchanged values) after ferry's apply: %v\n%s", err, out)
+	}
+	owned("after helm upgrade with the chart's values", "registry.test/shop:v1")
+
+	// promote again, then helm upgrade with a new image.
+	src2 := "registry.test/shop@" + fakeDigest(t.Name()+"2")
+	if r := ferry(t, e.with("FERRY_SOURCE", src2), "promote"); r.code != 0 {
+		t.Fatalf("second promote: want exit 0\n%s", r)
+	}
+	owned("after the second promotion", src2)
+	if out, err := helm("upgrade", "shop", "testdata/charts/shop", "--set", "image=registry.test/shop:v3"); err != nil {
+		t.Fatalf("helm upgrade --set image after ferry's apply: %v\n%s", err, out)
+	}
+	owned("after helm upgrade --set image", "registry.test/shop:v3")
+
+	// A promotion that fails is restored as Helm's manager too.
+	r = ferry(t, e.with("FERRY_SOURCE", "registry.test/shop-crash@"+fakeDigest(t.Name()+"crash")), "promote")
+	if r.code != 1 || r.report(t).Targets[0].Status != promote.StatusRestored {
+		t.Fatalf("crashing promotion: want exit 1 and restored\n%s", r)
+	}
+	owned("after the restore", "registry.test/shop:v3")
+	if out, err := helm("upgrade", "shop", "testdata/charts/shop", "--set", "image=registry.test/shop:v4"); err != nil {
+		t.Fatalf("helm upgrade after ferry's restore: %v\n%s", err, out)
+	}
+	owned("after helm upgrade following the restore", "registry.test/shop:v4")
+}
+
+// waitRolledOut2 waits for production's deployment shop in ns to roll
+// out and returns it.
+func waitRolledOut2(t *testing.T, ns string) *appsv1.Deployment {
+	t.Helper()
+	waitRolledOut(t, production, ns, "shop")
+	return get(t, production, ns, "shop")
+}
+
+// apply-as-owner writes nothing where it cannot keep Helm the image's
+// only manager: a Deployment no tool manages, a Helm release applied
+// client-side (Helm 3's way, --server-side=false), and a Helm 4 release
+// whose image ferry's earlier patch took over. Each is exit 2 naming why
+// and the fix.
+func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	helm := helmRunner(t, pns)
+	create(t, production, pns, deploy{name: "plain", containers: []corev1.Container{container("app", "registry.test/shop:v1")}})
+	if out, err := helm("install", "csa", "testdata/charts/shop", "--server-side=false"); err != nil {
+		t.Fatalf("helm install --server-side=false: %v\n%s", err, out)
+	}
+	if out, err := helm("install", "ssa", "testdata/charts/shop", "--server-side=true"); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	for _, n := range []string{"plain", "csa", "ssa"} {
+		waitRolledOut(t, production, pns, n)
+	}
+	src := "registry.test/shop@" + fakeDigest(t.Name())
+	e := baseEnv().with("FERRY_SOURCE", src)
+	// ferry's own patch takes the image from Helm's apply.
+	if r := ferry(t, e.with("FERRY_TARGETS", target(pns, "ssa", "production"), "FERRY_ON_OWNED", "patch"), "promote"); r.code != 0 {
+		t.Fatalf("FERRY_ON_OWNED=patch: want exit 0\n%s", r)
+	}
+	if got := imageManagers(t, get(t, production, pns, "ssa").ObjectMeta, "app"); !slices.Equal(got, []string{"ferry/Update"}) {
+		t.Fatalf("after ferry's patch the image is managed by %v, want ferry/Update", got)
+	}
+	before := len(mutations(t, production, pns))
+	e = e.with("FERRY_ON_OWNED", "apply-as-owner", "FERRY_SOURCE", "registry.test/shop@"+fakeDigest(t.Name()+"2"))
+	for _, c := range []struct{ name, want, fix string }{
+		{"plain", "not managed by Helm", "unset FERRY_ON_OWNED"},
+		{"csa", "without server-side apply", "FERRY_ON_OWNED=patch"},
+		{"ssa", "no longer manages the image of container app (ferry (Update)", "helm upgrade --force-conflicts"},
+	} {
+		for _, cmd := range []string{"plan", "promote"} {
+			r := ferry(t, e.with("FERRY_TARGETS", target(pns, c.name, "production")), cmd)
+			if out := r.stdout + r.stderr; r.code != 2 || !strings.Contains(out, c.want) || !strings.Contains(out, c.fix) {
+				t.Errorf("%s %s: want exit 2 with %q and %q\n%s", cmd, c.name, c.want, c.fix, r)
+			}
+		}
+	}
+	if m := mutations(t, production, pns); len(m) != before {
+		t.Errorf("the refusals wrote: %v", m[before:])
+	}
+}
+
+// The same write for a StatefulSet and a DaemonSet of a Helm 4 release:
+// promoted and restored as Helm's field manager, and helm upgrade succeeds
+// after each.
+func TestHelm4ApplyAsOwnerStatefulSetAndDaemonSet(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	helm := helmRunner(t, pns)
+	if out, err := helm("install", "agents", "testdata/charts/agents", "--server-side=true"); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	waitStatefulSet(t, production, pns, "db")
+	waitDaemonSet(t, production, pns, "agent")
+	check := func(when, db, agent string) {
+		t.Helper()
+		s, d := waitStatefulSet(t, production, pns, "db"), waitDaemonSet(t, production, pns, "agent")
+		if got := s.Spec.Template.Spec.Containers[0].Image; got != db {
+			t.Errorf("%s: statefulset runs %s, want %s", when, got, db)
+		}
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != agent {
+			t.Errorf("%s: daemonset runs %s, want %s", when, got, agent)
+		}
+		if got := imageManagers(t, s.ObjectMeta, "db"); !slices.Equal(got, []string{"helm/Apply"}) {
+			t.Errorf("%s: the statefulset's image is managed by %v, want helm/Apply only", when, got)
+		}
+		if got := imageManagers(t, d.ObjectMeta, "agent"); !slices.Equal(got, []string{"helm/Apply"}) {
+			t.Errorf("%s: the daemonset's image is managed by %v, want helm/Apply only", when, got)
+		}
+	}
+	e := baseEnv().with("FERRY_ON_OWNED", "apply-as-owner")
+	var dbImage string
+	for _, w := range []struct{ addr, repo string }{
+		{"k8s:" + pns + "/statefulset/db?context=production", "registry.test/db"},
+		{"k8s:" + pns + "/daemonset/agent?context=production", "registry.test/agent"},
+	} {
+		src := w.repo + "@" + fakeDigest(t.Name()+w.addr)
+		if r := ferry(t, e.with("FERRY_TARGETS", w.addr, "FERRY_SOURCE", src), "promote"); r.code != 0 {
+			t.Fatalf("promote %s: want exit 0\n%s", w.addr, r)
+		}
+		r := ferry(t, e.with("FERRY_TARGETS", w.addr, "FERRY_SOURCE", w.repo+"-crash@"+fakeDigest(t.Name()+w.addr+"crash")), "promote")
+		if r.code != 1 || r.report(t).Targets[0].Status != promote.StatusRestored {
+			t.Fatalf("crashing promotion of %s: want exit 1 and restored\n%s", w.addr, r)
+		}
+		if dbImage == "" {
+			dbImage = src
+			check("after the statefulset's promotion and restore", src, "registry.test/agent:v1")
+		} else {
+			check("after the daemonset's promotion and restore", dbImage, src)
+		}
+	}
+	if out, err := helm("upgrade", "agents", "testdata/charts/agents", "--set", "agent=registry.test/agent:v2"); err != nil {
+		t.Fatalf("helm upgrade after ferry's applies: %v\n%s", err, out)
+	}
+	check("after helm upgrade", "registry.test/db:v1", "registry.test/agent:v2")
 }

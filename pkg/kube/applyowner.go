@@ -343,8 +343,5 @@ func (t *Target) releaseAsOwner(ctx context.Context, cs API, st snapshotState, i
 // generation ferry's release left. It returns the generation after.
 func (t *Target) restoreAsOwner(ctx context.Context, cs API, st snapshotState, gen int64) (int64, error) {
 	after, _, err := t.applyAsOwner(ctx, cs, st, gen, imagesOf(st.Template, st.slots()), false)
-	if err == nil {
-		t.logf("put back the images of container %s as field manager %s", slotNames(st.slots()), st.ApplyAs)
-	}
 	return after, err
 }

@@ -338,6 +338,7 @@ func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snaps
 			if err != nil {
 				return fmt.Errorf("restoring: %w", err)
 			}
+			t.logf("put back the images of %s (%s) as field manager %s", w.what(), s.Image, st.ApplyAs)
 			if k.kind() == KindStatefulSet {
 				if err := t.replaceBrokenPods(ctx, cs, k, gen); err != nil {
 					return fmt.Errorf("restoring: %w", err)
