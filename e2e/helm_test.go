@@ -158,7 +158,7 @@ func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
 				} `json:"f:template"`
 			} `json:"f:spec"`
 		}
-		if f.FieldsV1 == nil || json.Unmarshal(f.FieldsV1.Raw, &fields) != nil {
+		if f.FieldsV1 == nil || json.Unmarshal(f.FieldsV1.GetRawBytes(), &fields) != nil {
 			continue
 		}
 		if _, ok := fields.Spec.Template.Spec.Containers[key]["f:image"]; ok {
@@ -282,7 +282,8 @@ func waitRolledOut2(t *testing.T, ns string) *appsv1.Deployment {
 // only manager: a Deployment no tool manages, a Helm release applied
 // client-side (Helm 3's way, --server-side=false), and a Helm 4 release
 // whose image ferry's earlier patch took over. Each is exit 2 naming why
-// and the fix.
+// and the fix. The client-side release does not need it: after a plain
+// patch, its next helm upgrade succeeds.
 func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -322,6 +323,20 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	}
 	if m := mutations(t, production, pns); len(m) != before {
 		t.Errorf("the refusals wrote: %v", m[before:])
+	}
+
+	// A client-side release needs no such write: after ferry's plain
+	// patch, helm upgrade's three-way merge puts the chart's image back
+	// without an error.
+	if r := ferry(t, e.with("FERRY_TARGETS", target(pns, "csa", "production"), "FERRY_ON_OWNED", "patch"), "promote"); r.code != 0 {
+		t.Fatalf("FERRY_ON_OWNED=patch on the client-side release: want exit 0\n%s", r)
+	}
+	if out, err := helm("upgrade", "csa", "testdata/charts/shop", "--set", "image=registry.test/shop:v3"); err != nil {
+		t.Fatalf("helm upgrade of the client-side release after ferry's patch: %v\n%s", err, out)
+	}
+	waitRolledOut(t, production, pns, "csa")
+	if got := imageOf(get(t, production, pns, "csa"), "app"); got != "registry.test/shop:v3" {
+		t.Errorf("after helm upgrade the client-side release runs %s, want the chart's registry.test/shop:v3", got)
 	}
 }
 

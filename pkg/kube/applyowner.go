@@ -103,7 +103,7 @@ func ownsPath(f *metav1.FieldsV1, path []string) bool {
 		return false
 	}
 	var node map[string]json.RawMessage
-	if json.Unmarshal(f.Raw, &node) != nil {
+	if json.Unmarshal(f.GetRawBytes(), &node) != nil {
 		return false
 	}
 	for i, p := range path {

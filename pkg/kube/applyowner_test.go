@@ -23,7 +23,7 @@ const byController = `{"f:metadata":{"f:annotations":{"f:deployment.kubernetes.i
 
 func entry(manager string, op metav1.ManagedFieldsOperationType, sub, fields string) metav1.ManagedFieldsEntry {
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub, APIVersion: "apps/v1",
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}
 }
 
 func helmMeta(managed ...metav1.ManagedFieldsEntry) metav1.ObjectMeta {
