@@ -173,8 +173,9 @@ func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
 // keeps owning it and the next helm upgrade — with the same values or
 // new ones — succeeds without --force-conflicts (putting the chart's
 // image back, as documented). A promotion that fails is restored the same
-// way, and the upgrade after it succeeds too; plan rehearses that apply
-// as a dry run.
+// way, as is one whose run was killed (by recover, from the Lease record),
+// and the upgrade after them succeeds too; plan rehearses that apply as a
+// dry run.
 func TestHelm4ApplyAsOwner(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
@@ -264,6 +265,18 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 		t.Fatalf("crashing promotion: want exit 1 and restored\n%s", r)
 	}
 	owned("after the restore", "registry.test/shop:v3")
+
+	// Killed mid-verification: the Lease record's snapshot names Helm's
+	// manager, and recover restores as it.
+	ek := e.with("FERRY_LOCK_TTL", "2s")
+	killAt(t, ek.with("FERRY_SOURCE", "registry.test/shop-slowready@"+fakeDigest(t.Name()+"slow")), "verify: waiting")
+	if rec := leaseRecord(t, pns, "shop"); rec.Snapshot == nil || !strings.Contains(string(rec.Snapshot.State), `"apply_as":"helm"`) {
+		t.Fatalf("the killed run's record does not name the manager to restore as: %+v", rec.Snapshot)
+	}
+	if r := ferry(t, ek, "recover"); r.code != 0 || !strings.Contains(r.stderr, "restored to registry.test/shop:v3") {
+		t.Fatalf("recover: want exit 0 and restored\n%s", r)
+	}
+	owned("after recover", "registry.test/shop:v3")
 	if out, err := helm("upgrade", "shop", "testdata/charts/shop", "--set", "image=registry.test/shop:v4"); err != nil {
 		t.Fatalf("helm upgrade after ferry's restore: %v\n%s", err, out)
 	}
