@@ -3,9 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -143,7 +146,7 @@ func helmRunner(t *testing.T, ns string) func(args ...string) (string, error) {
 }
 
 // imageManagers are the field managers (manager/operation) that own the
-// image of container name.
+// image of container (or init container) name.
 func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
 	t.Helper()
 	key := `k:{"name":"` + name + `"}`
@@ -153,7 +156,8 @@ func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
 			Spec struct {
 				Template struct {
 					Spec struct {
-						Containers map[string]map[string]json.RawMessage `json:"f:containers"`
+						Containers     map[string]map[string]json.RawMessage `json:"f:containers"`
+						InitContainers map[string]map[string]json.RawMessage `json:"f:initContainers"`
 					} `json:"f:spec"`
 				} `json:"f:template"`
 			} `json:"f:spec"`
@@ -161,7 +165,9 @@ func imageManagers(t *testing.T, m metav1.ObjectMeta, name string) []string {
 		if f.FieldsV1 == nil || json.Unmarshal(f.FieldsV1.GetRawBytes(), &fields) != nil {
 			continue
 		}
-		if _, ok := fields.Spec.Template.Spec.Containers[key]["f:image"]; ok {
+		spec := fields.Spec.Template.Spec
+		_, app := spec.Containers[key]["f:image"]
+		if _, init := spec.InitContainers[key]["f:image"]; app || init {
 			out = append(out, f.Manager+"/"+string(f.Operation))
 		}
 	}
@@ -203,25 +209,7 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 
 	// plan: the same apply as a dry run, nothing written.
 	src := "registry.test/shop@" + fakeDigest(t.Name())
-	if r := ferry(t, e.with("FERRY_SOURCE", src), "plan"); r.code != 0 || !strings.Contains(r.stderr, "dry run") {
-		t.Fatalf("plan: want exit 0 and a dry run\n%s", r)
-	}
-	dry, err := production.DryRuns(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dryApplies int
-	for _, d := range dry {
-		if d.Namespace == pns && d.Verb == "patch" && strings.Contains(d.RequestURI, "fieldManager=helm") {
-			dryApplies++
-		}
-	}
-	if dryApplies != 1 {
-		t.Errorf("plan sent %d dry-run patches as field manager helm, want 1: %+v", dryApplies, dry)
-	}
-	if m := mutations(t, production, pns); len(m) != 0 {
-		t.Fatalf("plan wrote: %v", m)
-	}
+	planDryRunOnly(t, e.with("FERRY_SOURCE", src), pns)
 
 	// promote, then helm upgrade with unchanged values.
 	r := ferry(t, e.with("FERRY_SOURCE", src), "promote")
@@ -268,14 +256,7 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 
 	// Killed mid-verification: the Lease record's snapshot names Helm's
 	// manager, and recover restores as it.
-	ek := e.with("FERRY_LOCK_TTL", "2s")
-	killAt(t, ek.with("FERRY_SOURCE", "registry.test/shop-slowready@"+fakeDigest(t.Name()+"slow")), "verify: waiting")
-	if rec := leaseRecord(t, pns, "shop"); rec.Snapshot == nil || !strings.Contains(string(rec.Snapshot.State), `"apply_as":"helm"`) {
-		t.Fatalf("the killed run's record does not name the manager to restore as: %+v", rec.Snapshot)
-	}
-	if r := ferry(t, ek, "recover"); r.code != 0 || !strings.Contains(r.stderr, "restored to registry.test/shop:v3") {
-		t.Fatalf("recover: want exit 0 and restored\n%s", r)
-	}
+	killAndRecover(t, e, pns)
 	owned("after recover", "registry.test/shop:v3")
 	if out, err := helm("upgrade", "shop", "testdata/charts/shop", "--set", "image=registry.test/shop:v4"); err != nil {
 		t.Fatalf("helm upgrade after ferry's restore: %v\n%s", err, out)
@@ -406,4 +387,107 @@ func TestHelm4ApplyAsOwnerStatefulSetAndDaemonSet(t *testing.T) {
 		t.Fatalf("helm upgrade after ferry's applies: %v\n%s", err, out)
 	}
 	check("after helm upgrade", "registry.test/db:v1", "registry.test/agent:v2")
+}
+
+// helmFields is the set of fields manager helm holds by apply.
+func helmFields(t *testing.T, m metav1.ObjectMeta) string {
+	t.Helper()
+	for _, f := range m.ManagedFields {
+		if f.Manager == "helm" && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" {
+			return f.FieldsV1.GetRawString()
+		}
+	}
+	t.Fatalf("no fields applied by helm: %+v", m.ManagedFields)
+	return ""
+}
+
+// A chart with keyed lists (containers, ports, env, volumes, mounts),
+// atomic lists (args, tolerations), maps and an init container: ferry's
+// apply as Helm's manager drops none of the fields Helm applied (the
+// manager's field set and every value but the two images are as before),
+// and helm upgrade then succeeds.
+func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
+	t.Parallel()
+	pns := namespace(t, production)
+	helm := helmRunner(t, pns)
+	if out, err := helm("install", "rich", "testdata/charts/rich", "--server-side=true"); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	waitRolledOut(t, production, pns, "rich")
+	before := get(t, production, pns, "rich")
+	fields := helmFields(t, before.ObjectMeta)
+	t.Logf("fields helm applied: %s", fields)
+
+	src := "registry.test/shop@" + fakeDigest(t.Name())
+	e := baseEnv().with("FERRY_TARGETS", "k8s:"+pns+"/rich?context=production&container=app,migrate", "FERRY_SOURCE", src, "FERRY_ON_OWNED", "apply-as-owner")
+	if r := ferry(t, e, "promote"); r.code != 0 {
+		t.Fatalf("promote: want exit 0\n%s", r)
+	}
+	waitRolledOut(t, production, pns, "rich")
+	after := get(t, production, pns, "rich")
+	var was, is any
+	_ = json.Unmarshal([]byte(fields), &was)
+	_ = json.Unmarshal([]byte(helmFields(t, after.ObjectMeta)), &is)
+	if !reflect.DeepEqual(was, is) {
+		t.Errorf("helm's fields changed:\nbefore %s\nafter  %s", fields, helmFields(t, after.ObjectMeta))
+	}
+	want := before.Spec.DeepCopy()
+	want.Template.Spec.Containers[0].Image, want.Template.Spec.InitContainers[0].Image = src, src
+	if !equality.Semantic.DeepEqual(*want, after.Spec) {
+		t.Errorf("the spec changed beyond the two images:\nwant %+v\ngot  %+v", *want, after.Spec)
+	}
+	if !maps.Equal(before.Labels, after.Labels) || after.Annotations["example.com/team"] != "payments" {
+		t.Errorf("metadata changed: labels %v, annotations %v", after.Labels, after.Annotations)
+	}
+	for _, c := range []string{"app", "migrate"} {
+		if got := imageManagers(t, after.ObjectMeta, c); !slices.Equal(got, []string{"helm/Apply"}) {
+			t.Errorf("the image of %s is managed by %v, want helm/Apply only", c, got)
+		}
+	}
+	if out, err := helm("upgrade", "rich", "testdata/charts/rich"); err != nil {
+		t.Fatalf("helm upgrade after ferry's apply: %v\n%s", err, out)
+	}
+	waitRolledOut(t, production, pns, "rich")
+	if up := get(t, production, pns, "rich"); !equality.Semantic.DeepEqual(up.Spec.Template, before.Spec.Template) {
+		t.Errorf("after helm upgrade the template is not the chart's:\nwant %+v\ngot  %+v", before.Spec.Template, up.Spec.Template)
+	}
+}
+
+// planDryRunOnly runs ferry plan with e on production's deployment shop in
+// ns: exit 0, one dry-run patch as field manager helm, no write.
+func planDryRunOnly(t *testing.T, e env, ns string) {
+	t.Helper()
+	if r := ferry(t, e, "plan"); r.code != 0 || !strings.Contains(r.stderr, "dry run") {
+		t.Fatalf("plan: want exit 0 and a dry run\n%s", r)
+	}
+	dry, err := production.DryRuns(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dryApplies int
+	for _, d := range dry {
+		if d.Namespace == ns && d.Verb == "patch" && strings.Contains(d.RequestURI, "fieldManager=helm") {
+			dryApplies++
+		}
+	}
+	if dryApplies != 1 {
+		t.Errorf("plan sent %d dry-run patches as field manager helm, want 1: %+v", dryApplies, dry)
+	}
+	if m := mutations(t, production, ns); len(m) != 0 {
+		t.Fatalf("plan wrote: %v", m)
+	}
+}
+
+// killAndRecover kills a promotion of shop in ns mid-verification, checks
+// that its Lease record names the manager to restore as, and recovers.
+func killAndRecover(t *testing.T, e env, ns string) {
+	t.Helper()
+	ek := e.with("FERRY_LOCK_TTL", "2s")
+	killAt(t, ek.with("FERRY_SOURCE", "registry.test/shop-slowready@"+fakeDigest(t.Name()+"slow")), "verify: waiting")
+	if rec := leaseRecord(t, ns, "shop"); rec.Snapshot == nil || !strings.Contains(string(rec.Snapshot.State), `"apply_as":"helm"`) {
+		t.Fatalf("the killed run's record does not name the manager to restore as: %+v", rec.Snapshot)
+	}
+	if r := ferry(t, ek, "recover"); r.code != 0 || !strings.Contains(r.stderr, "restored to registry.test/shop:v3") {
+		t.Fatalf("recover: want exit 0 and restored\n%s", r)
+	}
 }

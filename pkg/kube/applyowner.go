@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,8 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -123,68 +123,193 @@ func ownsPath(f *metav1.FieldsV1, path []string) bool {
 }
 
 // ownedApply is the body of manager's apply to obj: the fields manager
-// owns by apply, as they are, with the images of the containers imgs
-// names changed, and obj's resourceVersion as a precondition. It only
-// reads its arguments.
+// owns by apply, at their current values, with the images of the
+// containers imgs names changed, and obj's resourceVersion as a
+// precondition. It is what client-go's ExtractDeployment (and its
+// StatefulSet and DaemonSet twins) give, which the tests check; those are
+// not used here because their package links every API group of
+// Kubernetes into ferry (13.6 MB). It only reads its arguments.
 func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byte, error) {
-	var cfg any
-	var tmpl *corev1ac.PodTemplateSpecApplyConfiguration
-	var err error
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		var c *appsv1ac.DeploymentApplyConfiguration
-		if c, err = appsv1ac.ExtractDeployment(o, manager); err == nil {
-			c.WithResourceVersion(o.ResourceVersion)
-			cfg = c
-			if c.Spec != nil {
-				tmpl = c.Spec.Template
-			}
-		}
-	case *appsv1.StatefulSet:
-		var c *appsv1ac.StatefulSetApplyConfiguration
-		if c, err = appsv1ac.ExtractStatefulSet(o, manager); err == nil {
-			c.WithResourceVersion(o.ResourceVersion)
-			cfg = c
-			if c.Spec != nil {
-				tmpl = c.Spec.Template
-			}
-		}
-	case *appsv1.DaemonSet:
-		var c *appsv1ac.DaemonSetApplyConfiguration
-		if c, err = appsv1ac.ExtractDaemonSet(o, manager); err == nil {
-			c.WithResourceVersion(o.ResourceVersion)
-			cfg = c
-			if c.Spec != nil {
-				tmpl = c.Spec.Template
-			}
-		}
-	default:
-		return nil, fmt.Errorf("cannot apply as the owner of a %T", obj)
+	_, m, _, err := typedParts(obj)
+	if err != nil {
+		return nil, err
 	}
+	var set map[string]any
+	for _, f := range m.ManagedFields {
+		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" {
+			if err := json.Unmarshal(f.FieldsV1.GetRawBytes(), &set); err != nil {
+				return nil, fmt.Errorf("reading the fields %s owns: %w", manager, err)
+			}
+		}
+	}
+	if set == nil {
+		return nil, fmt.Errorf("field manager %s owns no fields by apply", manager)
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	picked, err := pickOwned(u, set)
 	if err != nil {
 		return nil, fmt.Errorf("reading the fields %s owns: %w", manager, err)
 	}
-	for s, img := range imgs {
-		c := ownedContainer(tmpl, s)
-		if c == nil {
-			return nil, fmt.Errorf("field manager %s does not own container %s", manager, s.Name)
-		}
-		c.Image = &img
+	body, _ := picked.(map[string]any)
+	body["apiVersion"], body["kind"] = appsv1.SchemeGroupVersion.String(), workloadKind(obj)
+	meta, _ := body["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		body["metadata"] = meta
 	}
-	return json.Marshal(cfg)
+	meta["name"], meta["namespace"], meta["resourceVersion"] = m.Name, m.Namespace, m.ResourceVersion
+	for s, img := range imgs {
+		c := ownedContainer(body, s)
+		if c == nil {
+			return nil, fmt.Errorf("field manager %s does not own the image of container %s", manager, s.Name)
+		}
+		c["image"] = img
+	}
+	return json.Marshal(body)
 }
 
-func ownedContainer(tmpl *corev1ac.PodTemplateSpecApplyConfiguration, s slot) *corev1ac.ContainerApplyConfiguration {
-	if tmpl == nil || tmpl.Spec == nil {
-		return nil
+func workloadKind(obj runtime.Object) string {
+	switch obj.(type) {
+	case *appsv1.StatefulSet:
+		return KindStatefulSet
+	case *appsv1.DaemonSet:
+		return KindDaemonSet
 	}
-	list := tmpl.Spec.Containers
+	return KindDeployment
+}
+
+// pickOwned is the part of v (an object as JSON decodes it) that the
+// fieldsV1 set holds: "f:NAME" a field of a map, "k:{KEYS}" the item of a
+// list whose key fields are KEYS, "v:VALUE" the item VALUE of a set, "i:N"
+// the Nth item, "." the node itself; an empty set all of v. It only reads
+// its arguments.
+func pickOwned(v any, set map[string]any) (any, error) {
+	if len(set) == 0 {
+		return v, nil
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return pickFields(v, set)
+	case []any:
+		return pickItems(v, set)
+	}
+	return v, nil
+}
+
+// pickFields is pickOwned for a map.
+func pickFields(v, set map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	for k, sub := range set {
+		if k == "." {
+			continue
+		}
+		name, ok := strings.CutPrefix(k, "f:")
+		if !ok {
+			return nil, fmt.Errorf("unexpected key %q in the fields of a map", k)
+		}
+		fv, ok := v[name]
+		if !ok {
+			continue
+		}
+		p, err := pickOwned(fv, asSet(sub))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+// pickItems is pickOwned for a list: the items set names, in the list's
+// order, each with its key fields.
+func pickItems(v []any, set map[string]any) ([]any, error) {
+	out := []any{}
+	for i, item := range v {
+		for k, sub := range set {
+			keys, ok, err := listKeyMatches(k, i, item)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			p, err := pickOwned(item, asSet(sub))
+			if err != nil {
+				return nil, err
+			}
+			if pm, ok := p.(map[string]any); ok {
+				maps.Copy(pm, keys)
+			}
+			out = append(out, p)
+			break
+		}
+	}
+	return out, nil
+}
+
+// listKeyMatches reports whether the fieldsV1 key k names item, the
+// index-th of its list, and returns the key fields of a "k:" key.
+func listKeyMatches(k string, index int, item any) (map[string]any, bool, error) {
+	switch {
+	case k == ".":
+		return nil, false, nil
+	case strings.HasPrefix(k, "k:"):
+		var keys map[string]any
+		if err := json.Unmarshal([]byte(k[2:]), &keys); err != nil {
+			return nil, false, fmt.Errorf("list key %q: %w", k, err)
+		}
+		m, _ := item.(map[string]any)
+		for kk, kv := range keys {
+			if !sameJSON(m[kk], kv) {
+				return nil, false, nil
+			}
+		}
+		return keys, true, nil
+	case strings.HasPrefix(k, "v:"):
+		var want any
+		if err := json.Unmarshal([]byte(k[2:]), &want); err != nil {
+			return nil, false, fmt.Errorf("set value %q: %w", k, err)
+		}
+		return nil, sameJSON(item, want), nil
+	case strings.HasPrefix(k, "i:"):
+		return nil, k[2:] == strconv.Itoa(index), nil
+	}
+	return nil, false, fmt.Errorf("unexpected key %q in the fields of a list", k)
+}
+
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+func asSet(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// ownedContainer is the container s in an apply body, when the body sets
+// its image.
+func ownedContainer(body map[string]any, s slot) map[string]any {
+	node := any(body)
+	for _, f := range []string{"spec", "template", "spec"} {
+		m, _ := node.(map[string]any)
+		node = m[f]
+	}
+	spec, _ := node.(map[string]any)
+	list := "containers"
 	if s.Init {
-		list = tmpl.Spec.InitContainers
+		list = "initContainers"
 	}
-	for i := range list {
-		if list[i].Name != nil && *list[i].Name == s.Name && list[i].Image != nil {
-			return &list[i]
+	items, _ := spec[list].([]any)
+	for _, it := range items {
+		if c, _ := it.(map[string]any); c != nil && c["name"] == s.Name {
+			if _, ok := c["image"]; ok {
+				return c
+			}
 		}
 	}
 	return nil

@@ -2,12 +2,18 @@ package kube
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -146,5 +152,139 @@ func TestOwnedApplyKeepsEveryFieldHelmOwns(t *testing.T) {
 	}
 	if _, err := ownedApply(d, "helm", map[slot]string{{Init: true, Name: "migrate"}: "x"}); err == nil {
 		t.Error("a container Helm does not own: want an error")
+	}
+}
+
+// richApplied are the fields Helm 4.3.1 applied for the chart
+// e2e/testdata/charts/rich (keyed lists, atomic lists, maps, an init
+// container), as the API server recorded them.
+const richApplied = `{"f:metadata":{"f:annotations":{"f:example.com/team":{},"f:meta.helm.sh/release-name":{},"f:meta.helm.sh/release-namespace":{}},"f:labels":{"f:app.kubernetes.io/managed-by":{},"f:app.kubernetes.io/name":{}}},"f:spec":{"f:replicas":{},"f:revisionHistoryLimit":{},"f:selector":{},"f:strategy":{"f:rollingUpdate":{"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:annotations":{"f:example.com/scrape":{}},"f:labels":{"f:app":{},"f:tier":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:args":{},"f:env":{"k:{\"name\":\"MODE\"}":{".":{},"f:name":{},"f:value":{}},"k:{\"name\":\"POD_NAME\"}":{".":{},"f:name":{},"f:valueFrom":{"f:fieldRef":{}}}},"f:image":{},"f:name":{},"f:ports":{"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{},"f:protocol":{}},"k:{\"containerPort\":9090,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{},"f:protocol":{}}},"f:readinessProbe":{"f:httpGet":{"f:path":{},"f:port":{}},"f:periodSeconds":{}},"f:resources":{"f:limits":{"f:memory":{}},"f:requests":{"f:cpu":{},"f:memory":{}}},"f:volumeMounts":{"k:{\"mountPath\":\"/cache\"}":{".":{},"f:mountPath":{},"f:name":{}},"k:{\"mountPath\":\"/etc/app\"}":{".":{},"f:mountPath":{},"f:name":{},"f:readOnly":{}}}},"k:{\"name\":\"sidecar\"}":{".":{},"f:image":{},"f:name":{},"f:ports":{"k:{\"containerPort\":15000,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:protocol":{}}}}},"f:imagePullSecrets":{"k:{\"name\":\"regcred\"}":{}},"f:initContainers":{"k:{\"name\":\"migrate\"}":{".":{},"f:args":{},"f:image":{},"f:name":{}}},"f:nodeSelector":{},"f:securityContext":{"f:runAsNonRoot":{},"f:runAsUser":{}},"f:tolerations":{},"f:volumes":{"k:{\"name\":\"cache\"}":{".":{},"f:emptyDir":{},"f:name":{}},"k:{\"name\":\"config\"}":{".":{},"f:configMap":{"f:name":{},"f:optional":{}},"f:name":{}}}}}}}`
+
+// richDeployment is that chart's Deployment as the API server keeps it:
+// defaults filled in, a status, the controller's annotation, and a field
+// another manager set (the sidecar's pull policy).
+func richDeployment() *appsv1.Deployment {
+	port := func(name string, p int32) corev1.ContainerPort {
+		return corev1.ContainerPort{Name: name, ContainerPort: p, Protocol: corev1.ProtocolTCP}
+	}
+	mount := func(name, path string, ro bool) corev1.VolumeMount {
+		return corev1.VolumeMount{Name: name, MountPath: path, ReadOnly: ro}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "rich", Namespace: "prod", ResourceVersion: "77", Generation: 3,
+			Labels:      map[string]string{helmManagedBy: "Helm", "app.kubernetes.io/name": "rich"},
+			Annotations: map[string]string{"example.com/team": "payments", helmReleaseName: "rich", helmReleaseNS: "prod", revisionAnnotation: "2"},
+			ManagedFields: []metav1.ManagedFieldsEntry{
+				entry("helm", metav1.ManagedFieldsOperationApply, "", richApplied),
+				entry("kubectl-edit", metav1.ManagedFieldsOperationUpdate, "", `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"sidecar\"}":{"f:imagePullPolicy":{}}}}}}}`),
+				entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status", byController),
+			},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2), RevisionHistoryLimit: ptr.To[int32](5), ProgressDeadlineSeconds: ptr.To[int32](600),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rich"}},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "rich", "tier": "web"}, Annotations: map[string]string{"example.com/scrape": "true"}},
+				Spec: corev1.PodSpec{
+					NodeSelector:     map[string]string{"kubernetes.io/os": "linux"},
+					Tolerations:      []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "web", Effect: corev1.TaintEffectNoSchedule}},
+					ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}},
+					SecurityContext:  &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](1000)},
+					RestartPolicy:    corev1.RestartPolicyAlways, DNSPolicy: corev1.DNSClusterFirst, SchedulerName: "default-scheduler",
+					Volumes: []corev1.Volume{
+						{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: "rich-config"}, Optional: ptr.To(true), DefaultMode: ptr.To[int32](0o644)}}},
+					},
+					InitContainers: []corev1.Container{{Name: "migrate", Image: "registry.test/shop-migrate:v1", Args: []string{"migrate", "--up"},
+						TerminationMessagePath: "/dev/termination-log", ImagePullPolicy: corev1.PullIfNotPresent}},
+					Containers: []corev1.Container{
+						{Name: "app", Image: "registry.test/shop:v1", Args: []string{"serve", "--port=8080"},
+							Ports: []corev1.ContainerPort{port("http", 8080), port("metrics", 9090)},
+							Env: []corev1.EnvVar{{Name: "MODE", Value: "production"},
+								{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}}},
+							Resources: corev1.ResourceRequirements{
+								Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+								Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}},
+							ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP}},
+								PeriodSeconds: 5, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3},
+							VolumeMounts:           []corev1.VolumeMount{mount("cache", "/cache", false), mount("config", "/etc/app", true)},
+							TerminationMessagePath: "/dev/termination-log", ImagePullPolicy: corev1.PullIfNotPresent},
+						{Name: "sidecar", Image: "registry.test/proxy:v1", Ports: []corev1.ContainerPort{port("", 15000)},
+							TerminationMessagePath: "/dev/termination-log", ImagePullPolicy: corev1.PullAlways},
+					},
+				},
+			},
+		},
+		Status: appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 2},
+	}
+}
+
+// ownedApply gives what client-go's Extract functions give (the
+// reference for "the fields a manager owns"), for every kind, with the
+// images changed and the resourceVersion added.
+func TestOwnedApplyIsClientGosExtract(t *testing.T) {
+	app, migrate := slot{Index: 0, Name: "app"}, slot{Init: true, Index: 0, Name: "migrate"}
+	imgs := map[slot]string{app: "registry.test/shop@sha256:abc", migrate: "registry.test/shop@sha256:abc"}
+	d := richDeployment()
+	s := &appsv1.StatefulSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.StatefulSetSpec{Replicas: d.Spec.Replicas, Selector: d.Spec.Selector, Template: d.Spec.Template, ServiceName: "rich"}}
+	ds := &appsv1.DaemonSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+	setImages := func(tmpl *corev1ac.PodTemplateSpecApplyConfiguration) {
+		tmpl.Spec.Containers[0].WithImage(imgs[app])
+		tmpl.Spec.InitContainers[0].WithImage(imgs[migrate])
+	}
+	cases := []struct {
+		name string
+		obj  runtime.Object
+		want func() (any, error)
+	}{
+		{"deployment", d, func() (any, error) {
+			c, err := appsv1ac.ExtractDeployment(d, "helm")
+			if err == nil {
+				setImages(c.Spec.Template)
+				c.WithResourceVersion(d.ResourceVersion)
+			}
+			return c, err
+		}},
+		{"statefulset", s, func() (any, error) {
+			c, err := appsv1ac.ExtractStatefulSet(s, "helm")
+			if err == nil {
+				setImages(c.Spec.Template)
+				c.WithResourceVersion(s.ResourceVersion)
+			}
+			return c, err
+		}},
+		{"daemonset", ds, func() (any, error) {
+			c, err := appsv1ac.ExtractDaemonSet(ds, "helm")
+			if err == nil {
+				setImages(c.Spec.Template)
+				c.WithResourceVersion(ds.ResourceVersion)
+			}
+			return c, err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want, err := c.want()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := ownedApply(c.obj, "helm", imgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJSON, _ := json.Marshal(want)
+			var g, w any
+			if err := json.Unmarshal(body, &g); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal(wantJSON, &w)
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("ownedApply:\n%s\nclient-go's Extract:\n%s", body, wantJSON)
+			}
+		})
 	}
 }
