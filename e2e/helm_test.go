@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -274,8 +275,9 @@ func waitRolledOut2(t *testing.T, ns string) *appsv1.Deployment {
 
 // apply-as-owner writes nothing where it cannot keep Helm the image's
 // only manager: a Deployment no tool manages, a Helm release applied
-// client-side (Helm 3's way, --server-side=false), and a Helm 4 release
-// whose image ferry's earlier patch took over. Each is exit 2 naming why
+// client-side (Helm 3's way, --server-side=false), a Helm 4 release whose
+// image ferry's earlier patch took over, and one whose image kubectl's
+// server-side apply shares. Each is exit 2 naming why
 // and the fix. The client-side release does not need it: after a plain
 // patch, its next helm upgrade succeeds.
 func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
@@ -286,11 +288,21 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	if out, err := helm("install", "csa", "testdata/charts/shop", "--server-side=false"); err != nil {
 		t.Fatalf("helm install --server-side=false: %v\n%s", err, out)
 	}
-	if out, err := helm("install", "ssa", "testdata/charts/shop", "--server-side=true"); err != nil {
-		t.Fatalf("helm install: %v\n%s", err, out)
+	for _, n := range []string{"ssa", "shared"} {
+		if out, err := helm("install", n, "testdata/charts/shop", "--server-side=true"); err != nil {
+			t.Fatalf("helm install %s: %v\n%s", n, err, out)
+		}
 	}
-	for _, n := range []string{"plain", "csa", "ssa"} {
+	for _, n := range []string{"plain", "csa", "ssa", "shared"} {
 		waitRolledOut(t, production, pns, n)
+	}
+	// kubectl apply --server-side of the same image: kubectl shares it.
+	shared := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shared"},"spec":{"template":{"spec":{"containers":[{"name":"app","image":"registry.test/shop:v1"}]}}}}`
+	if _, err := production.Admin.AppsV1().Deployments(pns).Patch(t.Context(), "shared", types.ApplyPatchType, []byte(shared), metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
+		t.Fatalf("applying the image as kubectl: %v", err)
+	}
+	if got := imageManagers(t, get(t, production, pns, "shared").ObjectMeta, "app"); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"helm/Apply", "kubectl/Apply"}) {
+		t.Fatalf("the shared image is managed by %v, want helm/Apply and kubectl/Apply", got)
 	}
 	src := "registry.test/shop@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_SOURCE", src)
@@ -307,6 +319,7 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 		{"plain", "not managed by Helm", "unset FERRY_ON_OWNED"},
 		{"csa", "without server-side apply", "FERRY_ON_OWNED=patch"},
 		{"ssa", "no longer manages the image of container app (ferry (Update)", "helm upgrade --force-conflicts"},
+		{"shared", "the image of container app is managed by kubectl (Apply) as well", "helm upgrade --force-conflicts"},
 	} {
 		for _, cmd := range []string{"plan", "promote"} {
 			r := ferry(t, e.with("FERRY_TARGETS", target(pns, c.name, "production")), cmd)
@@ -317,6 +330,11 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	}
 	if m := mutations(t, production, pns); len(m) != before {
 		t.Errorf("the refusals wrote: %v", m[before:])
+	}
+	// What the refusal of the shared image says: Helm's own next upgrade
+	// conflicts with kubectl over it.
+	if out, err := helm("upgrade", "shared", "testdata/charts/shop", "--set", "image=registry.test/shop:v3"); err == nil || !strings.Contains(out, `conflict with "kubectl"`) {
+		t.Errorf("helm upgrade of the shared image: want a conflict with kubectl, got err %v\n%s", err, out)
 	}
 
 	// A client-side release needs no such write: after ferry's plain
