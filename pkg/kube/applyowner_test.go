@@ -2,18 +2,24 @@ package kube
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -287,4 +293,104 @@ func TestOwnedApplyIsClientGosExtract(t *testing.T) {
 			}
 		})
 	}
+}
+
+// helmTarget is a fake target whose Deployment Helm 4 applied.
+func helmTarget(t *testing.T) (*Target, *fake.Clientset) {
+	t.Helper()
+	d := settled(false, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"})
+	d.Annotations[helmReleaseName], d.ResourceVersion = "web", "10"
+	d.ManagedFields = []metav1.ManagedFieldsEntry{entry("helm", metav1.ManagedFieldsOperationApply, "", helmApplied)}
+	return newFakeTarget(t, d, "", TargetOptions{OnOwned: ApplyAsOwner})
+}
+
+// applies are the server-side applies the fake saw, as their managers.
+func applies(cs *fake.Clientset) []string {
+	var out []string
+	for _, a := range cs.Actions() {
+		if p, ok := a.(k8stesting.PatchAction); ok && p.GetPatchType() == types.ApplyPatchType {
+			out = append(out, p.GetResource().Resource)
+		}
+	}
+	return out
+}
+
+// A release under ApplyAsOwner: a stale resourceVersion (a status update
+// in between) is read again and applied once more; a conflict with
+// another manager is not retried and names the way out; a Deployment
+// whose generation moved since the snapshot gets no apply at all.
+func TestReleaseAsOwner(t *testing.T) {
+	img := promoted(t)
+	stale := apierrors.NewConflict(appsv1.Resource("deployments"), "web", errors.New("the object has been modified"))
+	owned := &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 409, Reason: metav1.StatusReasonConflict,
+		Message: `Apply failed with 1 conflict: conflict with "kubectl": .spec.template.spec.containers[name="app"].image`,
+		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: metav1.CauseTypeFieldManagerConflict, Field: ".spec.template.spec.containers[name=\"app\"].image"}}}}}
+	cases := []struct {
+		name    string
+		answers []error // the fake's answers to successive applies; nil lets it through
+		bump    bool    // the generation moves after the snapshot
+		applies int
+		err     string
+	}{
+		{name: "applied", applies: 1},
+		{name: "stale resourceVersion read again", answers: []error{stale, stale}, applies: 3},
+		{name: "conflict with another manager", answers: []error{owned}, applies: 1, err: "--force-conflicts"},
+		{name: "generation moved", bump: true, applies: 0, err: "changed since ferry read it"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tg, cs := helmTarget(t)
+			s, err := tg.Snapshot(t.Context(), img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := promote.DecodeState[snapshotState](s.State); st.ApplyAs != "helm" {
+				t.Fatalf("snapshot applies as %q, want helm", st.ApplyAs)
+			}
+			if c.bump {
+				d, _ := cs.AppsV1().Deployments("shop").Get(t.Context(), "web", metav1.GetOptions{})
+				d.Generation++
+				if _, err := cs.AppsV1().Deployments("shop").Update(t.Context(), d, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			answerApplies(cs, img.Ref(), c.answers)
+			_, err = tg.Release(t.Context(), s, img)
+			if got := len(applies(cs)); got != c.applies {
+				t.Errorf("%d applies, want %d", got, c.applies)
+			}
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatal(err)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Fatalf("err = %v, want %q in it", err, c.err)
+			}
+		})
+	}
+}
+
+// answerApplies makes cs answer its server-side applies of deployment
+// shop/web with answers, then by applying them; an apply that does not
+// set the image to ref at resourceVersion 10 is an error.
+func answerApplies(cs *fake.Clientset, ref string, answers []error) {
+	n := 0
+	cs.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p, _ := a.(k8stesting.PatchAction)
+		if p.GetPatchType() != types.ApplyPatchType {
+			return true, nil, fmt.Errorf("a %s patch under ApplyAsOwner", p.GetPatchType())
+		}
+		var body appsv1.Deployment
+		if err := json.Unmarshal(p.GetPatch(), &body); err != nil || body.Spec.Template.Spec.Containers[0].Image != ref || body.ResourceVersion != "10" {
+			return true, nil, fmt.Errorf("apply body %s (%v)", p.GetPatch(), err)
+		}
+		n++
+		if n <= len(answers) {
+			return true, nil, answers[n-1]
+		}
+		d, _ := cs.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), "shop", "web")
+		out, _ := d.(*appsv1.Deployment)
+		out = out.DeepCopy()
+		out.Spec.Template.Spec.Containers[0].Image, out.Generation = ref, out.Generation+1
+		return true, out, nil
+	})
 }
