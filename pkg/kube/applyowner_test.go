@@ -394,3 +394,19 @@ func answerApplies(cs *fake.Clientset, ref string, answers []error) {
 		return true, out, nil
 	})
 }
+
+// ApplyAsOwner writes only images, so it cannot unpause: a paused
+// Deployment is refused even with OnPaused=resume.
+func TestApplyAsOwnerRefusesPaused(t *testing.T) {
+	d := settled(true, corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:v1"})
+	d.Annotations[helmReleaseName] = "web"
+	d.ManagedFields = []metav1.ManagedFieldsEntry{entry("helm", metav1.ManagedFieldsOperationApply, "", helmApplied)}
+	tg, cs := newFakeTarget(t, d, "", TargetOptions{OnOwned: ApplyAsOwner, OnPaused: Resume})
+	_, err := tg.Snapshot(t.Context(), promoted(t))
+	if err == nil || !promote.IsInput(err) || !strings.Contains(err.Error(), "is paused") || !strings.Contains(err.Error(), "resume it first") {
+		t.Fatalf("err = %v, want an input error saying to resume it first", err)
+	}
+	if n := len(applies(cs)); n != 0 {
+		t.Errorf("%d applies", n)
+	}
+}
