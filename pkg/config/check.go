@@ -78,7 +78,7 @@ type Kube struct {
 	// kubeconfig (YAML or base64), which wins.
 	Kubeconfig, Data string
 	// OnPaused is refuse or resume; OnProgressing refuse or wait;
-	// OnOwned refuse or patch.
+	// OnOwned refuse, patch or apply-as-owner.
 	OnPaused, OnProgressing, OnOwned string
 	// ResolveTags lets a k8s source's tag be resolved in its registry.
 	ResolveTags bool
@@ -408,7 +408,7 @@ func (ch *checker) kube() Kube {
 	}
 	ch.oneOf("ON_PAUSED", s.OnPaused, "refuse", "resume")
 	ch.oneOf("ON_PROGRESSING", s.OnProgressing, "refuse", "wait")
-	ch.oneOf("ON_OWNED", s.OnOwned, "refuse", "patch")
+	ch.oneOf("ON_OWNED", s.OnOwned, "refuse", "patch", "apply-as-owner")
 	return Kube{Kubeconfig: s.KubeconfigPaths(), Data: s.KubeconfigData,
 		OnPaused: s.OnPaused, OnProgressing: s.OnProgressing, OnOwned: s.OnOwned, ResolveTags: s.ResolveTags}
 }

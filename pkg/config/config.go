@@ -95,7 +95,7 @@ type Settings struct {
 
 	OnProgressing string `env:"ON_PROGRESSING" envDefault:"refuse" desc:"What to do with a target Deployment that is still rolling out: refuse (change nothing) or wait for that rollout first." example:"wait"`
 
-	OnOwned string `env:"ON_OWNED" envDefault:"refuse" desc:"What to do with a target workload that Helm, Argo CD or Flux manages: refuse (change nothing, and say how to promote through it) or patch it anyway, knowing that the owner may put its own image back after ferry reported it promoted." example:"patch"`
+	OnOwned string `env:"ON_OWNED" envDefault:"refuse" desc:"What to do with a target workload that Helm, Argo CD or Flux manages: refuse (change nothing, and say how to promote through it); patch it anyway, knowing that the owner may put its own image back after ferry reported it promoted; or apply-as-owner, only for workloads whose images a Helm 4 server-side apply owns: write the image as Helm's field manager, so the next helm upgrade applies without a conflict (and puts the chart's image back). apply-as-owner refuses every other target." example:"patch"`
 
 	Command string `env:"COMMAND" desc:"The command to run when none is given on the command line (the GitHub Action's way to choose): promote, plan, status, rollback or recover; in GitHub Actions it defaults to promote." example:"plan"`
 

@@ -116,16 +116,28 @@ func orUnknown(s string) string {
 }
 
 // checkOwner refuses (an input error) a workload another tool manages,
-// unless OnOwned is Patch; then it logs what the owner will do.
-func (t *Target) checkOwner(what string, m metav1.ObjectMeta) error {
+// unless OnOwned is Patch (then it logs what the owner will do) or
+// ApplyAsOwner (then it returns the field manager to write slots as, or
+// refuses what that cannot write; see planApplyAsOwner).
+func (t *Target) checkOwner(what string, m metav1.ObjectMeta, slots []slot) (applyAs string, err error) {
 	o := ownerOf(m)
+	if t.opts.OnOwned == ApplyAsOwner {
+		if applyAs, err = planApplyAsOwner(what, o, m, slots); err == nil {
+			t.logf("managed by %s; writing the image as its field manager %s (FERRY_ON_OWNED=apply-as-owner): the next helm upgrade applies without a conflict and puts the chart's image back", o, applyAs)
+		}
+		return applyAs, err
+	}
 	if o == nil {
-		return nil
+		return "", nil
 	}
 	if t.opts.OnOwned == Patch {
 		t.logf("managed by %s; patching anyway (FERRY_ON_OWNED=patch): %s", o, o.Does)
-		return nil
+		return "", nil
 	}
-	return promote.Input(fmt.Errorf("%s is managed by %s: %s. Promote through it instead: %s; or set FERRY_ON_OWNED=patch to patch it anyway, knowing that %s may undo the promotion after ferry reported it promoted",
-		what, o, o.Does, o.WayOut, o.Tool))
+	more := ""
+	if appliedBy(m, helmFieldManager) {
+		more = "; or FERRY_ON_OWNED=apply-as-owner to write the image as Helm's own server-side apply, which the next helm upgrade applies over without a conflict (putting the chart's image back)"
+	}
+	return "", promote.Input(fmt.Errorf("%s is managed by %s: %s. Promote through it instead: %s; or set FERRY_ON_OWNED=patch to patch it anyway, knowing that %s may undo the promotion after ferry reported it promoted%s",
+		what, o, o.Does, o.WayOut, o.Tool, more))
 }

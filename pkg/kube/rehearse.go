@@ -106,7 +106,10 @@ func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Ima
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 	}
 	dry := metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}}
-	if k := kindOf(t.ref); k != nil {
+	if st.ApplyAs != "" {
+		// The same apply a release sends (see applyAsOwner).
+		_, _, err = t.applyAsOwner(ctx, cs, st, st.Generation, sameImage(st.slots(), img.Ref()), true)
+	} else if k := kindOf(t.ref); k != nil {
 		_, err = t.patchWorkloadWith(ctx, cs, k, ops, dry)
 	} else {
 		_, err = t.patchWith(ctx, cs, ops, dry)

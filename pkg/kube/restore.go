@@ -130,6 +130,10 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 // putBack patches d's template and change cause back to st's, testing
 // that d is still the Deployment that was read.
 func (t *Target) putBack(ctx context.Context, cs API, d *appsv1.Deployment, st snapshotState) error {
+	if st.ApplyAs != "" {
+		_, err := t.restoreAsOwner(ctx, cs, st, d.Generation)
+		return err
+	}
 	ops := []patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
 		{Op: "test", Path: "/metadata/generation", Value: d.Generation},

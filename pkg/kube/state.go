@@ -33,6 +33,10 @@ type snapshotState struct {
 	// exactly by a restore.
 	Kind     string          `json:"kind,omitempty"`
 	Strategy json.RawMessage `json:"update_strategy,omitempty"`
+	// ApplyAs is the field manager whose server-side apply writes the
+	// images, release and restore alike (FERRY_ON_OWNED=apply-as-owner);
+	// "" for ferry's JSON patches.
+	ApplyAs string `json:"apply_as,omitempty"`
 	// ReplicaSet is the name of the current ReplicaSet.
 	ReplicaSet string `json:"replica_set,omitempty"`
 }

@@ -43,7 +43,7 @@ type TargetOptions struct {
 	ChangeCause func(promoted string) string
 	// Logger receives progress lines.
 	Logger promote.Logger
-	// OnOwned is Refuse or Patch: what to do with a workload Helm, Argo
+	// OnOwned is Refuse, Patch or ApplyAsOwner: what to do with a workload Helm, Argo
 	// CD or Flux manages.
 	OnOwned string
 	// LockTTL is how long the target's lock outlives its holder's last
@@ -101,9 +101,13 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 	if o := ownerOf(d.ObjectMeta); o != nil && want.IsZero() {
 		t.logf("managed by %s", o)
 	}
+	var applyAs string
 	if !want.IsZero() {
-		if err := t.checkOwner("deployment "+d.Namespace+"/"+d.Name, d.ObjectMeta); err != nil {
+		if applyAs, err = t.checkOwner("deployment "+d.Namespace+"/"+d.Name, d.ObjectMeta, slots); err != nil {
 			return promote.Snapshot{}, err
+		}
+		if applyAs != "" && d.Spec.Paused {
+			return promote.Snapshot{}, promote.Input(fmt.Errorf("deployment %s/%s is paused: FERRY_ON_OWNED=apply-as-owner writes only the images, so ferry cannot unpause it; resume it first (kubectl rollout resume)", d.Namespace, d.Name))
 		}
 		switch wait, err := t.settled(d, rss); {
 		case err != nil:
@@ -120,7 +124,7 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 	}
 	st := newState(d.Spec.Template, slots)
 	st.UID, st.Generation = d.UID, d.Generation
-	st.HasAnnotations, st.Paused = d.Annotations != nil, d.Spec.Paused
+	st.HasAnnotations, st.Paused, st.ApplyAs = d.Annotations != nil, d.Spec.Paused, applyAs
 	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
 	}
@@ -194,6 +198,9 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Change{}, err
+	}
+	if st.ApplyAs != "" {
+		return t.releaseAsOwner(ctx, cs, st, img)
 	}
 	ops := t.releaseOps(st, img)
 	if st.Paused {

@@ -177,8 +177,9 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 	if o := ownerOf(w.meta); o != nil && want.IsZero() {
 		t.logf("managed by %s", o)
 	}
+	var applyAs string
 	if !want.IsZero() {
-		if err := t.checkOwner(w.what(), w.meta); err != nil {
+		if applyAs, err = t.checkOwner(w.what(), w.meta, slots); err != nil {
 			return promote.Snapshot{}, err
 		}
 		if err := checkStrategy(w); err != nil {
@@ -205,7 +206,7 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 		return promote.Snapshot{}, err
 	}
 	st := newState(w.template, slots)
-	st.UID, st.Generation, st.Kind = w.uid, w.generation, w.kind
+	st.UID, st.Generation, st.Kind, st.ApplyAs = w.uid, w.generation, w.kind, applyAs
 	st.HasAnnotations = w.annotations != nil
 	if cc, ok := w.annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
@@ -239,6 +240,9 @@ func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snaps
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return promote.Change{}, err
+	}
+	if st.ApplyAs != "" {
+		return t.releaseAsOwner(ctx, cs, st, img)
 	}
 	ops := t.releaseOps(st, img)
 	ref := runRef(img)
@@ -334,6 +338,19 @@ func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snaps
 	case restoreRefuse:
 		return fmt.Errorf("restoring: %s", plan.why)
 	case restorePatch:
+		if st.ApplyAs != "" {
+			gen, err := t.restoreAsOwner(ctx, cs, st, w.generation)
+			if err != nil {
+				return fmt.Errorf("restoring: %w", err)
+			}
+			t.logf("put back the images of %s (%s) as field manager %s", w.what(), s.Image, st.ApplyAs)
+			if k.kind() == KindStatefulSet {
+				if err := t.replaceBrokenPods(ctx, cs, k, gen); err != nil {
+					return fmt.Errorf("restoring: %w", err)
+				}
+			}
+			break
+		}
 		ops := []patchOp{
 			{Op: "test", Path: "/metadata/uid", Value: st.UID},
 			{Op: "test", Path: "/metadata/generation", Value: w.generation},
