@@ -25,6 +25,8 @@ func TestParseGood(t *testing.T) {
 			str: "k8s:shop/statefulset/db?container=app"},
 		{in: "k8s:kube-system/ds/agent", want: Address{Kind: KindKube, Namespace: "kube-system", Deployment: "agent", Workload: WorkloadDaemonSet},
 			str: "k8s:kube-system/daemonset/agent"},
+		{in: "k8s:shop/ro/web?container=app", want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Workload: WorkloadRollout, Container: "app"},
+			str: "k8s:shop/rollout/web?container=app"},
 		{in: "k8s:shop/web?container=app,migrate,sidecar",
 			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app,migrate,sidecar"}},
 		{

@@ -47,6 +47,13 @@ func accessesOf(kind, name string) []access {
 	case KindDaemonSet:
 		named("daemonsets")
 		out = append(out, access{"list", "apps", "controllerrevisions", ""}, access{"watch", "apps", "controllerrevisions", ""})
+	case KindRollout:
+		// A restore aborts the rollout through its status (see
+		// restoreRollout).
+		for _, v := range []string{"get", "list", "watch", "patch"} {
+			out = append(out, access{v, "argoproj.io", "rollouts", name})
+		}
+		out = append(out, access{"patch", "argoproj.io", "rollouts/status", name})
 	default:
 		named("deployments")
 		out = append(out, access{"list", "apps", "replicasets", ""}, access{"watch", "apps", "replicasets", ""})
@@ -69,9 +76,10 @@ func (t *Target) CheckAccess(ctx context.Context) error {
 	}
 	var refused []string
 	for _, a := range accessesOf(t.ref.Kind, t.ref.Name) {
+		res, sub, _ := strings.Cut(a.resource, "/")
 		r, err := cs.SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: t.ref.Namespace, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name,
+				Namespace: t.ref.Namespace, Verb: a.verb, Group: a.group, Resource: res, Subresource: sub, Name: a.name,
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
