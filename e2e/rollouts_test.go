@@ -95,6 +95,15 @@ func rolloutClient(c *testenv.Cluster, ns string) dynamic.ResourceInterface {
 // and waits until the controller reports it Healthy.
 func createRollout(t *testing.T, c *testenv.Cluster, ns, name string, replicas int32, tmpl corev1.PodTemplateSpec) *kube.Rollout {
 	t.Helper()
+	return createRolloutWith(t, c, ns, name, replicas, tmpl, []any{
+		map[string]any{"setWeight": int64(50)},
+		map[string]any{"pause": map[string]any{"duration": "1s"}},
+	})
+}
+
+// createRolloutWith is createRollout with the canary's steps.
+func createRolloutWith(t *testing.T, c *testenv.Cluster, ns, name string, replicas int32, tmpl corev1.PodTemplateSpec, steps []any) *kube.Rollout {
+	t.Helper()
 	tm, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&tmpl)
 	if err != nil {
 		t.Fatal(err)
@@ -107,12 +116,7 @@ func createRollout(t *testing.T, c *testenv.Cluster, ns, name string, replicas i
 			"replicas": int64(replicas),
 			"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
 			"template": tm,
-			"strategy": map[string]any{"canary": map[string]any{
-				"steps": []any{
-					map[string]any{"setWeight": int64(50)},
-					map[string]any{"pause": map[string]any{"duration": "1s"}},
-				},
-			}},
+			"strategy": map[string]any{"canary": map[string]any{"steps": steps}},
 		},
 	}}
 	if _, err := rolloutClient(c, ns).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
@@ -321,4 +325,33 @@ func TestRolloutKilledMidRolloutIsRecovered(t *testing.T) {
 	if rec := readRecord(); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
+}
+
+// A canary that pauses without a duration waits for someone to promote
+// it: ferry says so before its release, waits up to FERRY_TIMEOUT, and
+// when nobody promotes it, aborts the rollout and restores the template.
+func TestRolloutPausedIndefinitelyTimesOutAndIsRestored(t *testing.T) {
+	t.Parallel()
+	argoRollouts(t)
+	pns := namespace(t, production)
+	before := createRolloutWith(t, production, pns, "web", 2, podTemplate("web",
+		[]corev1.Container{container("app", "registry.test/shop:v1")}, nil),
+		[]any{map[string]any{"setWeight": int64(50)}, map[string]any{"pause": map[string]any{}}})
+	start := time.Now()
+	r := ferry(t, baseEnv().with("FERRY_SOURCE", "registry.test/shop@"+fakeDigest(t.Name()),
+		"FERRY_TARGETS", "k8s:"+pns+"/rollout/web?context=production", "FERRY_TIMEOUT", "4s"), "promote")
+	if r.code != 1 || r.report(t).Targets[0].Status != promote.StatusRestored {
+		t.Fatalf("want exit 1 and restored\n%s", r)
+	}
+	for _, s := range []string{"pauses without a duration at step [2]", "paused: waiting for the controller to resume it", "timed out after 4s", "aborted the rollout"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("the run does not say %q\n%s", s, r)
+		}
+	}
+	t.Logf("timed out and restored in %s", time.Since(start).Round(time.Millisecond))
+	after := waitRolloutHealthy(t, production, pns, "web")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || after.Status.StableRS != before.Status.StableRS || after.Status.Abort {
+		t.Errorf("not restored: template %+v, stable %s (abort %v); want %+v on %s", after.Spec.Template, after.Status.StableRS, after.Status.Abort, before.Spec.Template, before.Status.StableRS)
+	}
+	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
 }

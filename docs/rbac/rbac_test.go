@@ -578,8 +578,8 @@ type auditEvent struct {
 	ObjectRef *struct {
 		Resource    string `json:"resource"`
 		Subresource string `json:"subresource"`
-		Namespace string `json:"namespace"`
-		APIGroup  string `json:"apiGroup"`
+		Namespace   string `json:"namespace"`
+		APIGroup    string `json:"apiGroup"`
 	} `json:"objectRef"`
 	ResponseStatus *struct {
 		Code int `json:"code"`

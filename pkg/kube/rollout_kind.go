@@ -199,7 +199,8 @@ func (rollouts) get(ctx context.Context, cs API, ns, name string) (*workload, er
 	if err != nil {
 		return nil, err
 	}
-	if ref := w.obj.(*Rollout).Spec.WorkloadRef; ref != nil {
+	if r, _ := w.obj.(*Rollout); r != nil && r.Spec.WorkloadRef != nil {
+		ref := r.Spec.WorkloadRef
 		return nil, promote.Input(fmt.Errorf("%s runs the pod template of %s %s (spec.workloadRef), not its own: address that %s instead (k8s:%s/%s/%s)",
 			w.what(), strings.ToLower(ref.Kind), ref.Name, strings.ToLower(ref.Kind), ns, strings.ToLower(ref.Kind), ref.Name))
 	}
@@ -418,4 +419,40 @@ func (r *Rollout) DeepCopyObject() runtime.Object {
 		panic(fmt.Sprintf("rollout %s/%s: %v", r.Namespace, r.Name, err))
 	}
 	return &c
+}
+
+// indefinitePauses are the 1-based numbers of the canary steps of r that
+// pause without a duration: the controller waits at them until someone
+// promotes the rollout (`kubectl argo rollouts promote`). It only reads r.
+func indefinitePauses(r *Rollout) []int {
+	c := r.Spec.Strategy.Canary
+	if c == nil {
+		return nil
+	}
+	var out []int
+	for i, step := range c.Steps {
+		p, ok := step["pause"]
+		if !ok {
+			continue
+		}
+		if m, _ := p.(map[string]any); m["duration"] == nil {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+// pauseNote says, before a release to a Rollout whose canary pauses
+// without a duration, what ferry will do there: wait for someone to
+// promote it, up to timeout, and fail (and restore) if nobody does.
+func pauseNote(w *workload, timeout time.Duration) string {
+	r, ok := w.obj.(*Rollout)
+	if !ok {
+		return ""
+	}
+	steps := indefinitePauses(r)
+	if len(steps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the canary of %s pauses without a duration at step %v: ferry waits there for someone to run `kubectl argo rollouts promote`, up to FERRY_TIMEOUT (%s), and restores the rollout if nobody does", w.what(), steps, timeout)
 }

@@ -3,8 +3,10 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -125,5 +127,27 @@ func TestRolloutWithWorkloadRefIsRefused(t *testing.T) {
 	}
 	if _, err := (rollouts{}).get(context.Background(), dynamicOnly{}, "prod", "web"); err == nil {
 		t.Fatal("get without a dynamic client succeeded")
+	}
+}
+
+func TestIndefinitePauses(t *testing.T) {
+	cases := []struct {
+		strategy string
+		want     []int
+	}{
+		{`{canary: {steps: [{setWeight: 20}, {pause: {}}, {setWeight: 60}, {pause: {duration: 30s}}, {pause: {}}]}}`, []int{2, 5}},
+		{`{canary: {steps: [{setWeight: 50}, {pause: {duration: 1m}}]}}`, nil},
+		{`{canary: {}}`, nil},
+		{`{blueGreen: {activeService: web}}`, nil},
+	}
+	for _, c := range cases {
+		r := rolloutFrom(t, "metadata: {name: web, namespace: prod}\nspec:\n  strategy: "+c.strategy+"\n")
+		if got := indefinitePauses(r); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.strategy, got, c.want)
+		}
+		w := &workload{kind: KindRollout, namespace: "prod", name: "web", obj: r}
+		if note := pauseNote(w, time.Minute); (note != "") != (c.want != nil) || (note != "" && !strings.Contains(note, "kubectl argo rollouts promote")) {
+			t.Errorf("%s: note %q", c.strategy, note)
+		}
 	}
 }

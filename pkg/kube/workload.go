@@ -186,6 +186,9 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want image.Ima
 		if err := checkStrategy(w); err != nil {
 			return promote.Snapshot{}, err
 		}
+		if note := pauseNote(w, t.opts.Timeout); note != "" {
+			t.logf("%s", note)
+		}
 		pods, crs, err := workloadPods(ctx, cs, k, w)
 		if err != nil {
 			return promote.Snapshot{}, err
