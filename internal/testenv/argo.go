@@ -18,7 +18,8 @@ import (
 )
 
 // ArgoRolloutsVersion is the Argo Rollouts release whose CRDs the tests
-// install: the newest whose module the Go toolchain here can download.
+// install: the newest whose module the Go toolchain here can download. The
+// controller hack/tools/argo-rollouts pins is the same release.
 const ArgoRolloutsVersion = "v1.9.2"
 
 // ArgoRolloutsCRDs are the AnalysisTemplate and ClusterAnalysisTemplate
