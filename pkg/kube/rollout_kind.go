@@ -381,6 +381,32 @@ func (t *Target) restoreRollout(ctx context.Context, k kindOps, s promote.Snapsh
 	return nil
 }
 
+// What a restored Rollout's controller has made of its abort.
+type abortState int
+
+const (
+	// abortPending: the controller has not observed the restore yet.
+	abortPending abortState = iota
+	// abortGone: it has, and the rollout is not aborted (or it is, but
+	// not on its stable template, which is not ferry's to clear).
+	abortGone
+	// abortLeft: it has, and left the abort set on the stable template.
+	abortLeft
+)
+
+// abortAfterRestore judges r after a restore that made generation gen.
+// It only reads r.
+func abortAfterRestore(r *Rollout, gen int64) abortState {
+	observed, err := strconv.ParseInt(r.Status.ObservedGeneration, 10, 64)
+	if err != nil || observed < gen || r.Status.CurrentPodHash == "" {
+		return abortPending
+	}
+	if r.Status.Abort && r.Status.CurrentPodHash == r.Status.StableRS {
+		return abortLeft
+	}
+	return abortGone
+}
+
 // clearRolloutAbort waits for the Argo Rollouts controller to observe
 // generation gen, then clears status.abort if the controller left it set
 // on a rollout whose template is its stable one.
@@ -391,11 +417,10 @@ func (t *Target) clearRolloutAbort(ctx context.Context, cs API, k kindOps, gen i
 			return err
 		}
 		r, _ := w.obj.(*Rollout)
-		observed, _ := strconv.ParseInt(r.Status.ObservedGeneration, 10, 64)
-		if observed >= gen && r.Status.CurrentPodHash != "" {
-			if !r.Status.Abort || r.Status.CurrentPodHash != r.Status.StableRS {
-				return nil
-			}
+		switch abortAfterRestore(r, gen) {
+		case abortGone:
+			return nil
+		case abortLeft:
 			t.logf("clearing the abort of %s (status.abort, as kubectl argo rollouts retry): it runs its stable template again", w.what())
 			return patchRolloutStatus(ctx, cs, t.ref.Namespace, t.ref.Name, []byte(`{"status":{"abort":false}}`))
 		}

@@ -151,3 +151,24 @@ func TestIndefinitePauses(t *testing.T) {
 		}
 	}
 }
+
+func TestAbortAfterRestore(t *testing.T) {
+	cases := []struct {
+		status string
+		want   abortState
+	}{
+		{`{observedGeneration: "4", abort: true, currentPodHash: a, stableRS: a}`, abortPending},
+		{`{observedGeneration: "5"}`, abortPending},
+		{`{observedGeneration: "5", abort: true, currentPodHash: a, stableRS: a}`, abortLeft},
+		{`{observedGeneration: "5", currentPodHash: a, stableRS: a}`, abortGone},
+		// Aborted on a template that is not the stable one: someone
+		// else's rollout, not ferry's to resume.
+		{`{observedGeneration: "5", abort: true, currentPodHash: b, stableRS: a}`, abortGone},
+	}
+	for _, c := range cases {
+		r := rolloutFrom(t, rolloutHead+"status: "+c.status)
+		if got := abortAfterRestore(r, 5); got != c.want {
+			t.Errorf("%s: %d, want %d", c.status, got, c.want)
+		}
+	}
+}
