@@ -13,16 +13,19 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// access is one call ferry makes: a verb on a resource of an API group,
-// by name when name is set.
+// access is one call ferry makes: a verb on a resource of an API group
+// (RESOURCE/SUBRESOURCE for a subresource), by name when name is set.
 type access struct {
 	verb, group, resource, name string
 }
 
 func (a access) String() string {
-	res := a.resource
+	res, sub, _ := strings.Cut(a.resource, "/")
 	if a.group != "" {
 		res += "." + a.group
+	}
+	if sub != "" {
+		res += "/" + sub
 	}
 	if a.name != "" {
 		res += " " + a.name
