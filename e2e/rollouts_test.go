@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -354,4 +357,57 @@ func TestRolloutPausedIndefinitelyTimesOutAndIsRestored(t *testing.T) {
 		t.Errorf("not restored: template %+v, stable %s (abort %v); want %+v on %s", after.Spec.Template, after.Status.StableRS, after.Status.Abort, before.Spec.Template, before.Status.StableRS)
 	}
 	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
+}
+
+// plan and promote ask RBAC for every call a Rollout's release and
+// restore make: without patch on rollouts/status (the restore's abort)
+// both refuse with exit 2, naming it, before any write.
+func TestRolloutPlanCatchesAForbiddenAbort(t *testing.T) {
+	t.Parallel()
+	argoRollouts(t)
+	pns := namespace(t, production)
+	createRollout(t, production, pns, "web", 1, podTemplate("web", []corev1.Container{container("app", "registry.test/shop:v1")}, nil))
+	ctx := context.Background()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "create"}},
+		},
+	}
+	if _, err := production.Admin.RbacV1().Roles(pns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ferry-no-abort"},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "ferry-no-abort"}},
+	}
+	if _, err := production.Admin.RbacV1().RoleBindings(pns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	data := testenv.Kubeconfig(map[string]*testenv.Cluster{"production": production}, testenv.Impersonate("ferry-no-abort", "ferry-no-abort"))
+	if err := os.WriteFile(kc, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := env{
+		"KUBECONFIG":    kc,
+		"FERRY_SOURCE":  "registry.test/shop@" + fakeDigest(t.Name()),
+		"FERRY_TARGETS": "k8s:" + pns + "/rollout/web?context=production",
+	}
+	for _, cmd := range []string{"plan", "promote"} {
+		r := ferry(t, e, cmd)
+		out := r.stdout + r.stderr
+		if r.code != 2 || !strings.Contains(out, "ferry may not patch rollouts.argoproj.io/status web in namespace "+pns) {
+			t.Fatalf("%s: want exit 2 naming only the refused patch of rollouts/status in %s\n%s", cmd, pns, r)
+		}
+	}
+	if m := mutations(t, production, pns); len(m) != 0 {
+		t.Fatalf("refused plan and promote wrote: %v", m)
+	}
+	if w := leaseWrites(t, production, pns); len(w) != 0 {
+		t.Fatalf("refused promote tried to take a lock: %v", w)
+	}
 }
