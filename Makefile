@@ -35,9 +35,11 @@ test: deps testenv unit fuzz e2e release-check
 deps:
 	hack/install-deps.sh
 
-## testenv: build (or find cached) etcd, kube-apiserver, controller-manager, scheduler, kwok.
+## testenv: build (or find cached) etcd, kube-apiserver, controller-manager, scheduler, kwok,
+## and Argo Rollouts' controller (hack/tools/argo-rollouts; the Rollout tests start it).
 testenv:
 	@hack/build-testenv.sh >/dev/null
+	@hack/build-tool.sh argo-rollouts >/dev/null
 
 unit: testenv
 	FERRY_TESTENV_BIN="$$(hack/build-testenv.sh)" $(GO) test -count=1 -timeout 20m $(UNIT_PKGS)

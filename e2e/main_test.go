@@ -132,6 +132,10 @@ func testMain(m *testing.M) int {
 	}
 
 	code := m.Run()
+	if err := stopArgoRollouts(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: stopping the argo rollouts controllers: %v\n", err)
+		code = 1
+	}
 	if code != 0 {
 		staging.KeepLogs()
 		production.KeepLogs()

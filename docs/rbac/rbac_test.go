@@ -20,7 +20,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -131,6 +134,7 @@ func TestRolesAreEnough(t *testing.T) {
 	t.Run("a failed promotion is restored", l.restore)
 	t.Run("a tag resolved with the pull secret", l.pullSecret)
 	t.Run("a StatefulSet and a DaemonSet promoted, a crash restored", l.kinds)
+	t.Run("a Rollout promoted, a crash aborted and restored", l.rollout)
 	t.Run("every request allowed, every verb used", func(t *testing.T) { l.audit(t, m) })
 	t.Run("without the RoleBinding, refused", func(t *testing.T) { l.refusedWithout(t, m) })
 }
@@ -445,6 +449,66 @@ func (l *lab) kinds(t *testing.T) {
 	l.must(t, 0, "status", both)
 }
 
+// rollout promotes to the Argo Rollouts Rollout roles.yaml names, under
+// Argo Rollouts' real controller, then a crashing build, whose restore
+// aborts the rollout through its status subresource.
+func (l *lab) rollout(t *testing.T) {
+	ctx := t.Context()
+	out, err := exec.CommandContext(ctx, "../../hack/build-tool.sh", "argo-rollouts").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("building Argo Rollouts' controller: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("building Argo Rollouts' controller: %v", err)
+	}
+	a, err := l.cluster.StartArgoRollouts(ctx, strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("starting Argo Rollouts' controller: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("argo rollouts controller log, last lines:\n%s", a.Tail(40))
+		}
+		if err := a.Stop(); err != nil {
+			t.Errorf("stopping Argo Rollouts' controller: %v", err)
+		}
+	})
+	ro := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: production}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web-rollout}}
+  template:
+    metadata: {labels: {app: web-rollout}}
+    spec: {containers: [{name: web, image: "registry.example/web:1"}]}
+  strategy: {canary: {}}
+`), &ro.Object); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := dynamic.NewForConfig(l.cluster.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Resource(schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}).Namespace(production).Create(ctx, ro, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tgt := "FERRY_TARGETS=k8s:" + production + "/rollout/web?context=" + contextName
+	good := "FERRY_SOURCE=registry.example/web@sha256:" + strings.Repeat("3", 64)
+	l.must(t, 0, "plan", good, tgt, "FERRY_ON_PROGRESSING=wait")
+	// The informers start with a list, as against API servers without
+	// streaming lists (see restore).
+	l.must(t, 0, "promote", good, tgt, "FERRY_ON_PROGRESSING=wait", "KUBE_FEATURE_WatchListClient=false")
+	crash := "FERRY_SOURCE=registry.example/web-crash@sha256:" + strings.Repeat("4", 64)
+	if out := l.must(t, 1, "promote", crash, tgt); !strings.Contains(out, "aborted the rollout") {
+		t.Errorf("the restore did not abort the rollout:\n%s", out)
+	}
+	l.must(t, 0, "status", tgt)
+}
+
 // pullSecret: a source with no running pod, whose tag ferry resolves in a
 // private registry with the pull secret its service account names.
 func (l *lab) pullSecret(t *testing.T) {
@@ -512,9 +576,10 @@ type auditEvent struct {
 		Username string `json:"username"`
 	} `json:"impersonatedUser"`
 	ObjectRef *struct {
-		Resource  string `json:"resource"`
-		Namespace string `json:"namespace"`
-		APIGroup  string `json:"apiGroup"`
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+		Namespace   string `json:"namespace"`
+		APIGroup    string `json:"apiGroup"`
 	} `json:"objectRef"`
 	ResponseStatus *struct {
 		Code int `json:"code"`
@@ -546,7 +611,11 @@ func (l *lab) audit(t *testing.T, m manifests) {
 		if e.ImpersonatedUser == nil || e.ImpersonatedUser.Username != "ferry-ci" || e.ObjectRef == nil || e.ResponseStatus == nil {
 			continue
 		}
-		g := grant{e.ObjectRef.Namespace, e.ObjectRef.APIGroup, e.ObjectRef.Resource, e.Verb}
+		res := e.ObjectRef.Resource
+		if e.ObjectRef.Subresource != "" {
+			res += "/" + e.ObjectRef.Subresource
+		}
+		g := grant{e.ObjectRef.Namespace, e.ObjectRef.APIGroup, res, e.Verb}
 		if e.ResponseStatus.Code == http.StatusForbidden {
 			t.Errorf("ferry was refused %+v", g)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,13 +18,27 @@ import (
 )
 
 // ArgoRolloutsVersion is the Argo Rollouts release whose CRDs the tests
-// install: the newest whose module the Go toolchain here can download.
+// install: the newest whose module the Go toolchain here can download. The
+// controller hack/tools/argo-rollouts pins is the same release.
 const ArgoRolloutsVersion = "v1.9.2"
 
 // ArgoRolloutsCRDs are the AnalysisTemplate and ClusterAnalysisTemplate
 // CRDs of Argo Rollouts at ArgoRolloutsVersion, from its module
 // (manifests/crds), fetched through the Go module proxy.
 func ArgoRolloutsCRDs(ctx context.Context) ([][]byte, error) {
+	return argoRolloutsCRDs(ctx, "analysis-template-crd.yaml", "cluster-analysis-template-crd.yaml")
+}
+
+// ArgoRolloutsControllerCRDs are every CRD of Argo Rollouts at
+// ArgoRolloutsVersion, which its controller watches: Rollouts,
+// Experiments, AnalysisRuns, AnalysisTemplates and
+// ClusterAnalysisTemplates.
+func ArgoRolloutsControllerCRDs(ctx context.Context) ([][]byte, error) {
+	return argoRolloutsCRDs(ctx, "rollout-crd.yaml", "experiment-crd.yaml", "analysis-run-crd.yaml",
+		"analysis-template-crd.yaml", "cluster-analysis-template-crd.yaml")
+}
+
+func argoRolloutsCRDs(ctx context.Context, files ...string) ([][]byte, error) {
 	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", "github.com/argoproj/argo-rollouts@"+ArgoRolloutsVersion).Output()
 	if err != nil {
 		return nil, fmt.Errorf("downloading argo-rollouts %s: %w", ArgoRolloutsVersion, err)
@@ -33,7 +48,7 @@ func ArgoRolloutsCRDs(ctx context.Context) ([][]byte, error) {
 		return nil, fmt.Errorf("downloading argo-rollouts %s: %v %s", ArgoRolloutsVersion, err, mod.Error)
 	}
 	var crds [][]byte
-	for _, f := range []string{"analysis-template-crd.yaml", "cluster-analysis-template-crd.yaml"} {
+	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(mod.Dir, "manifests", "crds", f))
 		if err != nil {
 			return nil, fmt.Errorf("argo-rollouts CRD: %w", err)
@@ -46,7 +61,8 @@ func ArgoRolloutsCRDs(ctx context.Context) ([][]byte, error) {
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // InstallCRDs creates the CRDs (YAML) in c and waits until each is
-// Established.
+// Established. A CRD that exists already (another test installed it) is
+// waited for as it is.
 func (c *Cluster) InstallCRDs(ctx context.Context, crds [][]byte) error {
 	dc, err := dynamic.NewForConfig(c.AdminConfig())
 	if err != nil {
@@ -58,7 +74,7 @@ func (c *Cluster) InstallCRDs(ctx context.Context, crds [][]byte) error {
 			return fmt.Errorf("reading a CRD: %w", err)
 		}
 		u := &unstructured.Unstructured{Object: obj}
-		if _, err := dc.Resource(crdResource).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		if _, err := dc.Resource(crdResource).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating CRD %s: %w", u.GetName(), err)
 		}
 		deadline := time.Now().Add(30 * time.Second)

@@ -14,6 +14,10 @@
 //     rollbacks behave as on any cluster. The node lifecycle controller is off
 //     (see below).
 //   - kube-scheduler: pods are really scheduled, onto the one node.
+//   - on request (Cluster.StartArgoRollouts), Argo Rollouts' real
+//     controller (v1.9.2, built from its module by hack/build-tool.sh) with
+//     every CRD of the same module: it drives Rollouts, their ReplicaSets,
+//     canary steps and aborts as in a cluster, from outside it.
 //
 // # What is simulated
 //

@@ -32,6 +32,12 @@ type process struct {
 // reaches only the test binary, which then stops it in order) and is killed
 // by the kernel if the test binary dies.
 func startProcess(name, logPath, bin string, args ...string) (*process, error) {
+	return startProcessEnv(name, logPath, bin, nil, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables
+// (KEY=VALUE) for the child.
+func startProcessEnv(name, logPath, bin string, env []string, args ...string) (*process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -40,7 +46,7 @@ func startProcess(name, logPath, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = f
 	cmd.Stderr = f
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := spawn(cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)

@@ -31,6 +31,8 @@ const (
 	WorkloadDeployment  = "Deployment"
 	WorkloadStatefulSet = "StatefulSet"
 	WorkloadDaemonSet   = "DaemonSet"
+	// WorkloadRollout is Argo Rollouts' Rollout (argoproj.io/v1alpha1).
+	WorkloadRollout = "Rollout"
 )
 
 // workloadWords are the kind words a k8s: address may use, as kubectl
@@ -39,6 +41,7 @@ var workloadWords = map[string]string{
 	"deployment": "", "deployments": "", "deploy": "",
 	"statefulset": WorkloadStatefulSet, "statefulsets": WorkloadStatefulSet, "sts": WorkloadStatefulSet,
 	"daemonset": WorkloadDaemonSet, "daemonsets": WorkloadDaemonSet, "ds": WorkloadDaemonSet,
+	"rollout": WorkloadRollout, "rollouts": WorkloadRollout, "ro": WorkloadRollout,
 }
 
 // KindName is the kind of the workload a k8s: address names, as
@@ -107,7 +110,8 @@ type Address struct {
 	// [Address.Containers]); empty: the only one.
 	Namespace, Deployment, Context, Container string
 	// Workload is the kind of the workload: "" for a Deployment (the
-	// default), [WorkloadStatefulSet] or [WorkloadDaemonSet].
+	// default), [WorkloadStatefulSet], [WorkloadDaemonSet] or
+	// [WorkloadRollout].
 	Workload string
 
 	// Heroku (KindHeroku): the app and its process types, never empty in
@@ -305,7 +309,7 @@ func parseKube(s string) (Address, error) {
 		w, ok := workloadWords[strings.ToLower(parts[1])]
 		if !ok {
 			return Address{}, errorf(s, "k8s:shop/statefulset/db",
-				"unknown workload kind %q in %q: use deployment, statefulset or daemonset (or leave it out for a Deployment)", parts[1], s)
+				"unknown workload kind %q in %q: use deployment, statefulset, daemonset or rollout (or leave it out for a Deployment)", parts[1], s)
 		}
 		workload, parts = w, []string{parts[0], parts[2]}
 	case len(parts) != 2 || parts[0] == "" || parts[1] == "":

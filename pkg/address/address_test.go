@@ -30,6 +30,8 @@ func TestParseGood(t *testing.T) {
 		{in: "k8s:shop/web?container=app%3Dweb", // an escaped '=' is a '=' all the same
 			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app=web"},
 			str:  "k8s:shop/web?container=app=web"},
+		{in: "k8s:shop/ro/web?container=app", want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Workload: WorkloadRollout, Container: "app"},
+			str: "k8s:shop/rollout/web?container=app"},
 		{in: "k8s:shop/web?container=app,migrate,sidecar",
 			want: Address{Kind: KindKube, Namespace: "shop", Deployment: "web", Container: "app,migrate,sidecar"}},
 		{

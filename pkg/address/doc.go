@@ -4,7 +4,7 @@
 // Three forms exist:
 //
 //	k8s:NAMESPACE/DEPLOYMENT?context=CTX&container=NAME[,NAME...]&health=URL
-//	k8s:NAMESPACE/KIND/NAME?...   (KIND: deployment, statefulset, daemonset)
+//	k8s:NAMESPACE/KIND/NAME?...   (KIND: deployment, statefulset, daemonset, rollout)
 //	heroku:APP[/PROCESS[,PROCESS...]]?health=URL
 //	ghcr.io/acme/shop:1.4.2   (any image reference, by tag or digest)
 //

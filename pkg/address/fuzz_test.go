@@ -14,6 +14,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("k8s:shop/statefulset/db?container=app,migrate")
 	f.Add("k8s:shop/DS/agent?context=a/b")
 	f.Add("k8s:shop/web?container=app=web,proxy=sidecar&context=a%3Db")
+	f.Add("k8s:shop/Rollouts/web?container=app")
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := Parse(s)
 		if err != nil {

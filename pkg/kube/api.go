@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/rest"
 )
@@ -155,7 +156,13 @@ func NewAPI(rc *rest.Config) (API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return restAPI{apps: apps, core: core, authz: authz, coord: coord}, nil
+	// Argo Rollouts' Rollouts are custom resources, called through the
+	// dynamic client (see rollout_kind.go).
+	dyn, err := dynamic.NewForConfigAndClient(rc, hc)
+	if err != nil {
+		return nil, err
+	}
+	return restAPI{apps: apps, core: core, authz: authz, coord: coord, dyn: dyn}, nil
 }
 
 func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
@@ -169,7 +176,13 @@ func restClient(rc *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPat
 	return rest.RESTClientForConfigAndClient(c, hc)
 }
 
-type restAPI struct{ apps, core, authz, coord rest.Interface }
+type restAPI struct {
+	apps, core, authz, coord rest.Interface
+	dyn                      dynamic.Interface
+}
+
+// Dynamic calls custom resources (dynamicAPI).
+func (a restAPI) Dynamic() dynamic.Interface { return a.dyn }
 
 func (a restAPI) SelfSubjectAccessReviews() AccessReviewClient {
 	return gentype.NewClient("selfsubjectaccessreviews", a.authz, parameterCodec, "",

@@ -1,7 +1,9 @@
 // Package kube reads and changes Kubernetes workloads for ferry:
-// Deployments (deployment.go, target.go), and StatefulSets and DaemonSets
-// through the workload abstraction (workload.go, statefulset.go,
-// daemonset.go), each kind with its own pure evaluator. A target may
+// Deployments (deployment.go, target.go), and StatefulSets, DaemonSets and
+// Argo Rollouts' Rollouts through the workload abstraction (workload.go,
+// statefulset.go, daemonset.go, rollout_kind.go), each kind with its own
+// pure evaluator; Rollouts are read and patched as unstructured objects and
+// judged by what their controller reports. A target may
 // change several containers, init containers included, in one patch
 // (containers.go); one that Helm, Argo CD or Flux manages is refused
 // unless told otherwise (owner.go); plan rehearses a release with access

@@ -18,7 +18,7 @@ import (
 
 // A workload's lock and promotion record is a coordination.k8s.io/v1
 // Lease beside it, named ferry.KIND.NAME (ferry.deployment.web,
-// ferry.statefulset.db, ferry.daemonset.agent): its holderIdentity is the
+// ferry.statefulset.db, ferry.daemonset.agent, ferry.rollout.web): its holderIdentity is the
 // run holding the lock, which renews it every third of
 // leaseDurationSeconds while it lives, so a killed run's lock expires by
 // itself; the record (promote.Record as JSON) is its annotation

@@ -13,16 +13,19 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// access is one call ferry makes: a verb on a resource of an API group,
-// by name when name is set.
+// access is one call ferry makes: a verb on a resource of an API group
+// (RESOURCE/SUBRESOURCE for a subresource), by name when name is set.
 type access struct {
 	verb, group, resource, name string
 }
 
 func (a access) String() string {
-	res := a.resource
+	res, sub, _ := strings.Cut(a.resource, "/")
 	if a.group != "" {
 		res += "." + a.group
+	}
+	if sub != "" {
+		res += "/" + sub
 	}
 	if a.name != "" {
 		res += " " + a.name
@@ -47,6 +50,13 @@ func accessesOf(kind, name string) []access {
 	case KindDaemonSet:
 		named("daemonsets")
 		out = append(out, access{"list", "apps", "controllerrevisions", ""}, access{"watch", "apps", "controllerrevisions", ""})
+	case KindRollout:
+		// A restore aborts the rollout through its status (see
+		// restoreRollout).
+		for _, v := range []string{"get", "list", "watch", "patch"} {
+			out = append(out, access{v, "argoproj.io", "rollouts", name})
+		}
+		out = append(out, access{"patch", "argoproj.io", "rollouts/status", name})
 	default:
 		named("deployments")
 		out = append(out, access{"list", "apps", "replicasets", ""}, access{"watch", "apps", "replicasets", ""})
@@ -69,9 +79,10 @@ func (t *Target) CheckAccess(ctx context.Context) error {
 	}
 	var refused []string
 	for _, a := range accessesOf(t.ref.Kind, t.ref.Name) {
+		res, sub, _ := strings.Cut(a.resource, "/")
 		r, err := cs.SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: t.ref.Namespace, Verb: a.verb, Group: a.group, Resource: a.resource, Name: a.name,
+				Namespace: t.ref.Namespace, Verb: a.verb, Group: a.group, Resource: res, Subresource: sub, Name: a.name,
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {

@@ -180,7 +180,7 @@ func (s *Source) resolveWorkload(ctx context.Context, cs API, k kindOps) (image.
 	hash := k.currentHash(w, crs)
 	var current []corev1.Pod
 	for _, p := range pods {
-		if hash != "" && p.Labels[revisionHashLabel] == hash && p.DeletionTimestamp == nil {
+		if hash != "" && p.Labels[podHashLabel(k)] == hash && p.DeletionTimestamp == nil {
 			current = append(current, p)
 		}
 	}

@@ -72,6 +72,8 @@ func kindOf(r Ref) kindOps {
 		return statefulSets{}
 	case KindDaemonSet:
 		return daemonSets{}
+	case KindRollout:
+		return rollouts{}
 	}
 	return nil
 }
@@ -139,7 +141,7 @@ func workloadPods(ctx context.Context, cs API, k kindOps, w *workload) ([]corev1
 	}
 	var pods []corev1.Pod
 	for _, p := range list.Items {
-		if controlledBy(p.OwnerReferences, w.uid) {
+		if podOf(k, &p, w.uid) {
 			pods = append(pods, p)
 		}
 	}
@@ -184,6 +186,9 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 		}
 		if err := checkStrategy(w); err != nil {
 			return promote.Snapshot{}, err
+		}
+		if note := pauseNote(w, t.opts.Timeout); note != "" {
+			t.logf("%s", note)
 		}
 		pods, crs, err := workloadPods(ctx, cs, k, w)
 		if err != nil {
@@ -314,6 +319,9 @@ func (t *Target) verifyWorkload(ctx context.Context, k kindOps) error {
 // deleted, as Kubernetes' "forced rollback" asks: with OrderedReady the
 // controller waits for a broken pod forever instead of replacing it.
 func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snapshot, c promote.Change) error {
+	if k.kind() == KindRollout {
+		return t.restoreRollout(ctx, k, s, c)
+	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return err
@@ -533,7 +541,7 @@ func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use fun
 		}
 		var ps []corev1.Pod
 		for _, o := range pods.GetStore().List() {
-			if p, ok := o.(*corev1.Pod); ok && controlledBy(p.OwnerReferences, cur.uid) {
+			if p, ok := o.(*corev1.Pod); ok && podOf(k, p, cur.uid) {
 				ps = append(ps, *p)
 			}
 		}
