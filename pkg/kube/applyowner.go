@@ -35,14 +35,19 @@ const ownerApplyTries = 5
 
 // planApplyAsOwner decides whether ferry may write the images of slots as
 // Helm 4's field manager, and returns that manager. o is the owner ownerOf
-// found (nil: none); m the workload's metadata; what names it in errors.
+// found (nil: none); kind the workload's kind; m its metadata; what names
+// it in errors. A Rollout is refused: Argo Rollouts' controller, not Helm,
+// decides which template runs, and ferry writes it through its own calls.
 // It may when Helm owns the workload, Helm's manager holds fields by
 // server-side apply, and that apply owns the image of every container
 // promoted with no other manager sharing it (a changed value would
 // conflict with that manager, for ferry's apply and Helm's next one
 // alike). It only reads its arguments.
-func planApplyAsOwner(what string, o *owner, m metav1.ObjectMeta, slots []slot) (string, error) {
+func planApplyAsOwner(kind, what string, o *owner, m metav1.ObjectMeta, slots []slot) (string, error) {
 	fix := "set FERRY_ON_OWNED=refuse and promote through the owner, or FERRY_ON_OWNED=patch to patch it anyway"
+	if kind == KindRollout {
+		return "", promote.Input(fmt.Errorf("%s is an Argo Rollout: FERRY_ON_OWNED=apply-as-owner writes only Deployments, StatefulSets and DaemonSets; %s", what, fix))
+	}
 	if o == nil {
 		return "", promote.Input(fmt.Errorf("%s is not managed by Helm: FERRY_ON_OWNED=apply-as-owner only writes images that a Helm 4 server-side apply owns; unset FERRY_ON_OWNED (the default, refuse, patches workloads no tool manages)", what))
 	}

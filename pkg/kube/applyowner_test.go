@@ -57,6 +57,7 @@ func TestPlanApplyAsOwner(t *testing.T) {
 	noImage := strings.Replace(helmApplied, `"f:image":{},`, "", 1)
 	cases := []struct {
 		name  string
+		kind  string // "": a Deployment
 		m     metav1.ObjectMeta
 		slots []slot
 		want  string // the manager; "" = refused
@@ -82,12 +83,14 @@ func TestPlanApplyAsOwner(t *testing.T) {
 		{name: "an init container the chart sets", m: helmMeta(entry("helm", apply, "",
 			`{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{"f:image":{}}},"f:initContainers":{"k:{\"name\":\"migrate\"}":{"f:image":{}}}}}}}`)),
 			slots: []slot{{Index: 0, Name: "app"}, {Init: true, Index: 0, Name: "migrate"}}, want: "helm"},
+		{name: "a Rollout Helm applied", kind: KindRollout, m: helmMeta(entry("helm", apply, "", helmApplied)),
+			slots: app, err: []string{"is an Argo Rollout", "only Deployments, StatefulSets and DaemonSets", "FERRY_ON_OWNED=patch"}},
 		{name: "an init container the chart does not set", m: helmMeta(entry("helm", apply, "", helmApplied)),
 			slots: []slot{{Index: 0, Name: "app"}, {Init: true, Index: 0, Name: "migrate"}}, err: []string{"container migrate"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := planApplyAsOwner("deployment prod/shop", ownerOf(c.m), c.m, c.slots)
+			got, err := planApplyAsOwner(c.kind, "deployment prod/shop", ownerOf(c.m), c.m, c.slots)
 			if got != c.want {
 				t.Fatalf("manager = %q (err %v), want %q", got, err, c.want)
 			}

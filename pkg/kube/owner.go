@@ -122,7 +122,7 @@ func orUnknown(s string) string {
 func (t *Target) checkOwner(what string, m metav1.ObjectMeta, slots []slot) (applyAs string, err error) {
 	o := ownerOf(m)
 	if t.opts.OnOwned == ApplyAsOwner {
-		if applyAs, err = planApplyAsOwner(what, o, m, slots); err == nil {
+		if applyAs, err = planApplyAsOwner(t.ref.Kind, what, o, m, slots); err == nil {
 			t.logf("managed by %s; writing the image as its field manager %s (FERRY_ON_OWNED=apply-as-owner): the next helm upgrade applies without a conflict and puts the chart's image back", o, applyAs)
 		}
 		return applyAs, err
