@@ -331,11 +331,12 @@ func imagesOf(tmpl corev1.PodTemplateSpec, slots []slot) map[slot]string {
 	return out
 }
 
-// sameImage maps every slot to ref.
-func sameImage(slots []slot, ref string) map[slot]string {
+// imagesFor maps every slot to the image a release of run gives it: the
+// image a container mapping names, else run.
+func imagesFor(slots []slot, run string) map[slot]string {
 	out := map[slot]string{}
 	for _, s := range slots {
-		out[s] = ref
+		out[s] = s.ref(run)
 	}
 	return out
 }
@@ -451,17 +452,19 @@ func typedParts(obj runtime.Object) (runtime.Object, metav1.ObjectMeta, corev1.P
 }
 
 // releaseAsOwner is Release under ApplyAsOwner: the images of st's
-// containers set to img by st.ApplyAs's apply. The change cause is not
+// containers set to img (or the images a mapping names) by st.ApplyAs's
+// apply. The change cause is not
 // recorded: an annotation Helm's manager does not own would be taken from
 // whoever set it, with a conflict if another manager holds it.
 func (t *Target) releaseAsOwner(ctx context.Context, cs API, st snapshotState, img image.Image) (promote.Change, error) {
-	ch := changeState{Asked: st.asked(img.Ref())}
-	gen, tmpl, err := t.applyAsOwner(ctx, cs, st, st.Generation, sameImage(st.slots(), img.Ref()), false)
+	ref := runRef(img)
+	ch := changeState{Asked: st.asked(ref)}
+	gen, tmpl, err := t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), ref), false)
 	if err == nil {
 		ch.Left, ch.Generation = &tmpl, gen
-		t.logf("set container %s to %s as field manager %s (generation %d)", slotNames(st.slots()), img.Ref(), st.ApplyAs, gen)
+		t.logf("set container %s to %s as field manager %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), st.ApplyAs, gen)
 	}
-	change, cerr := encodeChange(img.Ref(), ch)
+	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
 	if err != nil {
 		return change, fmt.Errorf("releasing: %w", err)
 	}

@@ -413,3 +413,14 @@ func TestApplyAsOwnerRefusesPaused(t *testing.T) {
 		t.Errorf("%d applies", n)
 	}
 }
+
+// An apply as the owner writes what a release would: a mapped container
+// takes the image its mapping names, the others the promoted one.
+func TestImagesForFollowsAMapping(t *testing.T) {
+	app, proxy := slot{Index: 0, Name: "app"}, slot{Index: 1, Name: "proxy", From: "sidecar", Image: "ghcr.io/acme/proxy@" + digestM}
+	got := imagesFor([]slot{app, proxy}, "ghcr.io/acme/shop@"+digestA)
+	want := map[slot]string{app: "ghcr.io/acme/shop@" + digestA, proxy: "ghcr.io/acme/proxy@" + digestM}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("imagesFor = %v\nwant %v", got, want)
+	}
+}

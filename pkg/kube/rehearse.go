@@ -119,7 +119,7 @@ func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Ima
 	dry := metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}}
 	if st.ApplyAs != "" {
 		// The same apply a release sends (see applyAsOwner).
-		_, _, err = t.applyAsOwner(ctx, cs, st, st.Generation, sameImage(st.slots(), img.Ref()), true)
+		_, _, err = t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), runRef(img)), true)
 	} else if k := kindOf(t.ref); k != nil {
 		_, err = t.patchWorkloadWith(ctx, cs, k, ops, dry)
 	} else {
