@@ -165,8 +165,19 @@ func ParseProvenance(s string) (Provenance, error) {
 
 // NormalizeRepository drops what differs between spellings of one source
 // repository: a git+ prefix, the scheme, a trailing .git or slash, and
-// an @ref suffix.
+// an @ref suffix. It is idempotent: what one pass leaves ("://git+" leaves
+// "git+") is normalized again until nothing changes.
 func NormalizeRepository(s string) string {
+	for {
+		n := normalizeOnce(s)
+		if n == s {
+			return n
+		}
+		s = n
+	}
+}
+
+func normalizeOnce(s string) string {
 	s = strings.TrimPrefix(s, "git+")
 	if _, rest, ok := strings.Cut(s, "://"); ok {
 		s = rest
