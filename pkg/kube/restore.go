@@ -115,7 +115,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	case restoreWait:
 		t.logf("restore: %s", plan.why)
 	}
-	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, nil, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	if st.Paused {

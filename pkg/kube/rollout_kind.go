@@ -374,7 +374,7 @@ func (t *Target) restoreRollout(ctx context.Context, k kindOps, s promote.Snapsh
 	if err := t.clearRolloutAbort(ctx, cs, k, w.generation); err != nil {
 		return fmt.Errorf("restoring: %w", err)
 	}
-	if err := waitWorkload(ctx, cs, k, ns, name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, k, ns, name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	t.logf("restored: %s rolled out again", s.Image)

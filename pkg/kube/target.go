@@ -168,7 +168,7 @@ func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait b
 func (t *Target) waitForRollout(ctx context.Context, cs API, d *appsv1.Deployment) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	if err := waitRollout(wctx, cs, d.Namespace, d.Name, t.logf); err != nil {
+	if err := waitRollout(wctx, cs, nil, d.Namespace, d.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the rollout in progress on %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	return nil
@@ -268,7 +268,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, nil, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))

@@ -234,7 +234,7 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 func (t *Target) waitWorkloadFor(ctx context.Context, cs API, k kindOps) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	return waitWorkload(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
+	return waitRollout(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
 }
 
 func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snapshot, img image.Image) (promote.Change, error) {
@@ -306,7 +306,7 @@ func (t *Target) verifyWorkload(ctx context.Context, k kindOps) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
@@ -385,7 +385,7 @@ func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snaps
 	case restoreWait:
 		t.logf("restore: %s", plan.why)
 	}
-	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	t.logf("restored: %s rolled out again", s.Image)
@@ -473,52 +473,16 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	return fmt.Sprintf("%s (%s, %sgeneration %d, %s)", describeImages(w.template), strings.ToLower(w.kind), rev, w.generation, state), nil
 }
 
-// waitWorkload watches workload ns/name of kind k, its pods and (when the
-// kind needs them) its ControllerRevisions until its evaluator says the
-// rollout is done (nil) or failed (*RolloutError), or ctx ends.
-func waitWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
-	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
-		return rw.waitFor(ctx, synced, eval, logf)
-	})
-}
-
-// watchWorkload keeps watching workload ns/name after its verification
-// (see Target.Watch): a failure is a *RolloutError at once; nil when ctx
-// ends.
-func watchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
-	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
-		start := time.Now()
-		for {
-			if synced() {
-				v, err := eval()
-				switch {
-				case err != nil:
-					return err
-				case v.Failure != "":
-					logf("watch: failed %s after its verification: %s", time.Since(start).Round(100*time.Millisecond), v.Failure)
-					return &RolloutError{Reason: v.Failure}
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-rw.changed:
-			}
-		}
-	})
-}
-
-// onWorkload runs the informers of workload ns/name, its pods and (when
-// the kind needs them) its ControllerRevisions, and calls use with what
-// evaluates the rollout from their stores.
-func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error) error {
+// workloadWatch watches workload ns/name of kind k, its pods and (when
+// the kind needs them) its ControllerRevisions.
+func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*rolloutWatch, error) {
 	w, err := k.get(ctx, cs, ns, name)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
 	}
 	sel, err := metav1.LabelSelectorAsSelector(w.selector)
 	if err != nil {
-		return fmt.Errorf("%s selector: %w", w.what(), err)
+		return nil, fmt.Errorf("%s selector: %w", w.what(), err)
 	}
 	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
 	obj := k.objectInformer(cs, ns, name)
@@ -529,8 +493,7 @@ func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use fun
 		crs = informerFor(cs.ControllerRevisions(ns), &appsv1.ControllerRevision{}, bySelector)
 		infs = append(infs, crs)
 	}
-	rw := &rolloutWatch{ns: ns, name: name, changed: make(chan struct{}, 1)}
-	eval := func() (Verdict, error) {
+	return newRolloutWatch(infs, func() (Verdict, error) {
 		o, ok, err := obj.GetStore().GetByKey(ns + "/" + name)
 		if err != nil {
 			return Verdict{}, err
@@ -554,24 +517,5 @@ func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use fun
 			}
 		}
 		return k.evaluate(cur, ps, revs), nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stopped, err := rw.startInformers(ctx, infs)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cancel()
-		stopped()
-	}()
-	synced := func() bool {
-		for _, inf := range infs {
-			if !inf.HasSynced() {
-				return false
-			}
-		}
-		return true
-	}
-	return use(ctx, rw, synced, eval)
+	}), nil
 }
