@@ -258,9 +258,6 @@ func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts meta
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
 func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
-	if k := kindOf(t.ref); k != nil {
-		return t.verifyWorkload(ctx, k)
-	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -268,7 +265,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitRollout(ctx, cs, nil, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))

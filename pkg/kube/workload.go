@@ -114,18 +114,35 @@ func (t *Target) lookUp(ctx context.Context, cs API) error {
 // current reads what the workload t names runs now: its uid, generation,
 // pod template and revision.
 func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
-	if k := kindOf(t.ref); k != nil {
-		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
-		if err != nil {
-			return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
-		}
-		return w.uid, w.generation, w.template, w.revision, nil
-	}
-	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	k := kindOf(t.ref)
+	w, err := t.get(ctx, cs, k)
 	if err != nil {
-		return "", 0, tmpl, "", fmt.Errorf("reading deployment: %w", err)
+		return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(kindName(t.ref.Kind)), err)
 	}
-	return d.UID, d.Generation, d.Spec.Template, d.Annotations[revisionAnnotation], nil
+	return w.uid, w.generation, w.template, w.revision, nil
+}
+
+// get reads the workload t names, of kind k (nil for a Deployment), as
+// it is now.
+func (t *Target) get(ctx context.Context, cs API, k kindOps) (*workload, error) {
+	if k == nil {
+		d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return deploymentWorkload(d), nil
+	}
+	return k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+}
+
+// deploymentWorkload is what the workload code reads of Deployment d.
+func deploymentWorkload(d *appsv1.Deployment) *workload {
+	return &workload{
+		kind: KindDeployment, namespace: d.Namespace, name: d.Name,
+		uid: d.UID, generation: d.Generation, annotations: d.Annotations, meta: d.ObjectMeta,
+		selector: d.Spec.Selector, template: d.Spec.Template,
+		revision: d.Annotations[revisionAnnotation], obj: d,
+	}
 }
 
 // workloadPods lists the pods of w, and its ControllerRevisions when its
@@ -296,100 +313,6 @@ func (t *Target) patchWorkloadWith(ctx context.Context, cs API, k kindOps, ops [
 		return nil, err
 	}
 	return w, nil
-}
-
-func (t *Target) verifyWorkload(ctx context.Context, k kindOps) error {
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
-	defer cancel()
-	start := time.Now()
-	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("verifying: %w", err)
-	}
-	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
-	return nil
-}
-
-// restoreWorkload puts the snapshot's pod template and update strategy
-// (a StatefulSet's partition with it) back, then waits for them to roll
-// out. A StatefulSet's pods of the failed revision that are not ready are
-// deleted, as Kubernetes' "forced rollback" asks: with OrderedReady the
-// controller waits for a broken pod forever instead of replacing it.
-func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snapshot, c promote.Change) error {
-	if k.kind() == KindRollout {
-		return t.restoreRollout(ctx, k, s, c)
-	}
-	st, err := promote.DecodeState[snapshotState](s.State)
-	if err != nil {
-		return err
-	}
-	ch, err := promote.DecodeState[changeState](c.State)
-	if err != nil {
-		return err
-	}
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return err
-	}
-	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
-	}
-	plan := planRestoreTemplate(w.uid, w.generation, w.template, st, ch)
-	switch plan.step {
-	case restoreNothing, restoreLeave:
-		t.logf("restore: %s", plan.why)
-		return nil
-	case restoreRefuse:
-		return fmt.Errorf("restoring: %s", plan.why)
-	case restorePatch:
-		if st.ApplyAs != "" {
-			gen, err := t.restoreAsOwner(ctx, cs, st, w.generation)
-			if err != nil {
-				return fmt.Errorf("restoring: %w", err)
-			}
-			t.logf("put back the images of %s (%s) as field manager %s", w.what(), s.Image, st.ApplyAs)
-			if k.kind() == KindStatefulSet {
-				if err := t.replaceBrokenPods(ctx, cs, k, gen); err != nil {
-					return fmt.Errorf("restoring: %w", err)
-				}
-			}
-			break
-		}
-		ops := []patchOp{
-			{Op: "test", Path: "/metadata/uid", Value: st.UID},
-			{Op: "test", Path: "/metadata/generation", Value: w.generation},
-			{Op: "replace", Path: "/spec/template", Value: st.Template},
-		}
-		if len(st.Strategy) > 0 {
-			ops = append(ops, patchOp{Op: "replace", Path: "/spec/updateStrategy", Value: st.Strategy})
-		}
-		if st.ChangeCause != nil {
-			ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: *st.ChangeCause})
-		} else if _, ok := w.annotations[changeCauseAnnotation]; ok {
-			ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
-		}
-		after, err := t.patchWorkload(ctx, cs, k, ops)
-		if err != nil {
-			return fmt.Errorf("restoring: %w", err)
-		}
-		t.logf("put back the pod template and update strategy of %s (%s)", w.what(), s.Image)
-		if k.kind() == KindStatefulSet {
-			if err := t.replaceBrokenPods(ctx, cs, k, after.generation); err != nil {
-				return fmt.Errorf("restoring: %w", err)
-			}
-		}
-	case restoreWait:
-		t.logf("restore: %s", plan.why)
-	}
-	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
-	}
-	t.logf("restored: %s rolled out again", s.Image)
-	return nil
 }
 
 // replaceBrokenPods waits for the StatefulSet controller to observe
