@@ -156,7 +156,7 @@ func (t *Target) putBack(ctx context.Context, cs API, k kindOps, cur *workload, 
 		if gen, err = t.restoreAsOwner(ctx, cs, st, cur.generation); err != nil {
 			return 0, err
 		}
-	} else if gen, err = t.patchBack(ctx, cs, k, cur, st); err != nil {
+	} else if gen, err = t.patchBack(ctx, cs, cur, st); err != nil {
 		return 0, err
 	}
 	switch {
@@ -178,7 +178,7 @@ func (t *Target) putBack(ctx context.Context, cs API, k kindOps, cur *workload, 
 }
 
 // patchBack is putBack's JSON patch.
-func (t *Target) patchBack(ctx context.Context, cs API, k kindOps, cur *workload, st snapshotState) (int64, error) {
+func (t *Target) patchBack(ctx context.Context, cs API, cur *workload, st snapshotState) (int64, error) {
 	ops := []patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
 		{Op: "test", Path: "/metadata/generation", Value: cur.generation},
@@ -193,14 +193,7 @@ func (t *Target) patchBack(ctx context.Context, cs API, k kindOps, cur *workload
 	} else if _, ok := cur.annotations[changeCauseAnnotation]; ok {
 		ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
 	}
-	if k == nil {
-		d, err := t.patch(ctx, cs, ops)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	}
-	w, err := t.patchWorkload(ctx, cs, k, ops)
+	w, err := t.patch(ctx, cs, ops)
 	if err != nil {
 		return 0, err
 	}

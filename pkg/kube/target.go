@@ -188,9 +188,6 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // and the container are what the snapshot saw: a Deployment someone
 // changed in between is left alone.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
-	if k := kindOf(t.ref); k != nil {
-		return t.releaseWorkload(ctx, k, s, img)
-	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return promote.Change{}, err
@@ -202,17 +199,15 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if st.ApplyAs != "" {
 		return t.releaseAsOwner(ctx, cs, st, img)
 	}
-	ops := t.releaseOps(st, img)
 	if st.Paused {
-		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
 	ref := runRef(img)
 	ch := changeState{Asked: st.asked(ref)}
-	d, err := t.patch(ctx, cs, ops)
+	w, err := t.patch(ctx, cs, t.releaseOps(st, img))
 	if err == nil {
-		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), d.Generation)
+		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
 	}
 	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
 	if err != nil {
@@ -233,26 +228,35 @@ func encodeChange(img string, ch changeState) (promote.Change, error) {
 	return promote.Change{Image: img, State: raw}, err
 }
 
-func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
+// patch sends ops as a JSON patch to the workload t names.
+func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*workload, error) {
 	return t.patchWith(ctx, cs, ops, metav1.PatchOptions{FieldManager: fieldManager})
 }
 
 // fieldManager is the field manager of ferry's patches.
 const fieldManager = "ferry"
 
-func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*appsv1.Deployment, error) {
+func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, opts)
+	var w *workload
+	if k := kindOf(t.ref); k != nil {
+		w, err = k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body, opts)
+	} else {
+		var d *appsv1.Deployment
+		if d, err = cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, opts); err == nil {
+			w = deploymentWorkload(d)
+		}
+	}
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
-			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)
+			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(kindName(t.ref.Kind)), err)
 		}
 		return nil, err
 	}
-	return d, nil
+	return w, nil
 }
 
 // Verify watches the rollout until it is complete, has failed, or

@@ -254,35 +254,9 @@ func (t *Target) waitWorkloadFor(ctx context.Context, cs API, k kindOps) error {
 	return waitRollout(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
 }
 
-func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snapshot, img image.Image) (promote.Change, error) {
-	st, err := promote.DecodeState[snapshotState](s.State)
-	if err != nil {
-		return promote.Change{}, err
-	}
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return promote.Change{}, err
-	}
-	if st.ApplyAs != "" {
-		return t.releaseAsOwner(ctx, cs, st, img)
-	}
-	ops := t.releaseOps(st, img)
-	ref := runRef(img)
-	ch := changeState{Asked: st.asked(ref)}
-	w, err := t.patchWorkload(ctx, cs, k, ops)
-	if err == nil {
-		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
-	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
-	if err != nil {
-		return change, fmt.Errorf("releasing: %w", err)
-	}
-	return change, cerr
-}
-
 // releaseOps is the JSON patch a release sends: tests that the workload
-// is what the snapshot saw, the images, and the change cause.
+// is what the snapshot saw, the images, the change cause, and unpausing
+// a Deployment that the snapshot saw paused (FERRY_ON_PAUSED=resume).
 func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 	ops := append([]patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
@@ -293,26 +267,11 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 	if t.opts.ChangeCause != nil {
 		cause = t.opts.ChangeCause(what)
 	}
-	return append(ops, setChangeCause(st.HasAnnotations, cause))
-}
-
-func (t *Target) patchWorkload(ctx context.Context, cs API, k kindOps, ops []patchOp) (*workload, error) {
-	return t.patchWorkloadWith(ctx, cs, k, ops, metav1.PatchOptions{FieldManager: fieldManager})
-}
-
-func (t *Target) patchWorkloadWith(ctx context.Context, cs API, k kindOps, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
-	body, err := json.Marshal(ops)
-	if err != nil {
-		return nil, err
+	ops = append(ops, setChangeCause(st.HasAnnotations, cause))
+	if st.Paused {
+		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 	}
-	w, err := k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body, opts)
-	if err != nil {
-		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
-			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(k.kind()), err)
-		}
-		return nil, err
-	}
-	return w, nil
+	return ops
 }
 
 // replaceBrokenPods waits for the StatefulSet controller to observe
