@@ -122,25 +122,13 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 	if slots, err = t.mapped(slots, want); err != nil {
 		return promote.Snapshot{}, err
 	}
-	st := newState(d.Spec.Template, slots)
-	st.UID, st.Generation = d.UID, d.Generation
-	st.HasAnnotations, st.Paused, st.ApplyAs = d.Annotations != nil, d.Spec.Paused, applyAs
-	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
-		st.ChangeCause = &cc
-	}
+	w := deploymentWorkload(d)
+	st := snapshotStateOf(w, slots, applyAs)
+	st.Paused = d.Spec.Paused
 	if rs := currentReplicaSet(d, rss); rs != nil {
 		st.ReplicaSet = rs.Name
 	}
-	raw, err := promote.EncodeState(st)
-	if err != nil {
-		return promote.Snapshot{}, err
-	}
-	current := seenImage(d.Spec.Template.Spec, slots)
-	return promote.Snapshot{
-		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
-		UpToDate: !want.IsZero() && upToDate(d.Spec.Template.Spec, slots, want.run()),
-		State:    raw,
-	}, nil
+	return snapshotOf(w, slots, st, want)
 }
 
 // settled decides whether a promotion may start from d: an input error

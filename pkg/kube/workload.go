@@ -19,10 +19,12 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// workload is what ferry needs of a StatefulSet or a DaemonSet: the
-// fields every kind has, and the object for its kind's evaluator.
-// Deployments keep their own code (target.go), which also knows their
-// ReplicaSets, pausing and revision history.
+// workload is what ferry needs of a workload of any kind: the fields
+// every kind has, and the object for its kind's evaluator. A Deployment
+// is one too (deploymentWorkload) where it is read, patched and restored
+// as the other kinds are; its snapshot, description and rollback keep
+// their own code (target.go, rollback.go), which knows its ReplicaSets,
+// pausing and revision history.
 type workload struct {
 	kind, namespace, name string
 	uid                   types.UID
@@ -227,22 +229,35 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 	if slots, err = t.mapped(slots, want); err != nil {
 		return promote.Snapshot{}, err
 	}
+	st := snapshotStateOf(w, slots, applyAs)
+	st.Kind = w.kind
+	if st.Strategy, err = json.Marshal(w.strategy); err != nil {
+		return promote.Snapshot{}, err
+	}
+	return snapshotOf(w, slots, st, want)
+}
+
+// snapshotStateOf is what a snapshot of w, of whatever kind, records: its
+// identity, its template and containers slots, its change cause, and the
+// field manager a release applies as ("" for a patch).
+func snapshotStateOf(w *workload, slots []slot, applyAs string) snapshotState {
 	st := newState(w.template, slots)
-	st.UID, st.Generation, st.Kind, st.ApplyAs = w.uid, w.generation, w.kind, applyAs
+	st.UID, st.Generation, st.ApplyAs = w.uid, w.generation, applyAs
 	st.HasAnnotations = w.annotations != nil
 	if cc, ok := w.annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
 	}
-	if st.Strategy, err = json.Marshal(w.strategy); err != nil {
-		return promote.Snapshot{}, err
-	}
+	return st
+}
+
+// snapshotOf is the snapshot of w whose state is st.
+func snapshotOf(w *workload, slots []slot, st snapshotState, want wanted) (promote.Snapshot, error) {
 	raw, err := promote.EncodeState(st)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	current := seenImage(w.template.Spec, slots)
 	return promote.Snapshot{
-		Seen:     promote.Seen{Image: current, Revision: w.revision},
+		Seen:     promote.Seen{Image: seenImage(w.template.Spec, slots), Revision: w.revision},
 		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
 		State:    raw,
 	}, nil
