@@ -52,7 +52,7 @@ func accessesOf(kind, name string) []access {
 		out = append(out, access{"list", "apps", "controllerrevisions", ""}, access{"watch", "apps", "controllerrevisions", ""})
 	case KindRollout:
 		// A restore aborts the rollout through its status (see
-		// restoreRollout).
+		// putBack).
 		for _, v := range []string{"get", "list", "watch", "patch"} {
 			out = append(out, access{v, "argoproj.io", "rollouts", name})
 		}
