@@ -113,7 +113,7 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 		case err != nil:
 			return promote.Snapshot{}, err
 		case wait:
-			if err := t.waitForRollout(ctx, cs, d); err != nil {
+			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshot(ctx, want)
@@ -153,11 +153,13 @@ func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait b
 	return false, nil
 }
 
-func (t *Target) waitForRollout(ctx context.Context, cs API, d *appsv1.Deployment) error {
+// waitInProgress waits, up to the timeout, for the rollout in progress
+// on the workload t names (what, in the error) to finish.
+func (t *Target) waitInProgress(ctx context.Context, cs API, what string) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	if err := waitRollout(wctx, cs, nil, d.Namespace, d.Name, t.logf); err != nil {
-		return fmt.Errorf("waiting for the rollout in progress on %s/%s: %w", d.Namespace, d.Name, err)
+	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+		return fmt.Errorf("waiting for the rollout in progress on %s: %w", what, err)
 	}
 	return nil
 }

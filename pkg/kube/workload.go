@@ -218,8 +218,8 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", w.what(), v.Failure))
 		case !v.Done && t.opts.OnProgressing == Wait:
 			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
-			if err := t.waitWorkloadFor(ctx, cs, k); err != nil {
-				return promote.Snapshot{}, fmt.Errorf("waiting for the rollout in progress on %s: %w", w.what(), err)
+			if err := t.waitInProgress(ctx, cs, w.what()); err != nil {
+				return promote.Snapshot{}, err
 			}
 			return t.snapshotWorkload(ctx, k, want)
 		case !v.Done:
@@ -261,12 +261,6 @@ func snapshotOf(w *workload, slots []slot, st snapshotState, want wanted) (promo
 		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
 		State:    raw,
 	}, nil
-}
-
-func (t *Target) waitWorkloadFor(ctx context.Context, cs API, k kindOps) error {
-	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	defer cancel()
-	return waitRollout(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
 }
 
 // releaseOps is the JSON patch a release sends: tests that the workload
