@@ -93,7 +93,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 		return err
 	}
 	k := kindOf(t.ref)
-	cur, err := t.get(ctx, cs, k)
+	cur, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
 		what := strings.ToLower(kindName(t.ref.Kind))
 		if t.ref.Kind == KindRollout {

@@ -84,11 +84,12 @@ func byName(name string) func(*metav1.ListOptions) {
 	return func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
 }
 
-// getWorkload reads the workload r names, and picks its containers.
+// getWorkload reads the workload r names, of kind k (nil for a
+// Deployment), and picks its containers.
 func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []slot, error) {
-	w, err := k.get(ctx, cs, r.Namespace, r.Name)
+	w, err := readWorkload(ctx, cs, k, r.Namespace, r.Name)
 	if err != nil {
-		what := strings.ToLower(k.kind()) + " " + r.Namespace + "/" + r.Name
+		what := strings.ToLower(kindName(r.Kind)) + " " + r.Namespace + "/" + r.Name
 		if apierrors.IsNotFound(err) {
 			return nil, nil, promote.Input(fmt.Errorf("%s not found in context %s", what, contextName(r.Context)))
 		}
@@ -101,15 +102,23 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 	return w, slots, nil
 }
 
+// readWorkload reads workload ns/name of kind k (nil for a Deployment).
+func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*workload, error) {
+	if k == nil {
+		d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return deploymentWorkload(d), nil
+	}
+	return k.get(ctx, cs, ns, name)
+}
+
 // lookUp reads the workload t names, of whatever kind, and picks its
 // containers: one that is not there, or whose containers are ambiguous,
 // is an input error.
 func (t *Target) lookUp(ctx context.Context, cs API) error {
-	if k := kindOf(t.ref); k != nil {
-		_, _, err := getWorkload(ctx, cs, k, t.ref)
-		return err
-	}
-	_, _, err := getDeploymentSlots(ctx, cs, t.ref)
+	_, _, err := getWorkload(ctx, cs, kindOf(t.ref), t.ref)
 	return err
 }
 
@@ -117,24 +126,11 @@ func (t *Target) lookUp(ctx context.Context, cs API) error {
 // pod template and revision.
 func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
 	k := kindOf(t.ref)
-	w, err := t.get(ctx, cs, k)
+	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
 		return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(kindName(t.ref.Kind)), err)
 	}
 	return w.uid, w.generation, w.template, w.revision, nil
-}
-
-// get reads the workload t names, of kind k (nil for a Deployment), as
-// it is now.
-func (t *Target) get(ctx context.Context, cs API, k kindOps) (*workload, error) {
-	if k == nil {
-		d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return deploymentWorkload(d), nil
-	}
-	return k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
 }
 
 // deploymentWorkload is what the workload code reads of Deployment d.
