@@ -114,6 +114,19 @@ func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*wor
 	return k.get(ctx, cs, ns, name)
 }
 
+// patchWorkload sends body, a JSON patch, to workload ns/name of kind k
+// (nil for a Deployment).
+func patchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
+	if k == nil {
+		d, err := cs.Deployments(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return deploymentWorkload(d), nil
+	}
+	return k.patch(ctx, cs, ns, name, body, opts)
+}
+
 // lookUp reads the workload t names, of whatever kind, and picks its
 // containers: one that is not there, or whose containers are ambiguous,
 // is an input error.
