@@ -273,16 +273,20 @@ func (t *Target) Describe(ctx context.Context) (string, error) {
 	}
 	state := "rollout state unknown"
 	if rss, err := replicaSetsOf(ctx, cs, d); err == nil {
-		switch v := Evaluate(d, currentReplicaSet(d, rss), nil); {
-		case v.Failure != "":
-			state = "rollout failed: " + v.Failure
-		case v.Done:
-			state = "rolled out"
-		default:
-			state = "rolling out: " + v.Progress
-		}
+		state = rolloutState(Evaluate(d, currentReplicaSet(d, rss), nil))
 	}
 	return fmt.Sprintf("%s (revision %s, generation %d, %s)", describeImages(d.Spec.Template), d.Annotations[revisionAnnotation], d.Generation, state), nil
+}
+
+// rolloutState is how v reads in a description.
+func rolloutState(v Verdict) string {
+	switch {
+	case v.Failure != "":
+		return "rollout failed: " + v.Failure
+	case v.Done:
+		return "rolled out"
+	}
+	return "rolling out: " + v.Progress
 }
 
 func describeImages(tmpl corev1.PodTemplateSpec) string {

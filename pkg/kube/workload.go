@@ -357,14 +357,7 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	}
 	state := "rollout state unknown"
 	if pods, crs, err := workloadPods(ctx, cs, k, w); err == nil {
-		switch v := k.evaluate(w, pods, crs); {
-		case v.Failure != "":
-			state = "rollout failed: " + v.Failure
-		case v.Done:
-			state = "rolled out"
-		default:
-			state = "rolling out: " + v.Progress
-		}
+		state = rolloutState(k.evaluate(w, pods, crs))
 	}
 	rev := ""
 	if w.revision != "" {
