@@ -7,10 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
 // Ref names containers of one workload in one kubeconfig context.
@@ -51,17 +48,11 @@ func getDeployment(ctx context.Context, cs API, r Ref) (*appsv1.Deployment, int,
 // getDeploymentSlots reads the Deployment and picks the containers r
 // names.
 func getDeploymentSlots(ctx context.Context, cs API, r Ref) (*appsv1.Deployment, []slot, error) {
-	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil, promote.Input(fmt.Errorf("deployment %s/%s not found in context %s", r.Namespace, r.Name, contextName(r.Context)))
-		}
-		return nil, nil, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
-	}
-	slots, err := findSlots("deployment "+d.Namespace+"/"+d.Name, d.Spec.Template.Spec, splitContainers(r.Container))
+	w, slots, err := getWorkload(ctx, cs, nil, r)
 	if err != nil {
 		return nil, nil, err
 	}
+	d, _ := w.obj.(*appsv1.Deployment)
 	return d, slots, nil
 }
 

@@ -3,7 +3,10 @@
 // Argo Rollouts' Rollouts through the workload abstraction (workload.go,
 // statefulset.go, daemonset.go, rollout_kind.go), each kind with its own
 // pure evaluator; Rollouts are read and patched as unstructured objects and
-// judged by what their controller reports. A target may
+// judged by what their controller reports. Every kind is patched, watched
+// (watch.go) and restored (restore.go) by the same code around its
+// evaluator; a Deployment's snapshot, description and rollback keep their
+// own, which know its ReplicaSets, pausing and revision history. A target may
 // change several containers, init containers included, in one patch
 // (containers.go); one that Helm, Argo CD or Flux manages is refused
 // unless told otherwise (owner.go); plan rehearses a release with access

@@ -52,7 +52,7 @@ func accessesOf(kind, name string) []access {
 		out = append(out, access{"list", "apps", "controllerrevisions", ""}, access{"watch", "apps", "controllerrevisions", ""})
 	case KindRollout:
 		// A restore aborts the rollout through its status (see
-		// restoreRollout).
+		// putBack).
 		for _, v := range []string{"get", "list", "watch", "patch"} {
 			out = append(out, access{v, "argoproj.io", "rollouts", name})
 		}
@@ -112,18 +112,12 @@ func (t *Target) Rehearse(ctx context.Context, s promote.Snapshot, img image.Ima
 	if err != nil {
 		return err
 	}
-	ops := t.releaseOps(st, img)
-	if st.Paused {
-		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
-	}
 	dry := metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}}
 	if st.ApplyAs != "" {
 		// The same apply a release sends (see applyAsOwner).
 		_, _, err = t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), runRef(img)), true)
-	} else if k := kindOf(t.ref); k != nil {
-		_, err = t.patchWorkloadWith(ctx, cs, k, ops, dry)
 	} else {
-		_, err = t.patchWith(ctx, cs, ops, dry)
+		_, err = t.patchWith(ctx, cs, t.releaseOps(st, img), dry)
 	}
 	switch {
 	case err == nil:

@@ -3,13 +3,11 @@ package kube
 import (
 	"context"
 	"fmt"
-
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -77,13 +75,11 @@ func planRestoreTemplate(uid types.UID, generation int64, tmpl corev1.PodTemplat
 	return restorePlan{restorePatch, "putting the snapshot's pod template back"}
 }
 
-// Restore puts the snapshot's pod template (and change cause, and pause)
-// back, then waits until that has rolled out. It refuses to overwrite a
-// Deployment that someone else changed after ferry's change.
+// Restore puts the snapshot's pod template back (see putBack), then
+// waits until that has rolled out; a Deployment that was paused is paused
+// again. It refuses to overwrite a workload that someone else changed
+// after ferry's change.
 func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Change) error {
-	if k := kindOf(t.ref); k != nil {
-		return t.restoreWorkload(ctx, k, s, c)
-	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return err
@@ -96,11 +92,17 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	if err != nil {
 		return err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	k := kindOf(t.ref)
+	cur, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		return fmt.Errorf("reading deployment: %w", err)
+		what := strings.ToLower(kindName(t.ref.Kind))
+		if t.ref.Kind == KindRollout {
+			what = rolloutWhat(t.ref.Namespace, t.ref.Name)
+		}
+		return fmt.Errorf("reading %s: %w", what, err)
 	}
-	plan := planRestore(d, st, ch)
+	plan := planRestoreTemplate(cur.uid, cur.generation, cur.template, st, ch)
+	gen := cur.generation
 	switch plan.step {
 	case restoreNothing, restoreLeave:
 		t.logf("restore: %s", plan.why)
@@ -108,14 +110,18 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	case restoreRefuse:
 		return fmt.Errorf("restoring: %s", plan.why)
 	case restorePatch:
-		if err := t.putBack(ctx, cs, d, st); err != nil {
+		if gen, err = t.putBack(ctx, cs, k, cur, s, st); err != nil {
 			return fmt.Errorf("restoring: %w", err)
 		}
-		t.logf("put back the pod template of revision %s (%s)", s.Revision, s.Image)
 	case restoreWait:
 		t.logf("restore: %s", plan.why)
 	}
-	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if cur.kind == KindRollout {
+		if err := t.clearRolloutAbort(ctx, cs, k, gen); err != nil {
+			return fmt.Errorf("restoring: %w", err)
+		}
+	}
+	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	if st.Paused {
@@ -127,23 +133,69 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	return nil
 }
 
-// putBack patches d's template and change cause back to st's, testing
-// that d is still the Deployment that was read.
-func (t *Target) putBack(ctx context.Context, cs API, d *appsv1.Deployment, st snapshotState) error {
-	if st.ApplyAs != "" {
-		_, err := t.restoreAsOwner(ctx, cs, st, d.Generation)
-		return err
+// putBack puts the snapshot's pod template and change cause back on cur
+// (of kind k, nil for a Deployment), testing that it is still what was
+// read, and returns the generation that made. A StatefulSet's or
+// DaemonSet's update strategy (a StatefulSet's partition with it) goes
+// back too, and then a StatefulSet's pods of the failed revision that are
+// not ready are deleted, as Kubernetes' "forced rollback" asks: with
+// OrderedReady the controller waits for a broken pod forever instead of
+// replacing it. A Rollout's rollout is first aborted as `kubectl argo
+// rollouts abort` does (status.abort), so that its controller stops
+// moving to the failed template and scales its stable ReplicaSet back up;
+// Restore then clears the abort if the controller leaves it set (see
+// clearRolloutAbort).
+func (t *Target) putBack(ctx context.Context, cs API, k kindOps, cur *workload, s promote.Snapshot, st snapshotState) (gen int64, err error) {
+	if cur.kind == KindRollout {
+		if err := patchRolloutStatus(ctx, cs, cur.namespace, cur.name, []byte(`{"status":{"abort":true}}`)); err != nil {
+			return 0, fmt.Errorf("aborting the rollout: %w", err)
+		}
+		t.logf("aborted the rollout of %s (status.abort, as kubectl argo rollouts abort)", cur.what())
 	}
+	if st.ApplyAs != "" {
+		if gen, err = t.restoreAsOwner(ctx, cs, st, cur.generation); err != nil {
+			return 0, err
+		}
+	} else if gen, err = t.patchBack(ctx, cs, cur, st); err != nil {
+		return 0, err
+	}
+	switch {
+	case k == nil:
+		t.logf("put back the pod template of revision %s (%s)", s.Revision, s.Image)
+	case st.ApplyAs != "":
+		t.logf("put back the images of %s (%s) as field manager %s", cur.what(), s.Image, st.ApplyAs)
+	case cur.kind == KindRollout:
+		t.logf("put back the pod template of %s (%s)", cur.what(), s.Image)
+	default:
+		t.logf("put back the pod template and update strategy of %s (%s)", cur.what(), s.Image)
+	}
+	if cur.kind == KindStatefulSet {
+		if err := t.replaceBrokenPods(ctx, cs, k, gen); err != nil {
+			return 0, err
+		}
+	}
+	return gen, nil
+}
+
+// patchBack is putBack's JSON patch.
+func (t *Target) patchBack(ctx context.Context, cs API, cur *workload, st snapshotState) (int64, error) {
 	ops := []patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
-		{Op: "test", Path: "/metadata/generation", Value: d.Generation},
+		{Op: "test", Path: "/metadata/generation", Value: cur.generation},
 		{Op: "replace", Path: "/spec/template", Value: st.Template},
+	}
+	// A Rollout's snapshot records no strategy (null), a Deployment's none.
+	if len(st.Strategy) > 0 && cur.kind != KindRollout {
+		ops = append(ops, patchOp{Op: "replace", Path: "/spec/updateStrategy", Value: st.Strategy})
 	}
 	if st.ChangeCause != nil {
 		ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: *st.ChangeCause})
-	} else if _, ok := d.Annotations[changeCauseAnnotation]; ok {
+	} else if _, ok := cur.annotations[changeCauseAnnotation]; ok {
 		ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
 	}
-	_, err := t.patch(ctx, cs, ops)
-	return err
+	w, err := t.patch(ctx, cs, ops)
+	if err != nil {
+		return 0, err
+	}
+	return w.generation, nil
 }

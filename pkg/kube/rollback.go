@@ -134,7 +134,7 @@ func (t *Target) Rollback(ctx context.Context, s promote.Snapshot, to string) (p
 	ch := changeState{Asked: tmpl}
 	after, err := t.patch(ctx, cs, ops)
 	if err == nil {
-		ch.Left, ch.Generation = after.Spec.Template.DeepCopy(), after.Generation
+		ch.Left, ch.Generation = after.template.DeepCopy(), after.generation
 		t.logf("put back the pod template of revision %d (%s)", revisionOf(rs), describeImages(tmpl))
 	}
 	change, cerr := encodeChange(describeImages(tmpl), ch)

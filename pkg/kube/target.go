@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -113,7 +112,7 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 		case err != nil:
 			return promote.Snapshot{}, err
 		case wait:
-			if err := t.waitForRollout(ctx, cs, d); err != nil {
+			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshot(ctx, want)
@@ -122,25 +121,13 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 	if slots, err = t.mapped(slots, want); err != nil {
 		return promote.Snapshot{}, err
 	}
-	st := newState(d.Spec.Template, slots)
-	st.UID, st.Generation = d.UID, d.Generation
-	st.HasAnnotations, st.Paused, st.ApplyAs = d.Annotations != nil, d.Spec.Paused, applyAs
-	if cc, ok := d.Annotations[changeCauseAnnotation]; ok {
-		st.ChangeCause = &cc
-	}
+	w := deploymentWorkload(d)
+	st := snapshotStateOf(w, slots, applyAs)
+	st.Paused = d.Spec.Paused
 	if rs := currentReplicaSet(d, rss); rs != nil {
 		st.ReplicaSet = rs.Name
 	}
-	raw, err := promote.EncodeState(st)
-	if err != nil {
-		return promote.Snapshot{}, err
-	}
-	current := seenImage(d.Spec.Template.Spec, slots)
-	return promote.Snapshot{
-		Seen:     promote.Seen{Image: current, Revision: d.Annotations[revisionAnnotation]},
-		UpToDate: !want.IsZero() && upToDate(d.Spec.Template.Spec, slots, want.run()),
-		State:    raw,
-	}, nil
+	return snapshotOf(w, slots, st, want)
 }
 
 // settled decides whether a promotion may start from d: an input error
@@ -165,11 +152,13 @@ func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait b
 	return false, nil
 }
 
-func (t *Target) waitForRollout(ctx context.Context, cs API, d *appsv1.Deployment) error {
+// waitInProgress waits, up to the timeout, for the rollout in progress
+// on the workload t names (what, in the error) to finish.
+func (t *Target) waitInProgress(ctx context.Context, cs API, what string) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	if err := waitRollout(wctx, cs, d.Namespace, d.Name, t.logf); err != nil {
-		return fmt.Errorf("waiting for the rollout in progress on %s/%s: %w", d.Namespace, d.Name, err)
+	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+		return fmt.Errorf("waiting for the rollout in progress on %s: %w", what, err)
 	}
 	return nil
 }
@@ -188,9 +177,6 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // and the container are what the snapshot saw: a Deployment someone
 // changed in between is left alone.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
-	if k := kindOf(t.ref); k != nil {
-		return t.releaseWorkload(ctx, k, s, img)
-	}
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
 		return promote.Change{}, err
@@ -202,17 +188,15 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if st.ApplyAs != "" {
 		return t.releaseAsOwner(ctx, cs, st, img)
 	}
-	ops := t.releaseOps(st, img)
 	if st.Paused {
-		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
 	}
 	ref := runRef(img)
 	ch := changeState{Asked: st.asked(ref)}
-	d, err := t.patch(ctx, cs, ops)
+	w, err := t.patch(ctx, cs, t.releaseOps(st, img))
 	if err == nil {
-		ch.Left, ch.Generation = d.Spec.Template.DeepCopy(), d.Generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), d.Generation)
+		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
+		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
 	}
 	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
 	if err != nil {
@@ -233,34 +217,32 @@ func encodeChange(img string, ch changeState) (promote.Change, error) {
 	return promote.Change{Image: img, State: raw}, err
 }
 
-func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*appsv1.Deployment, error) {
+// patch sends ops as a JSON patch to the workload t names.
+func (t *Target) patch(ctx context.Context, cs API, ops []patchOp) (*workload, error) {
 	return t.patchWith(ctx, cs, ops, metav1.PatchOptions{FieldManager: fieldManager})
 }
 
 // fieldManager is the field manager of ferry's patches.
 const fieldManager = "ferry"
 
-func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*appsv1.Deployment, error) {
+func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, err
 	}
-	d, err := cs.Deployments(t.ref.Namespace).Patch(ctx, t.ref.Name, types.JSONPatchType, body, opts)
+	w, err := patchWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, body, opts)
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
-			return nil, fmt.Errorf("the deployment changed since ferry read it (someone else is rolling out?); nothing was changed: %w", err)
+			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(kindName(t.ref.Kind)), err)
 		}
 		return nil, err
 	}
-	return d, nil
+	return w, nil
 }
 
 // Verify watches the rollout until it is complete, has failed, or
 // TargetOptions.Timeout passes.
 func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
-	if k := kindOf(t.ref); k != nil {
-		return t.verifyWorkload(ctx, k)
-	}
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -268,7 +250,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Chang
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitRollout(ctx, cs, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
@@ -291,16 +273,20 @@ func (t *Target) Describe(ctx context.Context) (string, error) {
 	}
 	state := "rollout state unknown"
 	if rss, err := replicaSetsOf(ctx, cs, d); err == nil {
-		switch v := Evaluate(d, currentReplicaSet(d, rss), nil); {
-		case v.Failure != "":
-			state = "rollout failed: " + v.Failure
-		case v.Done:
-			state = "rolled out"
-		default:
-			state = "rolling out: " + v.Progress
-		}
+		state = rolloutState(Evaluate(d, currentReplicaSet(d, rss), nil))
 	}
 	return fmt.Sprintf("%s (revision %s, generation %d, %s)", describeImages(d.Spec.Template), d.Annotations[revisionAnnotation], d.Generation, state), nil
+}
+
+// rolloutState is how v reads in a description.
+func rolloutState(v Verdict) string {
+	switch {
+	case v.Failure != "":
+		return "rollout failed: " + v.Failure
+	case v.Done:
+		return "rolled out"
+	}
+	return "rolling out: " + v.Progress
 }
 
 func describeImages(tmpl corev1.PodTemplateSpec) string {

@@ -21,23 +21,42 @@ type RolloutError struct{ Reason string }
 
 func (e *RolloutError) Error() string { return "rollout failed: " + e.Reason }
 
-// waitRollout watches Deployment ns/name, its ReplicaSets and pods until
-// Evaluate says the rollout is done (nil) or failed (*RolloutError), or ctx
-// ends. It uses informers, so a watch that breaks (an API server restart)
-// is re-listed and resumed rather than lost. logf receives progress when it
-// changes, at most every few seconds.
-func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format string, args ...any)) error {
-	d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading deployment: %w", err)
+// waitRollout watches the workload ns/name of kind k (nil: a
+// Deployment) and its children until its evaluator says the rollout is
+// done (nil) or failed (*RolloutError), or ctx ends. It uses informers, so
+// a watch that breaks (an API server restart) is re-listed and resumed
+// rather than lost. logf receives progress when it changes, at most every
+// few seconds.
+func waitRollout(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onRollout(ctx, cs, k, ns, name, func(ctx context.Context, w *rolloutWatch) error {
+		return w.wait(ctx, logf)
+	})
+}
+
+// watchRollout keeps watching the workload ns/name of kind k (nil: a
+// Deployment) after its verification (see Target.Watch): a failure is a
+// *RolloutError at once; nil when ctx ends.
+func watchRollout(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onRollout(ctx, cs, k, ns, name, func(ctx context.Context, w *rolloutWatch) error {
+		return w.watch(ctx, logf)
+	})
+}
+
+// onRollout runs the informers of the workload ns/name of kind k (nil: a
+// Deployment) and of its children, and calls use with them.
+func onRollout(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, w *rolloutWatch) error) error {
+	var w *rolloutWatch
+	var err error
+	if k == nil {
+		w, err = deploymentWatch(ctx, cs, ns, name)
+	} else {
+		w, err = workloadWatch(ctx, cs, k, ns, name)
 	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
-		return fmt.Errorf("deployment selector: %w", err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := newRolloutWatch(cs, ns, name, sel.String())
 	stopped, err := w.start(ctx)
 	if err != nil {
 		return err
@@ -46,45 +65,47 @@ func waitRollout(ctx context.Context, cs API, ns, name string, logf func(format 
 		cancel() // the informers stop when ctx ends
 		stopped()
 	}()
-	return w.wait(ctx, logf)
+	return use(ctx, w)
 }
 
-// rolloutWatch is one wait for a rollout: the informers of the Deployment,
-// its ReplicaSets and its pods, and the last API error they saw.
+// rolloutWatch is one watch of a rollout: the informers of the workload
+// and its children, what evaluates the rollout from their stores, and
+// the last API error they saw.
 type rolloutWatch struct {
-	ns, name                   string
-	deploys, replicaSets, pods cache.SharedIndexInformer
-	changed                    chan struct{}
+	infs    []cache.SharedIndexInformer
+	eval    func() (Verdict, error)
+	changed chan struct{}
 
 	mu       sync.Mutex
 	watchErr error
 }
 
-func newRolloutWatch(cs API, ns, name, selector string) *rolloutWatch {
-	byName := func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = selector }
-	return &rolloutWatch{
-		ns: ns, name: name,
-		deploys:     informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName),
-		replicaSets: informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector),
-		pods:        informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector),
-		changed:     make(chan struct{}, 1),
+func newRolloutWatch(infs []cache.SharedIndexInformer, eval func() (Verdict, error)) *rolloutWatch {
+	return &rolloutWatch{infs: infs, eval: eval, changed: make(chan struct{}, 1)}
+}
+
+// deploymentWatch watches Deployment ns/name, its ReplicaSets and pods.
+func deploymentWatch(ctx context.Context, cs API, ns, name string) (*rolloutWatch, error) {
+	d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading deployment: %w", err)
 	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment selector: %w", err)
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	deploys := informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName(name))
+	replicaSets := informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector)
+	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
+	return newRolloutWatch([]cache.SharedIndexInformer{deploys, replicaSets, pods}, func() (Verdict, error) {
+		return evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name)
+	}), nil
 }
 
-func (w *rolloutWatch) informers() []cache.SharedIndexInformer {
-	return []cache.SharedIndexInformer{w.deploys, w.replicaSets, w.pods}
-}
-
-// start runs the informers until ctx ends; stopped waits for them to
-// have stopped (cancel ctx first).
-func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
-	return w.startInformers(ctx, w.informers())
-}
-
-// startInformers runs infs until ctx ends, poking w.changed at every
+// start runs the informers until ctx ends, poking w.changed at every
 // event; stopped waits for them to have stopped (cancel ctx first).
-func (w *rolloutWatch) startInformers(ctx context.Context, infs []cache.SharedIndexInformer) (stopped func(), err error) {
+func (w *rolloutWatch) start(ctx context.Context) (stopped func(), err error) {
 	poke := func() {
 		select {
 		case w.changed <- struct{}{}:
@@ -96,7 +117,7 @@ func (w *rolloutWatch) startInformers(ctx context.Context, infs []cache.SharedIn
 		UpdateFunc: func(any, any) { poke() },
 		DeleteFunc: func(any) { poke() },
 	}
-	for _, inf := range infs {
+	for _, inf := range w.infs {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return nil, fmt.Errorf("watching rollout: %w", err)
 		}
@@ -107,7 +128,7 @@ func (w *rolloutWatch) startInformers(ctx context.Context, infs []cache.SharedIn
 		})
 	}
 	var running sync.WaitGroup
-	for _, inf := range infs {
+	for _, inf := range w.infs {
 		running.Go(func() { inf.RunWithContext(ctx) })
 	}
 	return running.Wait, nil
@@ -120,27 +141,25 @@ func (w *rolloutWatch) lastErr() error {
 }
 
 func (w *rolloutWatch) synced() bool {
-	return w.deploys.HasSynced() && w.replicaSets.HasSynced() && w.pods.HasSynced()
+	for _, inf := range w.infs {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
-// wait evaluates the rollout at every change until it is done or failed.
+// wait evaluates the rollout at every change, once the informers have
+// synced, until it is done or failed.
 func (w *rolloutWatch) wait(ctx context.Context, logf func(format string, args ...any)) error {
-	return w.waitFor(ctx, w.synced, func() (Verdict, error) {
-		return evaluateFromStores(w.deploys.GetStore(), w.replicaSets.GetStore(), w.pods.GetStore(), w.ns, w.name)
-	}, logf)
-}
-
-// waitFor runs eval at every change, once the informers have synced,
-// until it says done or failed.
-func (w *rolloutWatch) waitFor(ctx context.Context, hasSynced func() bool, eval func() (Verdict, error), logf func(format string, args ...any)) error {
 	var last Verdict
 	lastLog := time.Time{}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	synced := false
 	for {
-		if synced = synced || hasSynced(); synced {
-			v, err := eval()
+		if synced = synced || w.synced(); synced {
+			v, err := w.eval()
 			switch {
 			case err != nil:
 				return err
@@ -163,6 +182,29 @@ func (w *rolloutWatch) waitFor(ctx context.Context, hasSynced func() bool, eval 
 				logf("waiting: %s", last.Progress)
 				lastLog = time.Now()
 			}
+		}
+	}
+}
+
+// watch evaluates the rollout at every change until it reports a failure
+// (returned) or ctx ends (nil).
+func (w *rolloutWatch) watch(ctx context.Context, logf func(format string, args ...any)) error {
+	start := time.Now()
+	for {
+		if w.synced() {
+			v, err := w.eval()
+			switch {
+			case err != nil:
+				return err
+			case v.Failure != "":
+				logf("watch: failed %s after its verification: %s", time.Since(start).Round(100*time.Millisecond), v.Failure)
+				return &RolloutError{Reason: v.Failure}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.changed:
 		}
 	}
 }

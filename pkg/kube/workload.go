@@ -19,10 +19,12 @@ import (
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
-// workload is what ferry needs of a StatefulSet or a DaemonSet: the
-// fields every kind has, and the object for its kind's evaluator.
-// Deployments keep their own code (target.go), which also knows their
-// ReplicaSets, pausing and revision history.
+// workload is what ferry needs of a workload of any kind: the fields
+// every kind has, and the object for its kind's evaluator. A Deployment
+// is one too (deploymentWorkload) where it is read, patched and restored
+// as the other kinds are; its snapshot, description and rollback keep
+// their own code (target.go, rollback.go), which knows its ReplicaSets,
+// pausing and revision history.
 type workload struct {
 	kind, namespace, name string
 	uid                   types.UID
@@ -82,11 +84,12 @@ func byName(name string) func(*metav1.ListOptions) {
 	return func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }
 }
 
-// getWorkload reads the workload r names, and picks its containers.
+// getWorkload reads the workload r names, of kind k (nil for a
+// Deployment), and picks its containers.
 func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []slot, error) {
-	w, err := k.get(ctx, cs, r.Namespace, r.Name)
+	w, err := readWorkload(ctx, cs, k, r.Namespace, r.Name)
 	if err != nil {
-		what := strings.ToLower(k.kind()) + " " + r.Namespace + "/" + r.Name
+		what := strings.ToLower(kindName(r.Kind)) + " " + r.Namespace + "/" + r.Name
 		if apierrors.IsNotFound(err) {
 			return nil, nil, promote.Input(fmt.Errorf("%s not found in context %s", what, contextName(r.Context)))
 		}
@@ -99,33 +102,58 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 	return w, slots, nil
 }
 
+// readWorkload reads workload ns/name of kind k (nil for a Deployment).
+func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*workload, error) {
+	if k == nil {
+		d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return deploymentWorkload(d), nil
+	}
+	return k.get(ctx, cs, ns, name)
+}
+
+// patchWorkload sends body, a JSON patch, to workload ns/name of kind k
+// (nil for a Deployment).
+func patchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
+	if k == nil {
+		d, err := cs.Deployments(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return deploymentWorkload(d), nil
+	}
+	return k.patch(ctx, cs, ns, name, body, opts)
+}
+
 // lookUp reads the workload t names, of whatever kind, and picks its
 // containers: one that is not there, or whose containers are ambiguous,
 // is an input error.
 func (t *Target) lookUp(ctx context.Context, cs API) error {
-	if k := kindOf(t.ref); k != nil {
-		_, _, err := getWorkload(ctx, cs, k, t.ref)
-		return err
-	}
-	_, _, err := getDeploymentSlots(ctx, cs, t.ref)
+	_, _, err := getWorkload(ctx, cs, kindOf(t.ref), t.ref)
 	return err
 }
 
 // current reads what the workload t names runs now: its uid, generation,
 // pod template and revision.
 func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
-	if k := kindOf(t.ref); k != nil {
-		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
-		if err != nil {
-			return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
-		}
-		return w.uid, w.generation, w.template, w.revision, nil
-	}
-	d, err := cs.Deployments(t.ref.Namespace).Get(ctx, t.ref.Name, metav1.GetOptions{})
+	k := kindOf(t.ref)
+	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		return "", 0, tmpl, "", fmt.Errorf("reading deployment: %w", err)
+		return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(kindName(t.ref.Kind)), err)
 	}
-	return d.UID, d.Generation, d.Spec.Template, d.Annotations[revisionAnnotation], nil
+	return w.uid, w.generation, w.template, w.revision, nil
+}
+
+// deploymentWorkload is what the workload code reads of Deployment d.
+func deploymentWorkload(d *appsv1.Deployment) *workload {
+	return &workload{
+		kind: KindDeployment, namespace: d.Namespace, name: d.Name,
+		uid: d.UID, generation: d.Generation, annotations: d.Annotations, meta: d.ObjectMeta,
+		selector: d.Spec.Selector, template: d.Spec.Template,
+		revision: d.Annotations[revisionAnnotation], obj: d,
+	}
 }
 
 // workloadPods lists the pods of w, and its ControllerRevisions when its
@@ -199,8 +227,8 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", w.what(), v.Failure))
 		case !v.Done && t.opts.OnProgressing == Wait:
 			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
-			if err := t.waitWorkloadFor(ctx, cs, k); err != nil {
-				return promote.Snapshot{}, fmt.Errorf("waiting for the rollout in progress on %s: %w", w.what(), err)
+			if err := t.waitInProgress(ctx, cs, w.what()); err != nil {
+				return promote.Snapshot{}, err
 			}
 			return t.snapshotWorkload(ctx, k, want)
 		case !v.Done:
@@ -210,62 +238,43 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 	if slots, err = t.mapped(slots, want); err != nil {
 		return promote.Snapshot{}, err
 	}
+	st := snapshotStateOf(w, slots, applyAs)
+	st.Kind = w.kind
+	if st.Strategy, err = json.Marshal(w.strategy); err != nil {
+		return promote.Snapshot{}, err
+	}
+	return snapshotOf(w, slots, st, want)
+}
+
+// snapshotStateOf is what a snapshot of w, of whatever kind, records: its
+// identity, its template and containers slots, its change cause, and the
+// field manager a release applies as ("" for a patch).
+func snapshotStateOf(w *workload, slots []slot, applyAs string) snapshotState {
 	st := newState(w.template, slots)
-	st.UID, st.Generation, st.Kind, st.ApplyAs = w.uid, w.generation, w.kind, applyAs
+	st.UID, st.Generation, st.ApplyAs = w.uid, w.generation, applyAs
 	st.HasAnnotations = w.annotations != nil
 	if cc, ok := w.annotations[changeCauseAnnotation]; ok {
 		st.ChangeCause = &cc
 	}
-	if st.Strategy, err = json.Marshal(w.strategy); err != nil {
-		return promote.Snapshot{}, err
-	}
+	return st
+}
+
+// snapshotOf is the snapshot of w whose state is st.
+func snapshotOf(w *workload, slots []slot, st snapshotState, want wanted) (promote.Snapshot, error) {
 	raw, err := promote.EncodeState(st)
 	if err != nil {
 		return promote.Snapshot{}, err
 	}
-	current := seenImage(w.template.Spec, slots)
 	return promote.Snapshot{
-		Seen:     promote.Seen{Image: current, Revision: w.revision},
+		Seen:     promote.Seen{Image: seenImage(w.template.Spec, slots), Revision: w.revision},
 		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
 		State:    raw,
 	}, nil
 }
 
-func (t *Target) waitWorkloadFor(ctx context.Context, cs API, k kindOps) error {
-	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	defer cancel()
-	return waitWorkload(wctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf)
-}
-
-func (t *Target) releaseWorkload(ctx context.Context, k kindOps, s promote.Snapshot, img image.Image) (promote.Change, error) {
-	st, err := promote.DecodeState[snapshotState](s.State)
-	if err != nil {
-		return promote.Change{}, err
-	}
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return promote.Change{}, err
-	}
-	if st.ApplyAs != "" {
-		return t.releaseAsOwner(ctx, cs, st, img)
-	}
-	ops := t.releaseOps(st, img)
-	ref := runRef(img)
-	ch := changeState{Asked: st.asked(ref)}
-	w, err := t.patchWorkload(ctx, cs, k, ops)
-	if err == nil {
-		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
-	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
-	if err != nil {
-		return change, fmt.Errorf("releasing: %w", err)
-	}
-	return change, cerr
-}
-
 // releaseOps is the JSON patch a release sends: tests that the workload
-// is what the snapshot saw, the images, and the change cause.
+// is what the snapshot saw, the images, the change cause, and unpausing
+// a Deployment that the snapshot saw paused (FERRY_ON_PAUSED=resume).
 func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 	ops := append([]patchOp{
 		{Op: "test", Path: "/metadata/uid", Value: st.UID},
@@ -276,120 +285,11 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 	if t.opts.ChangeCause != nil {
 		cause = t.opts.ChangeCause(what)
 	}
-	return append(ops, setChangeCause(st.HasAnnotations, cause))
-}
-
-func (t *Target) patchWorkload(ctx context.Context, cs API, k kindOps, ops []patchOp) (*workload, error) {
-	return t.patchWorkloadWith(ctx, cs, k, ops, metav1.PatchOptions{FieldManager: fieldManager})
-}
-
-func (t *Target) patchWorkloadWith(ctx context.Context, cs API, k kindOps, ops []patchOp, opts metav1.PatchOptions) (*workload, error) {
-	body, err := json.Marshal(ops)
-	if err != nil {
-		return nil, err
+	ops = append(ops, setChangeCause(st.HasAnnotations, cause))
+	if st.Paused {
+		ops = append(ops, patchOp{Op: "replace", Path: "/spec/paused", Value: false})
 	}
-	w, err := k.patch(ctx, cs, t.ref.Namespace, t.ref.Name, body, opts)
-	if err != nil {
-		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
-			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(k.kind()), err)
-		}
-		return nil, err
-	}
-	return w, nil
-}
-
-func (t *Target) verifyWorkload(ctx context.Context, k kindOps) error {
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
-	defer cancel()
-	start := time.Now()
-	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("verifying: %w", err)
-	}
-	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))
-	return nil
-}
-
-// restoreWorkload puts the snapshot's pod template and update strategy
-// (a StatefulSet's partition with it) back, then waits for them to roll
-// out. A StatefulSet's pods of the failed revision that are not ready are
-// deleted, as Kubernetes' "forced rollback" asks: with OrderedReady the
-// controller waits for a broken pod forever instead of replacing it.
-func (t *Target) restoreWorkload(ctx context.Context, k kindOps, s promote.Snapshot, c promote.Change) error {
-	if k.kind() == KindRollout {
-		return t.restoreRollout(ctx, k, s, c)
-	}
-	st, err := promote.DecodeState[snapshotState](s.State)
-	if err != nil {
-		return err
-	}
-	ch, err := promote.DecodeState[changeState](c.State)
-	if err != nil {
-		return err
-	}
-	cs, err := t.clients.Client(ctx, t.ref.Context)
-	if err != nil {
-		return err
-	}
-	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
-	}
-	plan := planRestoreTemplate(w.uid, w.generation, w.template, st, ch)
-	switch plan.step {
-	case restoreNothing, restoreLeave:
-		t.logf("restore: %s", plan.why)
-		return nil
-	case restoreRefuse:
-		return fmt.Errorf("restoring: %s", plan.why)
-	case restorePatch:
-		if st.ApplyAs != "" {
-			gen, err := t.restoreAsOwner(ctx, cs, st, w.generation)
-			if err != nil {
-				return fmt.Errorf("restoring: %w", err)
-			}
-			t.logf("put back the images of %s (%s) as field manager %s", w.what(), s.Image, st.ApplyAs)
-			if k.kind() == KindStatefulSet {
-				if err := t.replaceBrokenPods(ctx, cs, k, gen); err != nil {
-					return fmt.Errorf("restoring: %w", err)
-				}
-			}
-			break
-		}
-		ops := []patchOp{
-			{Op: "test", Path: "/metadata/uid", Value: st.UID},
-			{Op: "test", Path: "/metadata/generation", Value: w.generation},
-			{Op: "replace", Path: "/spec/template", Value: st.Template},
-		}
-		if len(st.Strategy) > 0 {
-			ops = append(ops, patchOp{Op: "replace", Path: "/spec/updateStrategy", Value: st.Strategy})
-		}
-		if st.ChangeCause != nil {
-			ops = append(ops, patchOp{Op: "add", Path: changeCausePath, Value: *st.ChangeCause})
-		} else if _, ok := w.annotations[changeCauseAnnotation]; ok {
-			ops = append(ops, patchOp{Op: "remove", Path: changeCausePath})
-		}
-		after, err := t.patchWorkload(ctx, cs, k, ops)
-		if err != nil {
-			return fmt.Errorf("restoring: %w", err)
-		}
-		t.logf("put back the pod template and update strategy of %s (%s)", w.what(), s.Image)
-		if k.kind() == KindStatefulSet {
-			if err := t.replaceBrokenPods(ctx, cs, k, after.generation); err != nil {
-				return fmt.Errorf("restoring: %w", err)
-			}
-		}
-	case restoreWait:
-		t.logf("restore: %s", plan.why)
-	}
-	if err := waitWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
-		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
-	}
-	t.logf("restored: %s rolled out again", s.Image)
-	return nil
+	return ops
 }
 
 // replaceBrokenPods waits for the StatefulSet controller to observe
@@ -457,14 +357,7 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	}
 	state := "rollout state unknown"
 	if pods, crs, err := workloadPods(ctx, cs, k, w); err == nil {
-		switch v := k.evaluate(w, pods, crs); {
-		case v.Failure != "":
-			state = "rollout failed: " + v.Failure
-		case v.Done:
-			state = "rolled out"
-		default:
-			state = "rolling out: " + v.Progress
-		}
+		state = rolloutState(k.evaluate(w, pods, crs))
 	}
 	rev := ""
 	if w.revision != "" {
@@ -473,52 +366,16 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	return fmt.Sprintf("%s (%s, %sgeneration %d, %s)", describeImages(w.template), strings.ToLower(w.kind), rev, w.generation, state), nil
 }
 
-// waitWorkload watches workload ns/name of kind k, its pods and (when the
-// kind needs them) its ControllerRevisions until its evaluator says the
-// rollout is done (nil) or failed (*RolloutError), or ctx ends.
-func waitWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
-	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
-		return rw.waitFor(ctx, synced, eval, logf)
-	})
-}
-
-// watchWorkload keeps watching workload ns/name after its verification
-// (see Target.Watch): a failure is a *RolloutError at once; nil when ctx
-// ends.
-func watchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
-	return onWorkload(ctx, cs, k, ns, name, func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error {
-		start := time.Now()
-		for {
-			if synced() {
-				v, err := eval()
-				switch {
-				case err != nil:
-					return err
-				case v.Failure != "":
-					logf("watch: failed %s after its verification: %s", time.Since(start).Round(100*time.Millisecond), v.Failure)
-					return &RolloutError{Reason: v.Failure}
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-rw.changed:
-			}
-		}
-	})
-}
-
-// onWorkload runs the informers of workload ns/name, its pods and (when
-// the kind needs them) its ControllerRevisions, and calls use with what
-// evaluates the rollout from their stores.
-func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, rw *rolloutWatch, synced func() bool, eval func() (Verdict, error)) error) error {
+// workloadWatch watches workload ns/name of kind k, its pods and (when
+// the kind needs them) its ControllerRevisions.
+func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*rolloutWatch, error) {
 	w, err := k.get(ctx, cs, ns, name)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
 	}
 	sel, err := metav1.LabelSelectorAsSelector(w.selector)
 	if err != nil {
-		return fmt.Errorf("%s selector: %w", w.what(), err)
+		return nil, fmt.Errorf("%s selector: %w", w.what(), err)
 	}
 	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
 	obj := k.objectInformer(cs, ns, name)
@@ -529,8 +386,7 @@ func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use fun
 		crs = informerFor(cs.ControllerRevisions(ns), &appsv1.ControllerRevision{}, bySelector)
 		infs = append(infs, crs)
 	}
-	rw := &rolloutWatch{ns: ns, name: name, changed: make(chan struct{}, 1)}
-	eval := func() (Verdict, error) {
+	return newRolloutWatch(infs, func() (Verdict, error) {
 		o, ok, err := obj.GetStore().GetByKey(ns + "/" + name)
 		if err != nil {
 			return Verdict{}, err
@@ -554,24 +410,5 @@ func onWorkload(ctx context.Context, cs API, k kindOps, ns, name string, use fun
 			}
 		}
 		return k.evaluate(cur, ps, revs), nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stopped, err := rw.startInformers(ctx, infs)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cancel()
-		stopped()
-	}()
-	synced := func() bool {
-		for _, inf := range infs {
-			if !inf.HasSynced() {
-				return false
-			}
-		}
-		return true
-	}
-	return use(ctx, rw, synced, eval)
+	}), nil
 }
