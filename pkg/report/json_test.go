@@ -18,23 +18,7 @@ import (
 // Every report ferry can write follows the documented schema, and the
 // schema names every status and outcome there is.
 func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
-	f, err := os.Open("../../docs/report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("report.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := reportSchema(t)
 	statuses := []promote.Status{promote.StatusPlanned, promote.StatusUnchanged, promote.StatusPromoted, promote.StatusRolledBack,
 		promote.StatusFailed, promote.StatusRestored, promote.StatusRestoreFailed, promote.StatusSkipped,
 		promote.StatusRecovered, promote.StatusSuperseded}
@@ -89,4 +73,28 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 			t.Errorf("report %s does not follow docs/report.schema.json: %v", js, err)
 		}
 	}
+}
+
+// reportSchema compiles docs/report.schema.json, the schema every report
+// ferry writes must follow.
+func reportSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open("../../docs/report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("report.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema
 }

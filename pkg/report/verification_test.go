@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 
@@ -28,23 +27,7 @@ func verifiedReport() *promote.Report {
 }
 
 func TestVerificationsFollowSchema(t *testing.T) {
-	f, err := os.Open("../../docs/report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("report.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := reportSchema(t)
 	var b bytes.Buffer
 	if err := JSON(&b, verifiedReport(), redact.Secrets{}); err != nil {
 		t.Fatal(err)
