@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# build-tool.sh NAME: build a pinned release tool (goreleaser, ko, cosign,
-# cyclonedx-gomod) from its module under hack/tools/NAME, once per machine,
+# build-tool.sh NAME: build a pinned tool — a release tool (goreleaser, ko,
+# cosign, cyclonedx-gomod) or one the tests run (helm, argo-rollouts'
+# controller) — from its module under hack/tools/NAME, once per machine,
 # and print the binary's path. The module's `tool` line names the command;
 # its go.mod and go.sum pin the tool and every dependency, as the tool's
 # own release does.
