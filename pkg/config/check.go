@@ -330,23 +330,10 @@ func (ch *checker) gates() gate.Spec {
 	if err == nil {
 		return spec
 	}
-	for _, e := range unjoin(err) {
+	for _, e := range gate.Problems(err) {
 		ch.add("GATES", e.Error(), "")
 	}
 	return gate.Spec{}
-}
-
-// unjoin splits an errors.Join into its errors, recursively.
-func unjoin(err error) []error {
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, unjoin(e)...)
-	}
-	return out
 }
 
 // target parses one target address.
