@@ -38,7 +38,7 @@ const maxDuration = 6 * time.Hour
 // Config is a checked configuration for one command, in typed groups.
 // [Settings.Check] makes it; nothing changes it afterwards.
 type Config struct {
-	// Command is promote, plan, status or rollback.
+	// Command is promote, plan, status, rollback or recover.
 	Command string
 	// Mode is where ferry runs.
 	Mode Mode
@@ -161,12 +161,12 @@ type Health struct {
 	Version *health.Version
 }
 
-// Check checks s for command (promote, plan, status or rollback) and
-// returns the Config it makes. It reports every problem at once as a
-// *ValidationError, including those Load kept; an unknown command is a
-// plain error. Only promote and plan read FERRY_SOURCE: status and
-// rollback neither need nor check it, so a broken source never blocks a
-// rollback.
+// Check checks s for command (promote, plan, status, rollback or
+// recover) and returns the Config it makes. It reports every problem at
+// once as a *ValidationError, including those Load kept; an unknown
+// command is a plain error. Only promote and plan read FERRY_SOURCE:
+// status, rollback and recover neither need nor check it, so a broken
+// source never blocks a rollback or a recovery.
 func (s Settings) Check(command string) (Config, error) {
 	var withSource bool
 	switch command {
@@ -330,23 +330,10 @@ func (ch *checker) gates() gate.Spec {
 	if err == nil {
 		return spec
 	}
-	for _, e := range unjoin(err) {
+	for _, e := range gate.Problems(err) {
 		ch.add("GATES", e.Error(), "")
 	}
 	return gate.Spec{}
-}
-
-// unjoin splits an errors.Join into its errors, recursively.
-func unjoin(err error) []error {
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, unjoin(e)...)
-	}
-	return out
 }
 
 // target parses one target address.

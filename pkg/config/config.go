@@ -103,7 +103,7 @@ type Settings struct {
 
 	ChangeCause string `env:"CHANGE_CAUSE" desc:"Why the release happens, recorded as the Deployment's kubernetes.io/change-cause and the Heroku release description; default names ferry, the image and the CI run." example:"release 1.4.2"`
 
-	LockWait time.Duration `env:"LOCK_WAIT" envDefault:"10m" desc:"promote, recover: how long to wait for another run that holds a target's lock (a Kubernetes Lease) before giving up with exit 2, nothing changed; 0 gives up at once. The default outlasts one run with the default FERRY_TIMEOUT and FERRY_RESTORE_TIMEOUT; at most 6h." example:"10m"`
+	LockWait time.Duration `env:"LOCK_WAIT" envDefault:"10m" desc:"promote, recover, rollback: how long to wait for another run that holds a target's lock (a Kubernetes Lease) before giving up with exit 2, nothing changed; 0 gives up at once. The default outlasts one run with the default FERRY_TIMEOUT and FERRY_RESTORE_TIMEOUT; at most 6h." example:"10m"`
 
 	LockTTL time.Duration `env:"LOCK_TTL" envDefault:"30s" desc:"How long a target's lock outlives its holder's last renewal (a run renews it every third of this while it lives): after a killed run, the next one waits at most this long; 2s to 10m." example:"30s"`
 

@@ -2,11 +2,11 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/sigpolicy"
 )
 
@@ -102,14 +102,7 @@ func readSmallFile(path string, max int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("larger than %d KiB", max>>10)
-	}
-	return b, nil
+	return io.ReadAll(httpx.CapBody(f, max, httpx.Naming("it")))
 }
 
 // fileError is why a file cannot be read, without the path (the

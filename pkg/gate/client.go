@@ -137,19 +137,16 @@ func snippet(b []byte) string {
 	return s
 }
 
-// readSmall reads at most limit bytes of a file: more is an error.
+// readSmall reads at most limit bytes of a CA file: more is an error.
 func readSmall(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	b, err := io.ReadAll(httpx.CapBody(f, limit, httpx.Naming(path)))
 	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes: give a PEM file of CA certificates", path, limit)
+		return nil, fmt.Errorf("%w: give a PEM file of CA certificates", err)
 	}
 	return b, nil
 }

@@ -112,7 +112,7 @@ type Spec struct {
 // with templateRef, see [TemplateRef]). getenv reads the variables that
 // credentials name. It checks everything — durations, limits,
 // conditions, queries, URLs, credentials — and reports every problem at
-// once, one error per problem (see [errors.Join]).
+// once, one error per problem (see [Problems]).
 func Parse(src string, getenv func(string) string) (Spec, error) {
 	var entries []json.RawMessage
 	if err := yaml.Unmarshal([]byte(src), &entries); err != nil {
@@ -151,7 +151,7 @@ func Parse(src string, getenv func(string) string) (Spec, error) {
 	if len(ms) > 0 {
 		gs, err := Compile(ms, getenv, "")
 		if err != nil {
-			errs = append(errs, unjoin(err)...)
+			errs = append(errs, Problems(err)...)
 		}
 		spec.Gates = gs
 	}
@@ -179,7 +179,7 @@ func Compile(ms []Metric, getenv func(string) string, prefix string) ([]*Gate, e
 		seen[name] = true
 		g, err := compileMetric(m, getenv)
 		if err != nil {
-			for _, e := range unjoin(err) {
+			for _, e := range Problems(err) {
 				errs = append(errs, fmt.Errorf("metric %q: %w", name, e))
 			}
 			continue
@@ -338,15 +338,16 @@ func credential(field, name string, getenv func(string) string, secrets *[]strin
 	return v, nil
 }
 
-// unjoin splits an errors.Join into its errors, recursively.
-func unjoin(err error) []error {
+// Problems splits an error of [Parse] (or [Compile]) into its problems,
+// one each: the errors an [errors.Join] holds, recursively.
+func Problems(err error) []error {
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {
 		return []error{err}
 	}
 	var out []error
 	for _, e := range j.Unwrap() {
-		out = append(out, unjoin(e)...)
+		out = append(out, Problems(e)...)
 	}
 	return out
 }

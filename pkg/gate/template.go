@@ -127,7 +127,7 @@ func FromTemplate(ref TemplateRef, spec map[string]any, getenv func(string) stri
 	gs, err := Compile(ms, getenv, ref.Name+"/")
 	if err != nil {
 		var out []error
-		for _, e := range unjoin(err) {
+		for _, e := range Problems(err) {
 			out = append(out, fmt.Errorf("%s: %w", ref, e))
 		}
 		return nil, errors.Join(out...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -58,8 +57,6 @@ func (a *Announcer) End(ctx context.Context, r *promote.Report) {
 		return
 	}
 	state := State(r.Outcome)
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
 	if err := a.d.Set(ctx, state, fmt.Sprintf("ferry: %s", r.Outcome)); err != nil {
 		a.Logger.Logf("", "WARNING: the GitHub Deployment's status was not recorded: %v", err)
 		return

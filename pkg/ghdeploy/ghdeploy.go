@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v75/github"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -24,8 +26,24 @@ type Options struct {
 	Repo, Ref, Environment string
 	// LogURL is the run's page, the statuses' log URL.
 	LogURL string
-	// HTTPClient carries the requests; nil means http.DefaultClient.
-	HTTPClient *http.Client
+}
+
+// maxAnswer bounds what is read of one of GitHub's answers: a deployment
+// or a status is a few KiB.
+const maxAnswer = 1 << 20
+
+// requestTimeout bounds each request: a GitHub that does not answer
+// delays the promotion by at most this, and never holds it up.
+const requestTimeout = 15 * time.Second
+
+// httpClient carries the requests, with ferry's cap on answers
+// (package httpx). It has no retry layer: every request is a POST, and
+// sending one twice could record a second Deployment or status.
+func httpClient() *http.Client {
+	return &http.Client{
+		Transport: httpx.NewCap(nil, maxAnswer, httpx.Naming("GitHub's answer")),
+		Timeout:   requestTimeout,
+	}
 }
 
 // Deployment is a GitHub Deployment this run created.
@@ -43,7 +61,7 @@ func Start(ctx context.Context, o Options, payload map[string]string, descriptio
 	if !ok {
 		return nil, fmt.Errorf("repository %q is not owner/name", o.Repo)
 	}
-	gh := github.NewClient(o.HTTPClient).WithAuthToken(o.Token)
+	gh := github.NewClient(httpClient()).WithAuthToken(o.Token)
 	if o.APIURL != "" {
 		u, err := url.Parse(strings.TrimSuffix(o.APIURL, "/") + "/")
 		if err != nil {

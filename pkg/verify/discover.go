@@ -18,6 +18,7 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
+	"github.com/ferry-dev/ferry/pkg/httpx"
 	"github.com/ferry-dev/ferry/pkg/sigpolicy"
 )
 
@@ -157,14 +158,7 @@ func readLayer(l v1.Layer) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxBlob+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxBlob {
-		return nil, fmt.Errorf("a signature blob larger than %d bytes", maxBlob)
-	}
-	return b, nil
+	return io.ReadAll(httpx.CapBody(rc, maxBlob, httpx.Naming("a signature blob")))
 }
 
 func isNotFound(err error) bool {

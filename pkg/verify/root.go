@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 //go:embed trusted_root.json
@@ -38,12 +40,5 @@ func readRoot(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRoot+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxRoot {
-		return nil, fmt.Errorf("larger than %d MiB", maxRoot>>20)
-	}
-	return b, nil
+	return io.ReadAll(httpx.CapBody(f, maxRoot, httpx.Naming("the file")))
 }
