@@ -186,14 +186,7 @@ func TestCrashHerokuKillDuringCopy(t *testing.T) {
 	t.Parallel()
 	var armed atomic.Bool
 	var layers []string
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: layerReads(&layers)}
 	src := ownRegistry(t, switchable(&armed, slow.Wrap))
 	img := pushTo(t, src, "acme/shop", "crashcopy", images.Spec{Layers: 2})
 	layers = layerDigests(t, img.ref())
@@ -301,14 +294,7 @@ func TestCrashHerokuNoReleaseOverANewerOne(t *testing.T) {
 	var layers []string
 	// The copy's layer reads are slow: the hotfix lands during the copy,
 	// after the snapshot and before the PATCH.
-	slow := &images.Fault{Times: 1, Delay: 3 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
+	slow := &images.Fault{Times: 1, Delay: 3 * time.Second, Match: layerReads(&layers)}
 	var armed atomic.Bool
 	src := ownRegistry(t, switchable(&armed, slow.Wrap))
 	img := pushTo(t, src, "acme/shop", "guarded", images.Spec{Layers: 1})

@@ -33,14 +33,7 @@ func TestFaultRegistryThrottlesMidCopy(t *testing.T) {
 	t.Parallel()
 	var armed atomic.Bool
 	var layers []string
-	isLayer := func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}
+	isLayer := layerReads(&layers)
 	// The config blob is read by the snapshot; layers only by the copy.
 	config503 := &images.Fault{Match: images.Matching(http.MethodGet, "/blobs/sha256:"), Times: 3, Status: http.StatusServiceUnavailable}
 	layer429 := &images.Fault{Match: isLayer, Times: 2, Status: http.StatusTooManyRequests, RetryAfter: "1"}
@@ -93,6 +86,23 @@ func TestFaultRegistryThrottlesMidCopy(t *testing.T) {
 	}
 }
 
+// layerReads matches the GETs of the blobs *layers names. The digests
+// are known only once the image is pushed, after the registry (and its
+// faults) started, hence the pointer.
+func layerReads(layers *[]string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		for _, l := range *layers {
+			if strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // layerDigests lists the layers of an image in the test's registries.
 func layerDigests(t *testing.T, ref string) []string {
 	t.Helper()
@@ -127,14 +137,7 @@ func TestFaultSourceRegistryGoesAwayMidCopy(t *testing.T) {
 	var armed atomic.Bool
 	gone := &outage{}
 	var layers []string
-	slow := &images.Fault{Times: 1, Delay: 2 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
+	slow := &images.Fault{Times: 1, Delay: 2 * time.Second, Match: layerReads(&layers)}
 	src := ownRegistry(t, switchable(&armed, images.Chain(gone.Wrap, slow.Wrap)))
 	img := pushTo(t, src, "acme/shop", "v8", images.Spec{Layers: 2, LayerSize: 128 << 10})
 	layers = layerDigests(t, img.ref())
@@ -489,14 +492,7 @@ func TestFaultSIGTERMDuringCopy(t *testing.T) {
 	var layers []string
 	// The snapshot reads the manifest and config; only the copy reads
 	// layers, and those reads hang.
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: layerReads(&layers)}
 	src := ownRegistry(t, switchable(&armed, slow.Wrap))
 	img := pushTo(t, src, "acme/shop", "v10", images.Spec{Layers: 2})
 	layers = layerDigests(t, img.ref())
