@@ -194,6 +194,17 @@ func mutations(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent
 	})
 }
 
+// deploymentPatches counts the PATCHes of Deployments among events.
+func deploymentPatches(events []testenv.AuditEvent) int {
+	n := 0
+	for _, e := range events {
+		if e.Verb == "patch" && e.Resource == "deployments" {
+			n++
+		}
+	}
+	return n
+}
+
 // leaseWrites returns ferry's writes to Leases in namespace ns.
 func leaseWrites(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent {
 	t.Helper()
