@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -234,12 +232,7 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 	app := ownApp(t, e, "randomkill")
 	seedOn(t, e, app, nil, "web", "release")
 	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web,release", "FERRY_LOCK_TTL", lockTTL)
-	divergences, done := 0, 0
-	for i := range n {
-		if time.Now().After(budget) {
-			t.Errorf("only %d of %d kills fit in the time budget", done, n)
-			break
-		}
+	randomKills(t, n, budget, func(i int) killOutcome {
 		if err := e.WaitIdle(t.Context(), app); err != nil {
 			t.Fatal(err)
 		}
@@ -252,37 +245,17 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 		}
 		img := push(t, "acme/shop", fmt.Sprintf("random-%d", i), labels)
 		cmd, _, errb := ferryCmd(t, env.with("FERRY_SOURCE", img.ref()), "promote")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		case <-exited:
-		}
+		delay := killAtRandom(t, cmd)
 		r := ferry(t, env, "recover")
 		if err := e.WaitIdle(t.Context(), app); err != nil {
 			t.Fatal(err)
 		}
-		now := currentOn(t, e, app).Images["web"]
-		verified := strings.Contains(errb.String(), "promoted in")
-		switch {
-		case r.code != 0:
-			divergences++
-			t.Errorf("kill %d after %s: recover exit %d\n%s", i, delay, r.code, r)
-		case now == before:
-		case now == img.config.String() && verified:
-		default:
-			divergences++
-			t.Errorf("kill %d after %s: runs %s, neither its snapshot %s nor a verified build", i, delay, now, before)
+		return killOutcome{
+			delay: delay, recovered: r,
+			before: before, now: currentOn(t, e, app).Images["web"], promoted: img.config.String(),
+			verified: strings.Contains(errb.String(), "promoted in"),
 		}
-		done++
-	}
-	t.Logf("%d random kills, %d divergences", done, divergences)
+	})
 }
 
 // Someone releases between ferry's snapshot and its formation PATCH (two
