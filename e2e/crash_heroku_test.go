@@ -140,13 +140,7 @@ func TestCrashHerokuSupersededByANewerRelease(t *testing.T) {
 	seedOn(t, e, app, nil, "web")
 	hotfix := pushHotfix(t, e, app)
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("waiting for dynos", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never waited for dynos:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "waiting for dynos", time.Minute)
 	if _, err := e.Deploy(app, map[string]string{"web": hotfix}); err != nil {
 		t.Fatal(err)
 	}
@@ -194,13 +188,7 @@ func TestCrashHerokuKillDuringCopy(t *testing.T) {
 	seedOn(t, e, app, nil, "web")
 	env := emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web", "FERRY_LOCK_TTL", lockTTL)
 	cmd, _, errb := ferryCmd(t, env, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -278,13 +266,7 @@ func TestCrashHerokuNoReleaseOverANewerOne(t *testing.T) {
 	seedOn(t, e, app, nil, "web")
 	hotfix := pushHotfix(t, e, app)
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	if _, err := e.Deploy(app, map[string]string{"web": hotfix}); err != nil {
 		t.Fatal(err)

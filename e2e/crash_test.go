@@ -289,13 +289,7 @@ func TestCrashKubeGitHubCancellation(t *testing.T) {
 	img := "registry.test/shop-slowready@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
 	cmd, out, errb := ferryCmd(t, e.with("FERRY_SOURCE", img), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify: waiting", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never verified:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify: waiting", time.Minute)
 	start := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	if !errb.waitFor("restoring every changed target", 7500*time.Millisecond) {

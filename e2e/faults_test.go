@@ -148,13 +148,7 @@ func TestFaultSourceRegistryGoesAwayMidCopy(t *testing.T) {
 	patches := emu.FormationPatches(app)
 
 	cmd, out, errb := ferryCmd(t, herokuEnv().with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", 30*time.Second) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started copying:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", 30*time.Second)
 	gone.down.Store(true)
 	start := time.Now()
 	r := wait(t, cmd, out, errb)
@@ -188,13 +182,7 @@ func TestFaultHerokuGoesAwayMidCopy(t *testing.T) {
 
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web",
 		"FERRY_RESTORE_TIMEOUT", "20s"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", 30*time.Second) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started copying:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", 30*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	e.Close()
 	start := time.Now()
@@ -242,13 +230,7 @@ func TestFaultHerokuAPIFlakyDuringReleaseAndRestore(t *testing.T) {
 	}
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("restoring every changed target", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started restoring:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "restoring every changed target", time.Minute)
 	restore := []herokuemu.Fault{
 		{Method: http.MethodGet, Path: base + "/dynos*", Times: 2, Status: http.StatusTooManyRequests, RetryAfter: time.Second},
 		{Method: http.MethodGet, Path: base + "/releases/*", Times: 1, Status: http.StatusServiceUnavailable},
@@ -360,13 +342,7 @@ func faultRestartDuringVerification(t *testing.T, iso isolated) {
 	})
 	src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
 	cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", "k8s:"+ns+"/web?context=isolated"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify:", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never reached verification:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify:", time.Minute)
 	start := time.Now()
 	if err := iso.c.RestartAPIServer(ctx); err != nil {
 		_ = cmd.Process.Kill()
@@ -462,13 +438,7 @@ func faultRestoreWhileDown(t *testing.T, iso isolated) {
 func sigterm(t *testing.T, e env, when string, again bool) (result, time.Duration) {
 	t.Helper()
 	cmd, out, errb := ferryCmd(t, e, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor(when, time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never got to %q:\n%s", when, errb.String())
-	}
+	startUntil(t, cmd, errb, when, time.Minute)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -502,13 +472,7 @@ func TestFaultSIGTERMDuringCopy(t *testing.T) {
 	before := current(t, app)
 	e := herokuEnv().with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web")
 	cmd, out, errb := ferryCmd(t, e, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

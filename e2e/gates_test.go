@@ -258,13 +258,7 @@ func TestCrashDuringTheSoakRestores(t *testing.T) {
 		"FERRY_TARGETS", target(pns, "web", "production"),
 		"FERRY_SOAK", "3m",
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started the soak:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "soak: 3m0s", 2*time.Minute)
 	// A pod of the new ReplicaSet starts crash-looping, as a kubelet
 	// reports it.
 	ctx := context.Background()

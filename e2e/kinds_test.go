@@ -354,13 +354,7 @@ func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
 		"FERRY_TARGETS", "k8s:"+pns+"/daemonset/agent?context=production",
 		"FERRY_SOAK", "3m",
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started the soak:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "soak: 3m0s", 2*time.Minute)
 	ctx := context.Background()
 	promoted := getDaemonSet(t, production, pns, "agent")
 	pods, err := production.Admin.CoreV1().Pods(pns).List(ctx, metav1.ListOptions{LabelSelector: "app=agent"})
