@@ -53,7 +53,14 @@ func killAt(t *testing.T, e env, when string) string {
 // leaseRecord reads the promotion record on the Lease of Deployment name.
 func leaseRecord(t *testing.T, ns, name string) promote.Record {
 	t.Helper()
-	r, err := tryLeaseRecord(ns, name)
+	return recordOf(t, ns, kube.KindDeployment, name)
+}
+
+// recordOf is the promotion record in the Lease of the workload of kind
+// named name in production.
+func recordOf(t *testing.T, ns, kind, name string) promote.Record {
+	t.Helper()
+	r, err := tryRecordOf(ns, kind, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +68,12 @@ func leaseRecord(t *testing.T, ns, name string) promote.Record {
 }
 
 func tryLeaseRecord(ns, name string) (promote.Record, error) {
+	return tryRecordOf(ns, kube.KindDeployment, name)
+}
+
+func tryRecordOf(ns, kind, name string) (promote.Record, error) {
 	var r promote.Record
-	l, err := production.Admin.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseName(name), metav1.GetOptions{})
+	l, err := production.Admin.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseNameFor(kind, name), metav1.GetOptions{})
 	if err != nil {
 		return r, fmt.Errorf("reading the lease: %w", err)
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -397,19 +396,7 @@ func TestStatefulSetKilledMidRolloutIsRecovered(t *testing.T) {
 	e := baseEnv().with("FERRY_TARGETS", "k8s:"+pns+"/statefulset/db?context=production", "FERRY_LOCK_TTL", "2s")
 	killAt(t, e.with("FERRY_SOURCE", img), "verify: waiting")
 
-	readRecord := func() promote.Record {
-		t.Helper()
-		l, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseNameFor(kube.KindStatefulSet, "db"), metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("reading the lease: %v", err)
-		}
-		var r promote.Record
-		if err := json.Unmarshal([]byte(l.Annotations["ferry.dev/record"]), &r); err != nil {
-			t.Fatalf("the lease holds no record: %v", err)
-		}
-		return r
-	}
-	left := readRecord()
+	left := recordOf(t, pns, kube.KindStatefulSet, "db")
 	if !left.Step.Unfinished() || left.Snapshot == nil || left.Image != img {
 		t.Fatalf("the killed run left %+v, want an unfinished record with its snapshot", left)
 	}
@@ -421,7 +408,7 @@ func TestStatefulSetKilledMidRolloutIsRecovered(t *testing.T) {
 	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || !equality.Semantic.DeepEqual(after.Spec.UpdateStrategy, before.Spec.UpdateStrategy) {
 		t.Errorf("not restored:\nbefore %+v %+v\nafter  %+v %+v", before.Spec.Template, before.Spec.UpdateStrategy, after.Spec.Template, after.Spec.UpdateStrategy)
 	}
-	if rec := readRecord(); rec.Step != promote.StepDone {
+	if rec := recordOf(t, pns, kube.KindStatefulSet, "db"); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
 }
