@@ -364,12 +364,7 @@ func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
 	if p.Spec.Containers[0].Image != promoted.Spec.Template.Spec.Containers[0].Image {
 		t.Fatalf("pod %s runs %s, not the promoted image", p.Name, p.Spec.Containers[0].Image)
 	}
-	p.Status.ContainerStatuses[0].Ready = false
-	p.Status.ContainerStatuses[0].RestartCount = 1
-	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
-	if _, err := production.Admin.CoreV1().Pods(pns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("making %s crash: %v", p.Name, err)
-	}
+	crashLoop(t, &p)
 	r := wait(t, cmd, out, errb)
 	if r.code != 1 {
 		t.Fatalf("want exit 1\n%s", r)
