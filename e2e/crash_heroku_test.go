@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,13 +175,8 @@ func pushHotfix(t *testing.T, e *herokuemu.Emulator, app string) string {
 // was released; the next run promotes the same image.
 func TestCrashHerokuKillDuringCopy(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	var layers []string
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: layerReads(&layers)}
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "crashcopy", images.Spec{Layers: 2})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second}
+	img, armed := pushBehindLayerFault(t, "crashcopy", images.Spec{Layers: 2}, slow)
 	e := ownEmulator(t, herokuemu.Options{BootTime: 200 * time.Millisecond})
 	app := ownApp(t, e, "crashcopy")
 	seedOn(t, e, app, nil, "web")
@@ -252,15 +246,10 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 // and reports the run superseded.
 func TestCrashHerokuNoReleaseOverANewerOne(t *testing.T) {
 	t.Parallel()
-	var layers []string
 	// The copy's layer reads are slow: the hotfix lands during the copy,
 	// after the snapshot and before the PATCH.
-	slow := &images.Fault{Times: 1, Delay: 3 * time.Second, Match: layerReads(&layers)}
-	var armed atomic.Bool
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "guarded", images.Spec{Layers: 1})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 1, Delay: 3 * time.Second}
+	img, _ := pushBehindLayerFault(t, "guarded", images.Spec{Layers: 1}, slow)
 	e := ownEmulator(t, herokuemu.Options{BootTime: 200 * time.Millisecond})
 	app := ownApp(t, e, "guarded")
 	seedOn(t, e, app, nil, "web")

@@ -86,6 +86,22 @@ func TestFaultRegistryThrottlesMidCopy(t *testing.T) {
 	}
 }
 
+// pushBehindLayerFault pushes an image built from spec as acme/shop:tag
+// to a registry of the test's own, then arms f on the reads of its
+// layers: the snapshot (manifest and config) goes through, the copy meets
+// f. Storing false in the switch it returns disarms f.
+func pushBehindLayerFault(t *testing.T, tag string, spec images.Spec, f *images.Fault) (pushed, *atomic.Bool) {
+	t.Helper()
+	armed := new(atomic.Bool)
+	var layers []string
+	f.Match = layerReads(&layers)
+	src := ownRegistry(t, switchable(armed, f.Wrap))
+	img := pushTo(t, src, "acme/shop", tag, spec)
+	layers = layerDigests(t, img.ref())
+	armed.Store(true)
+	return img, armed
+}
+
 // layerReads matches the GETs of the blobs *layers names. The digests
 // are known only once the image is pushed, after the registry (and its
 // faults) started, hence the pointer.
@@ -458,15 +474,10 @@ func sigterm(t *testing.T, e env, when string, again bool) (result, time.Duratio
 // so nothing is sent to the API but reads; exit 1 at once.
 func TestFaultSIGTERMDuringCopy(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	var layers []string
 	// The snapshot reads the manifest and config; only the copy reads
 	// layers, and those reads hang.
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: layerReads(&layers)}
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "v10", images.Spec{Layers: 2})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second}
+	img, _ := pushBehindLayerFault(t, "v10", images.Spec{Layers: 2}, slow)
 	app := herokuApp(t, "termcopy")
 	old := seedHeroku(t, app, nil, "web")
 	before := current(t, app)
