@@ -84,13 +84,7 @@ func TestFaultConcurrentRunsSerialize(t *testing.T) {
 	second := "registry.test/shop@" + fakeDigest(t.Name()+"second")
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"))
 	cmd, out, errb := ferryCmd(t, e.with("FERRY_SOURCE", first), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify:", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("the first run never verified:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify:", time.Minute)
 	writes, leases := len(mutations(t, production, pns)), len(leaseWrites(t, production, pns))
 	refused := ferry(t, e.with("FERRY_SOURCE", second, "FERRY_LOCK_WAIT", "0s"), "promote")
 	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") || !strings.Contains(refused.stdout, "FERRY_LOCK_WAIT") {
@@ -134,13 +128,7 @@ func TestFaultConcurrentRunsHerokuReleaseInProgress(t *testing.T) {
 	seedOn(t, e, app, nil, "web", "release")
 	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web,release")
 	cmd, out, errb := ferryCmd(t, env.with("FERRY_SOURCE", imgA.ref()), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("following it", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("the first run never released:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "following it", time.Minute)
 	writes := len(appMutations(e, app))
 	refused := ferry(t, env.with("FERRY_SOURCE", imgB.ref(), "FERRY_LOCK_WAIT", "0s"), "promote")
 	if refused.code != 2 || !strings.Contains(refused.stdout, "another promotion holds the lock") {

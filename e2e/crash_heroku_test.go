@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -142,13 +139,7 @@ func TestCrashHerokuSupersededByANewerRelease(t *testing.T) {
 	seedOn(t, e, app, nil, "web")
 	hotfix := pushHotfix(t, e, app)
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("waiting for dynos", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never waited for dynos:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "waiting for dynos", time.Minute)
 	if _, err := e.Deploy(app, map[string]string{"web": hotfix}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,32 +175,14 @@ func pushHotfix(t *testing.T, e *herokuemu.Emulator, app string) string {
 // was released; the next run promotes the same image.
 func TestCrashHerokuKillDuringCopy(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	var layers []string
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "crashcopy", images.Spec{Layers: 2})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second}
+	img, armed := pushBehindLayerFault(t, "crashcopy", images.Spec{Layers: 2}, slow)
 	e := ownEmulator(t, herokuemu.Options{BootTime: 200 * time.Millisecond})
 	app := ownApp(t, e, "crashcopy")
 	seedOn(t, e, app, nil, "web")
 	env := emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web", "FERRY_LOCK_TTL", lockTTL)
 	cmd, _, errb := ferryCmd(t, env, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -241,12 +214,7 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 	app := ownApp(t, e, "randomkill")
 	seedOn(t, e, app, nil, "web", "release")
 	env := emuEnv(e).with("FERRY_TARGETS", "heroku:"+app+"/web,release", "FERRY_LOCK_TTL", lockTTL)
-	divergences, done := 0, 0
-	for i := range n {
-		if time.Now().After(budget) {
-			t.Errorf("only %d of %d kills fit in the time budget", done, n)
-			break
-		}
+	randomKills(t, n, budget, func(i int) killOutcome {
 		if err := e.WaitIdle(t.Context(), app); err != nil {
 			t.Fatal(err)
 		}
@@ -259,37 +227,17 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 		}
 		img := push(t, "acme/shop", fmt.Sprintf("random-%d", i), labels)
 		cmd, _, errb := ferryCmd(t, env.with("FERRY_SOURCE", img.ref()), "promote")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		case <-exited:
-		}
+		delay := killAtRandom(t, cmd)
 		r := ferry(t, env, "recover")
 		if err := e.WaitIdle(t.Context(), app); err != nil {
 			t.Fatal(err)
 		}
-		now := currentOn(t, e, app).Images["web"]
-		verified := strings.Contains(errb.String(), "promoted in")
-		switch {
-		case r.code != 0:
-			divergences++
-			t.Errorf("kill %d after %s: recover exit %d\n%s", i, delay, r.code, r)
-		case now == before:
-		case now == img.config.String() && verified:
-		default:
-			divergences++
-			t.Errorf("kill %d after %s: runs %s, neither its snapshot %s nor a verified build", i, delay, now, before)
+		return killOutcome{
+			delay: delay, recovered: r,
+			before: before, now: currentOn(t, e, app).Images["web"], promoted: img.config.String(),
+			verified: strings.Contains(errb.String(), "promoted in"),
 		}
-		done++
-	}
-	t.Logf("%d random kills, %d divergences", done, divergences)
+	})
 }
 
 // Someone releases between ferry's snapshot and its formation PATCH (two
@@ -298,34 +246,16 @@ func TestCrashHerokuRandomKills(t *testing.T) {
 // and reports the run superseded.
 func TestCrashHerokuNoReleaseOverANewerOne(t *testing.T) {
 	t.Parallel()
-	var layers []string
 	// The copy's layer reads are slow: the hotfix lands during the copy,
 	// after the snapshot and before the PATCH.
-	slow := &images.Fault{Times: 1, Delay: 3 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
-	var armed atomic.Bool
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "guarded", images.Spec{Layers: 1})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 1, Delay: 3 * time.Second}
+	img, _ := pushBehindLayerFault(t, "guarded", images.Spec{Layers: 1}, slow)
 	e := ownEmulator(t, herokuemu.Options{BootTime: 200 * time.Millisecond})
 	app := ownApp(t, e, "guarded")
 	seedOn(t, e, app, nil, "web")
 	hotfix := pushHotfix(t, e, app)
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	if _, err := e.Deploy(app, map[string]string{"web": hotfix}); err != nil {
 		t.Fatal(err)

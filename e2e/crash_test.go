@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,7 +53,14 @@ func killAt(t *testing.T, e env, when string) string {
 // leaseRecord reads the promotion record on the Lease of Deployment name.
 func leaseRecord(t *testing.T, ns, name string) promote.Record {
 	t.Helper()
-	r, err := tryLeaseRecord(ns, name)
+	return recordOf(t, ns, kube.KindDeployment, name)
+}
+
+// recordOf is the promotion record in the Lease of the workload of kind
+// named name in production.
+func recordOf(t *testing.T, ns, kind, name string) promote.Record {
+	t.Helper()
+	r, err := tryRecordOf(ns, kind, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +68,12 @@ func leaseRecord(t *testing.T, ns, name string) promote.Record {
 }
 
 func tryLeaseRecord(ns, name string) (promote.Record, error) {
+	return tryRecordOf(ns, kube.KindDeployment, name)
+}
+
+func tryRecordOf(ns, kind, name string) (promote.Record, error) {
 	var r promote.Record
-	l, err := production.Admin.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseName(name), metav1.GetOptions{})
+	l, err := production.Admin.CoordinationV1().Leases(ns).Get(context.Background(), kube.LeaseNameFor(kind, name), metav1.GetOptions{})
 	if err != nil {
 		return r, fmt.Errorf("reading the lease: %w", err)
 	}
@@ -288,13 +300,7 @@ func TestCrashKubeGitHubCancellation(t *testing.T) {
 	img := "registry.test/shop-slowready@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
 	cmd, out, errb := ferryCmd(t, e.with("FERRY_SOURCE", img), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify: waiting", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never verified:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify: waiting", time.Minute)
 	start := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	if !errb.waitFor("restoring every changed target", 7500*time.Millisecond) {
@@ -333,12 +339,7 @@ func TestCrashKubeRandomKills(t *testing.T) {
 	create(t, production, pns, deploy{name: "web", containers: []corev1.Container{container("app", old)},
 		podAnnotations: map[string]string{slowReadyAnnotation: "1s"}})
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "web", "production"), "FERRY_LOCK_TTL", lockTTL)
-	divergences, done := 0, 0
-	for i := range n {
-		if time.Now().After(budget) {
-			t.Errorf("only %d of %d kills fit in the time budget", done, n)
-			break
-		}
+	randomKills(t, n, budget, func(i int) killOutcome {
 		before := settledOn(t, pns, "web")
 		// Half the runs promote a build that crashes: the kill may then
 		// land during its restore.
@@ -348,35 +349,83 @@ func TestCrashKubeRandomKills(t *testing.T) {
 		}
 		img := "registry.test/" + kind + "@" + fakeDigest(t.Name()+strconv.Itoa(i))
 		cmd, _, errb := ferryCmd(t, e.with("FERRY_SOURCE", img), "promote")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		case <-exited:
-		}
+		delay := killAtRandom(t, cmd)
 		left, _ := tryLeaseRecord(pns, "web")
 		r := ferry(t, e, "recover")
-		now := settledOn(t, pns, "web")
-		verified := strings.Contains(errb.String(), "promoted in") || (left.Image == img && left.Step == promote.StepVerified)
-		switch {
-		case r.code != 0:
+		return killOutcome{
+			delay: delay, recovered: r,
+			before: before, now: settledOn(t, pns, "web"), promoted: img,
+			verified: strings.Contains(errb.String(), "promoted in") || (left.Image == img && left.Step == promote.StepVerified),
+		}
+	})
+}
+
+// randomKills makes n kills, each by kill(i), which promotes, kills ferry
+// at a random moment (killAtRandom), recovers and says where the target
+// ended. It fails the test for each kill after which the target is on
+// neither its snapshot nor a verified build, and if the kills do not all
+// fit before budget.
+func randomKills(t *testing.T, n int, budget time.Time, kill func(i int) killOutcome) {
+	t.Helper()
+	divergences, done := 0, 0
+	for i := range n {
+		if time.Now().After(budget) {
+			t.Errorf("only %d of %d kills fit in the time budget", done, n)
+			break
+		}
+		o := kill(i)
+		if d := o.divergence(); d != "" {
 			divergences++
-			t.Errorf("kill %d after %s: recover exit %d\n%s", i, delay, r.code, r)
-		case now == before:
-		case now == img && verified:
-		default:
-			divergences++
-			t.Errorf("kill %d after %s: runs %s, neither its snapshot %s nor a verified build", i, delay, now, before)
+			t.Errorf("kill %d after %s: %s", i, o.delay, d)
 		}
 		done++
 	}
 	t.Logf("%d random kills, %d divergences", done, divergences)
+}
+
+// killOutcome is where one random kill and the recover after it left a
+// target.
+type killOutcome struct {
+	delay     time.Duration // when the kill came
+	recovered result        // ferry recover's run
+	before    string        // what the target ran before the promotion
+	now       string        // what it runs after recover
+	promoted  string        // the image the killed run promoted
+	verified  bool          // whether the killed run verified it
+}
+
+// divergence is what is wrong with o, "" when the target ends on its
+// snapshot or on the promoted image, verified.
+func (o killOutcome) divergence() string {
+	switch {
+	case o.recovered.code != 0:
+		return fmt.Sprintf("recover exit %d\n%s", o.recovered.code, o.recovered)
+	case o.now == o.before:
+		return ""
+	case o.now == o.promoted && o.verified:
+		return ""
+	default:
+		return fmt.Sprintf("runs %s, neither its snapshot %s nor a verified build", o.now, o.before)
+	}
+}
+
+// killAtRandom starts cmd and sends it SIGKILL at a random moment in its
+// first four seconds, unless it exits before; it returns the moment.
+func killAtRandom(t *testing.T, cmd *exec.Cmd) time.Duration {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	select {
+	case <-time.After(delay):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	case <-exited:
+	}
+	return delay
 }
 
 // killRuns is how many random kills a test makes: E2E_KILL_RUNS, 20 by

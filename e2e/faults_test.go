@@ -33,14 +33,7 @@ func TestFaultRegistryThrottlesMidCopy(t *testing.T) {
 	t.Parallel()
 	var armed atomic.Bool
 	var layers []string
-	isLayer := func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}
+	isLayer := layerReads(&layers)
 	// The config blob is read by the snapshot; layers only by the copy.
 	config503 := &images.Fault{Match: images.Matching(http.MethodGet, "/blobs/sha256:"), Times: 3, Status: http.StatusServiceUnavailable}
 	layer429 := &images.Fault{Match: isLayer, Times: 2, Status: http.StatusTooManyRequests, RetryAfter: "1"}
@@ -93,6 +86,39 @@ func TestFaultRegistryThrottlesMidCopy(t *testing.T) {
 	}
 }
 
+// pushBehindLayerFault pushes an image built from spec as acme/shop:tag
+// to a registry of the test's own, then arms f on the reads of its
+// layers: the snapshot (manifest and config) goes through, the copy meets
+// f. Storing false in the switch it returns disarms f.
+func pushBehindLayerFault(t *testing.T, tag string, spec images.Spec, f *images.Fault) (pushed, *atomic.Bool) {
+	t.Helper()
+	armed := new(atomic.Bool)
+	var layers []string
+	f.Match = layerReads(&layers)
+	src := ownRegistry(t, switchable(armed, f.Wrap))
+	img := pushTo(t, src, "acme/shop", tag, spec)
+	layers = layerDigests(t, img.ref())
+	armed.Store(true)
+	return img, armed
+}
+
+// layerReads matches the GETs of the blobs *layers names. The digests
+// are known only once the image is pushed, after the registry (and its
+// faults) started, hence the pointer.
+func layerReads(layers *[]string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		for _, l := range *layers {
+			if strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // layerDigests lists the layers of an image in the test's registries.
 func layerDigests(t *testing.T, ref string) []string {
 	t.Helper()
@@ -127,14 +153,7 @@ func TestFaultSourceRegistryGoesAwayMidCopy(t *testing.T) {
 	var armed atomic.Bool
 	gone := &outage{}
 	var layers []string
-	slow := &images.Fault{Times: 1, Delay: 2 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
+	slow := &images.Fault{Times: 1, Delay: 2 * time.Second, Match: layerReads(&layers)}
 	src := ownRegistry(t, switchable(&armed, images.Chain(gone.Wrap, slow.Wrap)))
 	img := pushTo(t, src, "acme/shop", "v8", images.Spec{Layers: 2, LayerSize: 128 << 10})
 	layers = layerDigests(t, img.ref())
@@ -145,13 +164,7 @@ func TestFaultSourceRegistryGoesAwayMidCopy(t *testing.T) {
 	patches := emu.FormationPatches(app)
 
 	cmd, out, errb := ferryCmd(t, herokuEnv().with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", 30*time.Second) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started copying:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", 30*time.Second)
 	gone.down.Store(true)
 	start := time.Now()
 	r := wait(t, cmd, out, errb)
@@ -185,13 +198,7 @@ func TestFaultHerokuGoesAwayMidCopy(t *testing.T) {
 
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web",
 		"FERRY_RESTORE_TIMEOUT", "20s"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", 30*time.Second) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started copying:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", 30*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	e.Close()
 	start := time.Now()
@@ -239,13 +246,7 @@ func TestFaultHerokuAPIFlakyDuringReleaseAndRestore(t *testing.T) {
 	}
 	cmd, out, errb := ferryCmd(t, emuEnv(e).with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web"), "promote")
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("restoring every changed target", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started restoring:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "restoring every changed target", time.Minute)
 	restore := []herokuemu.Fault{
 		{Method: http.MethodGet, Path: base + "/dynos*", Times: 2, Status: http.StatusTooManyRequests, RetryAfter: time.Second},
 		{Method: http.MethodGet, Path: base + "/releases/*", Times: 1, Status: http.StatusServiceUnavailable},
@@ -357,13 +358,7 @@ func faultRestartDuringVerification(t *testing.T, iso isolated) {
 	})
 	src := "registry.test/shop-slowready@" + fakeDigest(t.Name())
 	cmd, out, errb := ferryCmd(t, iso.env().with("FERRY_SOURCE", src, "FERRY_TARGETS", "k8s:"+ns+"/web?context=isolated"), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify:", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never reached verification:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify:", time.Minute)
 	start := time.Now()
 	if err := iso.c.RestartAPIServer(ctx); err != nil {
 		_ = cmd.Process.Kill()
@@ -459,13 +454,7 @@ func faultRestoreWhileDown(t *testing.T, iso isolated) {
 func sigterm(t *testing.T, e env, when string, again bool) (result, time.Duration) {
 	t.Helper()
 	cmd, out, errb := ferryCmd(t, e, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor(when, time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never got to %q:\n%s", when, errb.String())
-	}
+	startUntil(t, cmd, errb, when, time.Minute)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -485,34 +474,16 @@ func sigterm(t *testing.T, e env, when string, again bool) (result, time.Duratio
 // so nothing is sent to the API but reads; exit 1 at once.
 func TestFaultSIGTERMDuringCopy(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	var layers []string
 	// The snapshot reads the manifest and config; only the copy reads
 	// layers, and those reads hang.
-	slow := &images.Fault{Times: 100, Delay: 30 * time.Second, Match: func(r *http.Request) bool {
-		for _, l := range layers {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+l) {
-				return true
-			}
-		}
-		return false
-	}}
-	src := ownRegistry(t, switchable(&armed, slow.Wrap))
-	img := pushTo(t, src, "acme/shop", "v10", images.Spec{Layers: 2})
-	layers = layerDigests(t, img.ref())
-	armed.Store(true)
+	slow := &images.Fault{Times: 100, Delay: 30 * time.Second}
+	img, _ := pushBehindLayerFault(t, "v10", images.Spec{Layers: 2}, slow)
 	app := herokuApp(t, "termcopy")
 	old := seedHeroku(t, app, nil, "web")
 	before := current(t, app)
 	e := herokuEnv().with("FERRY_SOURCE", img.ref(), "FERRY_TARGETS", "heroku:"+app+"/web")
 	cmd, out, errb := ferryCmd(t, e, "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("copying", time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never copied:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "copying", time.Minute)
 	eventually(t, 30*time.Second, "a layer read held", func() bool { return slow.Injected() > 0 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -189,21 +189,32 @@ func activeReplicaSet(t *testing.T, cs kubernetes.Interface, d *appsv1.Deploymen
 // change to a workload and is left out (leaseWrites counts it).
 func mutations(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent {
 	t.Helper()
-	all, err := c.AllMutations(context.Background())
-	if err != nil {
-		t.Fatalf("reading the audit log of %s: %v", c.Name, err)
-	}
-	var out []testenv.AuditEvent
-	for _, e := range all {
-		if (ns == "" || e.Namespace == ns) && e.Resource != "leases" {
-			out = append(out, e)
+	return auditedWrites(t, c, func(e testenv.AuditEvent) bool {
+		return (ns == "" || e.Namespace == ns) && e.Resource != "leases"
+	})
+}
+
+// deploymentPatches counts the PATCHes of Deployments among events.
+func deploymentPatches(events []testenv.AuditEvent) int {
+	n := 0
+	for _, e := range events {
+		if e.Verb == "patch" && e.Resource == "deployments" {
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 // leaseWrites returns ferry's writes to Leases in namespace ns.
 func leaseWrites(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEvent {
+	t.Helper()
+	return auditedWrites(t, c, func(e testenv.AuditEvent) bool {
+		return e.Namespace == ns && e.Resource == "leases"
+	})
+}
+
+// auditedWrites returns the writes in c's audit log that keep accepts.
+func auditedWrites(t *testing.T, c *testenv.Cluster, keep func(testenv.AuditEvent) bool) []testenv.AuditEvent {
 	t.Helper()
 	all, err := c.AllMutations(context.Background())
 	if err != nil {
@@ -211,7 +222,7 @@ func leaseWrites(t *testing.T, c *testenv.Cluster, ns string) []testenv.AuditEve
 	}
 	var out []testenv.AuditEvent
 	for _, e := range all {
-		if e.Namespace == ns && e.Resource == "leases" {
+		if keep(e) {
 			out = append(out, e)
 		}
 	}

@@ -258,13 +258,7 @@ func TestCrashDuringTheSoakRestores(t *testing.T) {
 		"FERRY_TARGETS", target(pns, "web", "production"),
 		"FERRY_SOAK", "3m",
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started the soak:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "soak: 3m0s", 2*time.Minute)
 	// A pod of the new ReplicaSet starts crash-looping, as a kubelet
 	// reports it.
 	ctx := context.Background()
@@ -275,13 +269,8 @@ func TestCrashDuringTheSoakRestores(t *testing.T) {
 		t.Fatalf("pods of %s: %v (%d)", newRS.Name, err, len(pods.Items))
 	}
 	p := pods.Items[0]
-	p.Status.ContainerStatuses[0].Ready = false
-	p.Status.ContainerStatuses[0].RestartCount = 1
-	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
 	p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}}
-	if _, err := production.Admin.CoreV1().Pods(pns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("making %s crash: %v", p.Name, err)
-	}
+	crashLoop(t, &p)
 	start := time.Now()
 	r := wait(t, cmd, out, errb)
 	if r.code != 1 {
@@ -299,6 +288,18 @@ func TestCrashDuringTheSoakRestores(t *testing.T) {
 		t.Errorf("wave %+v", rep.Waves[0])
 	}
 	assertRestored(t, before, rs)
+}
+
+// crashLoop reports p's first container crash-looping, as a kubelet
+// would: not ready, restarted once, waiting in CrashLoopBackOff.
+func crashLoop(t *testing.T, p *corev1.Pod) {
+	t.Helper()
+	p.Status.ContainerStatuses[0].Ready = false
+	p.Status.ContainerStatuses[0].RestartCount = 1
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
+	if _, err := production.Admin.CoreV1().Pods(p.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("making %s crash: %v", p.Name, err)
+	}
 }
 
 func TestBadGatesAndEmptyWavesChangeNothing(t *testing.T) {

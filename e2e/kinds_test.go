@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -320,13 +319,7 @@ func TestInitAndTwoAppContainersInOnePromotion(t *testing.T) {
 	if after.Generation != before.Generation+1 {
 		t.Errorf("generation %d → %d: want one patch", before.Generation, after.Generation)
 	}
-	var patches int
-	for _, m := range mutations(t, production, pns)[writes:] {
-		if m.Verb == "patch" && m.Resource == "deployments" {
-			patches++
-		}
-	}
-	if patches != 1 {
+	if patches := deploymentPatches(mutations(t, production, pns)[writes:]); patches != 1 {
 		t.Errorf("%d patches of the deployment, want 1", patches)
 	}
 	if got := after.Spec.Template.Spec.InitContainers[0].Image; got != good {
@@ -360,13 +353,7 @@ func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
 		"FERRY_TARGETS", "k8s:"+pns+"/daemonset/agent?context=production",
 		"FERRY_SOAK", "3m",
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("soak: 3m0s", 2*time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never started the soak:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "soak: 3m0s", 2*time.Minute)
 	ctx := context.Background()
 	promoted := getDaemonSet(t, production, pns, "agent")
 	pods, err := production.Admin.CoreV1().Pods(pns).List(ctx, metav1.ListOptions{LabelSelector: "app=agent"})
@@ -377,12 +364,7 @@ func TestDaemonSetCrashDuringTheSoakRestores(t *testing.T) {
 	if p.Spec.Containers[0].Image != promoted.Spec.Template.Spec.Containers[0].Image {
 		t.Fatalf("pod %s runs %s, not the promoted image", p.Name, p.Spec.Containers[0].Image)
 	}
-	p.Status.ContainerStatuses[0].Ready = false
-	p.Status.ContainerStatuses[0].RestartCount = 1
-	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}}
-	if _, err := production.Admin.CoreV1().Pods(pns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("making %s crash: %v", p.Name, err)
-	}
+	crashLoop(t, &p)
 	r := wait(t, cmd, out, errb)
 	if r.code != 1 {
 		t.Fatalf("want exit 1\n%s", r)
@@ -409,19 +391,7 @@ func TestStatefulSetKilledMidRolloutIsRecovered(t *testing.T) {
 	e := baseEnv().with("FERRY_TARGETS", "k8s:"+pns+"/statefulset/db?context=production", "FERRY_LOCK_TTL", "2s")
 	killAt(t, e.with("FERRY_SOURCE", img), "verify: waiting")
 
-	readRecord := func() promote.Record {
-		t.Helper()
-		l, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseNameFor(kube.KindStatefulSet, "db"), metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("reading the lease: %v", err)
-		}
-		var r promote.Record
-		if err := json.Unmarshal([]byte(l.Annotations["ferry.dev/record"]), &r); err != nil {
-			t.Fatalf("the lease holds no record: %v", err)
-		}
-		return r
-	}
-	left := readRecord()
+	left := recordOf(t, pns, kube.KindStatefulSet, "db")
 	if !left.Step.Unfinished() || left.Snapshot == nil || left.Image != img {
 		t.Fatalf("the killed run left %+v, want an unfinished record with its snapshot", left)
 	}
@@ -433,7 +403,7 @@ func TestStatefulSetKilledMidRolloutIsRecovered(t *testing.T) {
 	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || !equality.Semantic.DeepEqual(after.Spec.UpdateStrategy, before.Spec.UpdateStrategy) {
 		t.Errorf("not restored:\nbefore %+v %+v\nafter  %+v %+v", before.Spec.Template, before.Spec.UpdateStrategy, after.Spec.Template, after.Spec.UpdateStrategy)
 	}
-	if rec := readRecord(); rec.Step != promote.StepDone {
+	if rec := recordOf(t, pns, kube.KindStatefulSet, "db"); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
 }

@@ -260,13 +260,7 @@ func TestSIGTERMDuringVerifyRestores(t *testing.T) {
 		"FERRY_SOURCE", "k8s:"+sns+"/web?context=staging",
 		"FERRY_TARGETS", target(pns, "web", "production"),
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !errb.waitFor("verify:", 60*time.Second) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never reached verification:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "verify:", 60*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -217,6 +217,20 @@ func ferryCmd(t *testing.T, e env, args ...string) (*exec.Cmd, *bytes.Buffer, *s
 	return cmd, &out, errb
 }
 
+// startUntil starts cmd and waits until its stderr (errb) says phrase.
+// If it does not within timeout, ferry is killed and the test fails with
+// what it printed.
+func startUntil(t *testing.T, cmd *exec.Cmd, errb *syncBuffer, phrase string, timeout time.Duration) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitFor(phrase, timeout) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("ferry never printed %q within %s:\n%s", phrase, timeout, errb.String())
+	}
+}
+
 // wait waits for a started ferry and fails the test if a secret reached its
 // output.
 func wait(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, errb *syncBuffer) result {

@@ -109,13 +109,7 @@ func TestMappedContainersInOnePromotion(t *testing.T) {
 	if after.Generation != before.Generation+1 {
 		t.Errorf("generation %d → %d: want one patch", before.Generation, after.Generation)
 	}
-	var patches int
-	for _, m := range mutations(t, production, pns)[writes:] {
-		if m.Verb == "patch" && m.Resource == "deployments" {
-			patches++
-		}
-	}
-	if patches != 1 {
+	if patches := deploymentPatches(mutations(t, production, pns)[writes:]); patches != 1 {
 		t.Errorf("%d patches of the deployment, want 1", patches)
 	}
 	if n := replicaSets(t, production, pns); n != rsBefore+1 {

@@ -293,19 +293,7 @@ func TestRolloutKilledMidRolloutIsRecovered(t *testing.T) {
 	img := "registry.test/shop-slowready@" + digest
 	killAt(t, e, "verify: waiting")
 
-	readRecord := func() promote.Record {
-		t.Helper()
-		l, err := production.Admin.CoordinationV1().Leases(pns).Get(context.Background(), kube.LeaseNameFor(kube.KindRollout, "web"), metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("reading the lease: %v", err)
-		}
-		var r promote.Record
-		if err := json.Unmarshal([]byte(l.Annotations["ferry.dev/record"]), &r); err != nil {
-			t.Fatalf("the lease holds no record: %v", err)
-		}
-		return r
-	}
-	if left := readRecord(); !left.Step.Unfinished() || left.Snapshot == nil || left.Image != img {
+	if left := recordOf(t, pns, kube.KindRollout, "web"); !left.Step.Unfinished() || left.Snapshot == nil || left.Image != img {
 		t.Fatalf("the killed run left %+v, want an unfinished record of %s with its snapshot", left, img)
 	}
 	if mid := getRollout(t, production, pns, "web"); mid.Spec.Template.Spec.Containers[0].Image != img {
@@ -325,7 +313,7 @@ func TestRolloutKilledMidRolloutIsRecovered(t *testing.T) {
 		t.Errorf("controller reports stable %s (abort %v), want %s and not aborted", after.Status.StableRS, after.Status.Abort, before.Status.StableRS)
 	}
 	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
-	if rec := readRecord(); rec.Step != promote.StepDone {
+	if rec := recordOf(t, pns, kube.KindRollout, "web"); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
 }
