@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // A promotion leaves a Record on every target it changes, written before
@@ -236,14 +238,7 @@ func (w *LockWaiter) Held(ctx context.Context, holder RunInfo) error {
 		w.Log(holder)
 		w.told = holder.ID
 	}
-	t := time.NewTimer(w.Poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpx.Sleep(ctx, w.Poll)
 }
 
 // Holder is the run holding a lock as far as its record tells: the
