@@ -73,7 +73,7 @@ func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 // served by any of them.
 func changeDigests(image string) []string {
 	var out []string
-	for part := range strings.SplitSeq(image, ", ") {
+	for part := range strings.SplitSeq(image, mappedSep) {
 		if _, digest, ok := strings.Cut(part, "@"); ok {
 			out = append(out, digest)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -168,11 +167,11 @@ func (r *run) wantOf(i int, img image.Image) string {
 	if len(m) == 0 || r.mapped == nil {
 		return img.Ref()
 	}
-	var parts []string
+	cs := make([]ContainerImage, 0, len(m))
 	for _, p := range m {
-		parts = append(parts, p.Container+"="+r.mapped[p.From].Ref())
+		cs = append(cs, ContainerImage{Container: p.Container, Image: r.mapped[p.From].Ref()})
 	}
-	return strings.Join(parts, ", ")
+	return MappedImage(cs)
 }
 
 // snapshotAll is step 3: every target's rollback point. Any failure ends
