@@ -137,7 +137,7 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		return nil, nil, err
 	}
 	ttl := t.lockTTL()
-	w := &promote.LockWaiter{Wait: wait, Poll: min(max(ttl/10, 200*time.Millisecond), 2*time.Second), Log: func(h promote.RunInfo) {
+	w := &promote.LockWaiter{Wait: wait, Poll: promote.LockPoll(ttl), Log: func(h promote.RunInfo) {
 		t.logf("lock: %s holds the promotion record of %s; waiting up to %s (FERRY_LOCK_WAIT)", h, t.addr.App, wait)
 	}}
 	for {

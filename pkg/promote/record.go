@@ -213,6 +213,12 @@ func (v Recovery) String() string {
 	return s
 }
 
+// LockPoll is how often a run waiting for a lock whose holder renews it
+// within ttl looks at it again: a tenth of ttl, within 200ms and 2s.
+func LockPoll(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, 200*time.Millisecond), 2*time.Second)
+}
+
 // LockWaiter is how a Journal waits for a lock another run holds: at
 // most Wait from when it was made, looking again every Poll, and telling
 // Log once per holder.
