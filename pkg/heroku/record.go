@@ -245,11 +245,7 @@ func (t *Target) Adopt(ctx context.Context, s promote.Snapshot, c promote.Change
 		return "", c, "", err
 	}
 	if ch.Release == nil && st.ImageID != "" {
-		ups := make([]formationUpdate, 0, len(t.procs))
-		for _, p := range t.procs {
-			ups = append(ups, formationUpdate{Type: p, DockerImage: st.ImageID})
-		}
-		r, err := t.findRelease(ctx, st, ups, 1)
+		r, err := t.findRelease(ctx, st, t.formation(st.ImageID), 1)
 		if err != nil {
 			return "", c, "", err
 		}
