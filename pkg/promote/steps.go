@@ -208,16 +208,7 @@ func (r *run) snapshot(ctx context.Context, i int, want image.Image) (Snapshot, 
 	for _, p := range m.Mapping() {
 		tr.Containers = append(tr.Containers, ContainerImage{Container: p.Container, From: p.From, Image: r.mapped[p.From].Ref()})
 	}
-	s, err := m.SnapshotMapped(ctx, r.mapped)
-	if err != nil {
-		return s, err
-	}
-	if h, ok := As[*healthTarget](t); ok {
-		if _, err := h.url(s); err != nil {
-			return Snapshot{}, Input(err)
-		}
-	}
-	return s, nil
+	return m.SnapshotMapped(ctx, r.mapped)
 }
 
 // changer is what step 4 does to one target: a release of an image, or a
