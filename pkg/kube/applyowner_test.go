@@ -445,8 +445,8 @@ func TestApplyAsOwnerKinds(t *testing.T) {
 			cs := fake.NewClientset(c.obj)
 			var applied []string
 			cs.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-				p, _ := a.(k8stesting.PatchAction)
-				applied = append(applied, p.GetResource().Resource+" "+string(p.GetPatchType())+" "+a.(k8stesting.PatchActionImpl).GetPatchOptions().FieldManager)
+				p, _ := a.(k8stesting.PatchActionImpl)
+				applied = append(applied, p.GetResource().Resource+" "+string(p.GetPatchType())+" "+p.GetPatchOptions().FieldManager)
 				var body struct {
 					Spec struct{ Template corev1.PodTemplateSpec } `json:"spec"`
 				}
