@@ -137,7 +137,7 @@ func (t *Target) Lock(ctx context.Context, run promote.RunInfo, wait time.Durati
 		return nil, nil, err
 	}
 	ttl := t.lockTTL()
-	w := &promote.LockWaiter{Wait: wait, Poll: min(max(ttl/10, 200*time.Millisecond), 2*time.Second), Log: func(h promote.RunInfo) {
+	w := &promote.LockWaiter{Wait: wait, Poll: promote.LockPoll(ttl), Log: func(h promote.RunInfo) {
 		t.logf("lock: %s holds the promotion record of %s; waiting up to %s (FERRY_LOCK_WAIT)", h, t.addr.App, wait)
 	}}
 	for {
@@ -245,11 +245,7 @@ func (t *Target) Adopt(ctx context.Context, s promote.Snapshot, c promote.Change
 		return "", c, "", err
 	}
 	if ch.Release == nil && st.ImageID != "" {
-		ups := make([]formationUpdate, 0, len(t.procs))
-		for _, p := range t.procs {
-			ups = append(ups, formationUpdate{Type: p, DockerImage: st.ImageID})
-		}
-		r, err := t.findRelease(ctx, st, ups, 1)
+		r, err := t.findRelease(ctx, st, t.formation(st.ImageID), 1)
 		if err != nil {
 			return "", c, "", err
 		}

@@ -197,6 +197,17 @@ func encodeChange(img string, ch change) (promote.Change, error) {
 	return promote.Change{Image: img, State: raw}, err
 }
 
+// formation is the formation update a release of image id sends: every
+// process type of the target set to it. Adopt rebuilds it to find a
+// release whose answer a dead run never recorded.
+func (t *Target) formation(id string) []formationUpdate {
+	ups := make([]formationUpdate, 0, len(t.procs))
+	for _, p := range t.procs {
+		ups = append(ups, formationUpdate{Type: p, DockerImage: id})
+	}
+	return ups
+}
+
 // release does Release's work, recording it in ch as it goes.
 func (t *Target) release(ctx context.Context, st State, img image.Image, ch *change) error {
 	id, err := t.copy(ctx, img, ch)
@@ -206,10 +217,7 @@ func (t *Target) release(ctx context.Context, st State, img image.Image, ch *cha
 	if st.ImageID != "" && id.String() != st.ImageID {
 		return fmt.Errorf("the copy has image id %s, the snapshot expected %s", id, st.ImageID)
 	}
-	ups := make([]formationUpdate, 0, len(t.procs))
-	for _, p := range t.procs {
-		ups = append(ups, formationUpdate{Type: p, DockerImage: id.String()})
-	}
+	ups := t.formation(id.String())
 	// No lock keeps others from releasing: look at the newest release
 	// right before the PATCH, and never release over one made since
 	// the snapshot.

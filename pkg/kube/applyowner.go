@@ -135,7 +135,7 @@ func ownsPath(f *metav1.FieldsV1, path []string) bool {
 // not used here because their package links every API group of
 // Kubernetes into ferry (13.6 MB). It only reads its arguments.
 func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byte, error) {
-	_, m, _, err := typedParts(obj)
+	m, err := typedMeta(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -353,22 +353,22 @@ func (t *Target) applyAsOwner(ctx context.Context, cs API, st snapshotState, gen
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	what := strings.ToLower(kindName(st.Kind))
+	k, ns, name := kindOf(t.ref), t.ref.Namespace, t.ref.Name
 	for try := 1; ; try++ {
-		obj, m, _, err := t.readTyped(ctx, cs)
+		w, err := readWorkload(ctx, cs, k, ns, name)
 		if err != nil {
 			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("reading %s: %w", what, err)
 		}
-		if m.UID != st.UID || m.Generation != gen {
-			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("the %s changed since ferry read it (generation %d, was %d; someone else is rolling out?); nothing was changed", what, m.Generation, gen)
+		if w.uid != st.UID || w.generation != gen {
+			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("the %s changed since ferry read it (generation %d, was %d; someone else is rolling out?); nothing was changed", what, w.generation, gen)
 		}
-		body, err := ownedApply(obj, st.ApplyAs, imgs)
+		body, err := ownedApply(w.obj, st.ApplyAs, imgs)
 		if err != nil {
 			return 0, corev1.PodTemplateSpec{}, err
 		}
-		after, err := t.patchTyped(ctx, cs, types.ApplyPatchType, body, opts)
+		after, err := patchWorkload(ctx, cs, k, ns, name, types.ApplyPatchType, body, opts)
 		if err == nil {
-			_, m, tmpl, _ := typedParts(after)
-			return m.Generation, tmpl, nil
+			return after.generation, after.template, nil
 		}
 		if fieldConflict(err) {
 			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("applying as field manager %s conflicts with another manager; nothing was changed (run helm upgrade --force-conflicts once, or set FERRY_ON_OWNED=patch): %w", st.ApplyAs, err)
@@ -401,54 +401,18 @@ func kindName(kind string) string {
 	return kind
 }
 
-// readTyped reads the workload t names as its typed object.
-func (t *Target) readTyped(ctx context.Context, cs API) (runtime.Object, metav1.ObjectMeta, corev1.PodTemplateSpec, error) {
-	ns, name, get := t.ref.Namespace, t.ref.Name, metav1.GetOptions{}
-	var obj runtime.Object
-	var err error
-	switch t.ref.Kind {
-	case KindStatefulSet:
-		obj, err = cs.StatefulSets(ns).Get(ctx, name, get)
-	case KindDaemonSet:
-		obj, err = cs.DaemonSets(ns).Get(ctx, name, get)
-	default:
-		obj, err = cs.Deployments(ns).Get(ctx, name, get)
-	}
-	if err != nil {
-		return nil, metav1.ObjectMeta{}, corev1.PodTemplateSpec{}, err
-	}
-	return typedParts(obj)
-}
-
-// patchTyped patches the workload t names.
-func (t *Target) patchTyped(ctx context.Context, cs API, pt types.PatchType, body []byte, opts metav1.PatchOptions) (runtime.Object, error) {
-	ns, name := t.ref.Namespace, t.ref.Name
-	switch t.ref.Kind {
-	case KindStatefulSet:
-		return nilIfErr(cs.StatefulSets(ns).Patch(ctx, name, pt, body, opts))
-	case KindDaemonSet:
-		return nilIfErr(cs.DaemonSets(ns).Patch(ctx, name, pt, body, opts))
-	}
-	return nilIfErr(cs.Deployments(ns).Patch(ctx, name, pt, body, opts))
-}
-
-func nilIfErr[T runtime.Object](o T, err error) (runtime.Object, error) {
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func typedParts(obj runtime.Object) (runtime.Object, metav1.ObjectMeta, corev1.PodTemplateSpec, error) {
+// typedMeta is the metadata of obj, a Deployment, StatefulSet or
+// DaemonSet.
+func typedMeta(obj runtime.Object) (metav1.ObjectMeta, error) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		return o, o.ObjectMeta, o.Spec.Template, nil
+		return o.ObjectMeta, nil
 	case *appsv1.StatefulSet:
-		return o, o.ObjectMeta, o.Spec.Template, nil
+		return o.ObjectMeta, nil
 	case *appsv1.DaemonSet:
-		return o, o.ObjectMeta, o.Spec.Template, nil
+		return o.ObjectMeta, nil
 	}
-	return nil, metav1.ObjectMeta{}, corev1.PodTemplateSpec{}, fmt.Errorf("not a workload: %T", obj)
+	return metav1.ObjectMeta{}, fmt.Errorf("not a workload: %T", obj)
 }
 
 // releaseAsOwner is Release under ApplyAsOwner: the images of st's

@@ -424,3 +424,56 @@ func TestImagesForFollowsAMapping(t *testing.T) {
 		t.Fatalf("imagesFor = %v\nwant %v", got, want)
 	}
 }
+
+// applyAsOwner reads and applies a StatefulSet and a DaemonSet through
+// their own clients, as the manager that owns their images, and returns
+// the generation and template the API server answered.
+func TestApplyAsOwnerKinds(t *testing.T) {
+	meta := metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", Generation: 4, ResourceVersion: "10",
+		ManagedFields: []metav1.ManagedFieldsEntry{entry("helm", metav1.ManagedFieldsOperationApply, "", helmApplied)}}
+	tmpl := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "ghcr.io/acme/shop:v1"}}}}
+	cases := []struct {
+		kind, resource string
+		obj            runtime.Object
+	}{
+		{KindStatefulSet, "statefulsets", &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Template: tmpl}}},
+		{KindDaemonSet, "daemonsets", &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Template: tmpl}}},
+	}
+	ref := promoted(t).Ref()
+	for _, c := range cases {
+		t.Run(c.kind, func(t *testing.T) {
+			cs := fake.NewClientset(c.obj)
+			var applied []string
+			cs.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				p, _ := a.(k8stesting.PatchActionImpl)
+				applied = append(applied, p.GetResource().Resource+" "+string(p.GetPatchType())+" "+p.GetPatchOptions().FieldManager)
+				var body struct {
+					Spec struct{ Template corev1.PodTemplateSpec } `json:"spec"`
+				}
+				if err := json.Unmarshal(p.GetPatch(), &body); err != nil || len(body.Spec.Template.Spec.Containers) != 1 || body.Spec.Template.Spec.Containers[0].Image != ref {
+					return true, nil, fmt.Errorf("apply body %s (%v)", p.GetPatch(), err)
+				}
+				out := c.obj.DeepCopyObject()
+				switch o := out.(type) {
+				case *appsv1.StatefulSet:
+					o.Generation, o.Spec.Template = 5, body.Spec.Template
+				case *appsv1.DaemonSet:
+					o.Generation, o.Spec.Template = 5, body.Spec.Template
+				}
+				return true, out, nil
+			})
+			tg := NewTarget(NewClients(Kubeconfig{}), Ref{Address: "k8s:shop/" + c.kind + "/web", Namespace: "shop", Name: "web", Kind: c.kind}, TargetOptions{OnOwned: ApplyAsOwner})
+			st := snapshotState{UID: "u1", Kind: c.kind, ApplyAs: "helm", Template: tmpl}
+			gen, got, err := tg.applyAsOwner(t.Context(), clientsetAPI{cs}, st, 4, map[slot]string{{Name: "app"}: ref}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{c.resource + " " + string(types.ApplyPatchType) + " helm"}; !reflect.DeepEqual(applied, want) {
+				t.Errorf("patches %q, want %q", applied, want)
+			}
+			if gen != 5 || got.Spec.Containers[0].Image != ref {
+				t.Errorf("generation %d, image %s: want the answer's 5 and %s", gen, got.Spec.Containers[0].Image, ref)
+			}
+		})
+	}
+}

@@ -104,14 +104,14 @@ func mapSlots(slots []slot, m []promote.ContainerMap, imgs map[string]image.Imag
 // askedFor says what a release of run to slots asks for: run, or with a
 // mapping each container's image ("app=repo@sha256:..., proxy=...").
 func askedFor(slots []slot, run string) string {
-	var parts []string
+	cs := make([]promote.ContainerImage, 0, len(slots))
 	for _, s := range slots {
 		if s.Image == "" {
 			return run
 		}
-		parts = append(parts, s.Name+"="+s.Image)
+		cs = append(cs, promote.ContainerImage{Container: s.Name, Image: s.Image})
 	}
-	return strings.Join(parts, ", ")
+	return promote.MappedImage(cs)
 }
 
 // upToDate reports whether spec runs what a release of run to slots asks

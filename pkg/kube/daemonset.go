@@ -78,8 +78,8 @@ func (daemonSets) get(ctx context.Context, cs API, ns, name string) (*workload, 
 	return daemonSetWorkload(d), nil
 }
 
-func (daemonSets) patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
-	d, err := cs.DaemonSets(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
+func (daemonSets) patch(ctx context.Context, cs API, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (*workload, error) {
+	d, err := cs.DaemonSets(ns).Patch(ctx, name, pt, body, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func (t *Target) lock(ctx context.Context, cs API, run promote.RunInfo, wait tim
 	leases := cs.Leases(t.ref.Namespace)
 	name := LeaseNameFor(t.ref.Kind, t.ref.Name)
 	ttl := t.lockTTL()
-	w := &promote.LockWaiter{Wait: wait, Poll: pollEvery(ttl), Log: func(h promote.RunInfo) {
+	w := &promote.LockWaiter{Wait: wait, Poll: promote.LockPoll(ttl), Log: func(h promote.RunInfo) {
 		t.logf("lock: lease %s is held by %s; waiting up to %s (FERRY_LOCK_WAIT)", name, h, wait)
 	}}
 	for {
@@ -172,11 +172,6 @@ func (t *Target) lockTTL() time.Duration {
 		return t.opts.LockTTL
 	}
 	return DefaultLockTTL
-}
-
-// pollEvery is how often a waiting run looks at a held lease.
-func pollEvery(ttl time.Duration) time.Duration {
-	return min(max(ttl/10, 200*time.Millisecond), 2*time.Second)
 }
 
 func leaseError(what, ns, name string, err error) error {

@@ -107,16 +107,9 @@ func podTemplate(ctx context.Context, cs API, r Ref) (corev1.PodTemplateSpec, er
 	// Pull secrets belong to the pod: whichever containers r names (a
 	// source whose containers a mapping picks names none), the workload
 	// only has to be there.
-	if k := kindOf(r); k != nil {
-		w, err := k.get(ctx, cs, r.Namespace, r.Name)
-		if err != nil {
-			return corev1.PodTemplateSpec{}, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(k.kind()), r.Namespace, r.Name, err)
-		}
-		return w.template, nil
-	}
-	d, err := cs.Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+	w, err := readWorkload(ctx, cs, kindOf(r), r.Namespace, r.Name)
 	if err != nil {
-		return corev1.PodTemplateSpec{}, fmt.Errorf("reading deployment %s/%s: %w", r.Namespace, r.Name, err)
+		return corev1.PodTemplateSpec{}, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(kindName(r.Kind)), r.Namespace, r.Name, err)
 	}
-	return d.Spec.Template, nil
+	return w.template, nil
 }

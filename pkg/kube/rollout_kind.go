@@ -207,12 +207,12 @@ func (rollouts) get(ctx context.Context, cs API, ns, name string) (*workload, er
 	return w, nil
 }
 
-func (rollouts) patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
+func (rollouts) patch(ctx context.Context, cs API, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (*workload, error) {
 	c, err := rolloutClient(cs, ns)
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.Patch(ctx, name, types.JSONPatchType, body, opts)
+	u, err := c.Patch(ctx, name, pt, body, opts)
 	if err != nil {
 		return nil, err
 	}

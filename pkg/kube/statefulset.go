@@ -74,8 +74,8 @@ func (statefulSets) get(ctx context.Context, cs API, ns, name string) (*workload
 	return statefulSetWorkload(s), nil
 }
 
-func (statefulSets) patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
-	s, err := cs.StatefulSets(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
+func (statefulSets) patch(ctx context.Context, cs API, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (*workload, error) {
+	s, err := cs.StatefulSets(ns).Patch(ctx, name, pt, body, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -230,7 +231,7 @@ func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts meta
 	if err != nil {
 		return nil, err
 	}
-	w, err := patchWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, body, opts)
+	w, err := patchWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, types.JSONPatchType, body, opts)
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || strings.Contains(err.Error(), "test operation") || strings.Contains(err.Error(), "test failed") {
 			return nil, fmt.Errorf("the %s changed since ferry read it (someone else is rolling out?); nothing was changed: %w", strings.ToLower(kindName(t.ref.Kind)), err)

@@ -53,7 +53,7 @@ func (w *workload) what() string {
 type kindOps interface {
 	kind() string
 	get(ctx context.Context, cs API, ns, name string) (*workload, error)
-	patch(ctx context.Context, cs API, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error)
+	patch(ctx context.Context, cs API, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (*workload, error)
 	// evaluate judges the rollout (pure: see EvaluateStatefulSet,
 	// EvaluateDaemonSet).
 	evaluate(w *workload, pods []corev1.Pod, crs []*appsv1.ControllerRevision) Verdict
@@ -114,17 +114,17 @@ func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*wor
 	return k.get(ctx, cs, ns, name)
 }
 
-// patchWorkload sends body, a JSON patch, to workload ns/name of kind k
-// (nil for a Deployment).
-func patchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, body []byte, opts metav1.PatchOptions) (*workload, error) {
+// patchWorkload sends body, a patch of type pt, to workload ns/name of
+// kind k (nil for a Deployment).
+func patchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (*workload, error) {
 	if k == nil {
-		d, err := cs.Deployments(ns).Patch(ctx, name, types.JSONPatchType, body, opts)
+		d, err := cs.Deployments(ns).Patch(ctx, name, pt, body, opts)
 		if err != nil {
 			return nil, err
 		}
 		return deploymentWorkload(d), nil
 	}
-	return k.patch(ctx, cs, ns, name, body, opts)
+	return k.patch(ctx, cs, ns, name, pt, body, opts)
 }
 
 // lookUp reads the workload t names, of whatever kind, and picks its

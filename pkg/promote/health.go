@@ -29,7 +29,25 @@ type healthTarget struct {
 
 // Snapshot snapshots t and checks that the health URL resolves.
 func (h *healthTarget) Snapshot(ctx context.Context, want image.Image) (Snapshot, error) {
-	s, err := h.Target.Snapshot(ctx, want)
+	return h.resolves(h.Target.Snapshot(ctx, want))
+}
+
+// Mapping is t's container mapping (see Mapper).
+func (h *healthTarget) Mapping() []ContainerMap { return mappingOf(h.Target) }
+
+// SnapshotMapped snapshots a t that maps containers, and checks that the
+// health URL resolves, as Snapshot does.
+func (h *healthTarget) SnapshotMapped(ctx context.Context, imgs map[string]image.Image) (Snapshot, error) {
+	m, ok := As[Mapper](h.Target)
+	if !ok {
+		return Snapshot{}, fmt.Errorf("%s maps no containers", h.Target)
+	}
+	return h.resolves(m.SnapshotMapped(ctx, imgs))
+}
+
+// resolves passes a snapshot on when the health URL resolves against it;
+// one that does not is an input error, found before anything changed.
+func (h *healthTarget) resolves(s Snapshot, err error) (Snapshot, error) {
 	if err != nil {
 		return s, err
 	}
@@ -73,7 +91,7 @@ func (h *healthTarget) Verify(ctx context.Context, s Snapshot, c Change) error {
 // served by any of them.
 func changeDigests(image string) []string {
 	var out []string
-	for part := range strings.SplitSeq(image, ", ") {
+	for part := range strings.SplitSeq(image, mappedSep) {
 		if _, digest, ok := strings.Cut(part, "@"); ok {
 			out = append(out, digest)
 		}
@@ -94,4 +112,5 @@ func (h *healthTarget) Unwrap() Target { return h.Target }
 var (
 	_ Target  = (*healthTarget)(nil)
 	_ Wrapper = (*healthTarget)(nil)
+	_ Mapper  = (*healthTarget)(nil)
 )

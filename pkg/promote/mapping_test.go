@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,3 +179,20 @@ func TestRecordOfAMappedTarget(t *testing.T) {
 type mixedSource struct{ *containerSource }
 
 func (mixedSource) Resolve(context.Context) (image.Image, error) { return img, nil }
+
+// A mapped target's health URL must resolve against its snapshot, as an
+// unmapped one's: a relative URL without a base is bad input before any
+// change.
+func TestRunMappedHealthURL(t *testing.T) {
+	m := &mappedTarget{fakeTarget: &fakeTarget{name: "k8s:shop/web?context=prod"}, mapping: []ContainerMap{{"app", "app"}}}
+	r, err := Run(context.Background(), &containerSource{}, []Target{WithHealth(m, health.Check{URL: "/healthz"}, nil)}, Options{})
+	if err == nil || !IsInput(err) {
+		t.Fatalf("err = %v, want an input error", err)
+	}
+	if m.got == nil {
+		t.Error("the target was not snapshotted with its mapped images")
+	}
+	if r.Outcome != OutcomeBadInput || slices.Contains(m.calls, "release") {
+		t.Errorf("outcome %s, target calls %q: want bad input before any change", r.Outcome, m.calls)
+	}
+}

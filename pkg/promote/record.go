@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ferry-dev/ferry/pkg/httpx"
 )
 
 // A promotion leaves a Record on every target it changes, written before
@@ -211,6 +213,12 @@ func (v Recovery) String() string {
 	return s
 }
 
+// LockPoll is how often a run waiting for a lock whose holder renews it
+// within ttl looks at it again: a tenth of ttl, within 200ms and 2s.
+func LockPoll(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, 200*time.Millisecond), 2*time.Second)
+}
+
 // LockWaiter is how a Journal waits for a lock another run holds: at
 // most Wait from when it was made, looking again every Poll, and telling
 // Log once per holder.
@@ -236,14 +244,7 @@ func (w *LockWaiter) Held(ctx context.Context, holder RunInfo) error {
 		w.Log(holder)
 		w.told = holder.ID
 	}
-	t := time.NewTimer(w.Poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpx.Sleep(ctx, w.Poll)
 }
 
 // Holder is the run holding a lock as far as its record tells: the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -168,11 +167,11 @@ func (r *run) wantOf(i int, img image.Image) string {
 	if len(m) == 0 || r.mapped == nil {
 		return img.Ref()
 	}
-	var parts []string
+	cs := make([]ContainerImage, 0, len(m))
 	for _, p := range m {
-		parts = append(parts, p.Container+"="+r.mapped[p.From].Ref())
+		cs = append(cs, ContainerImage{Container: p.Container, Image: r.mapped[p.From].Ref()})
 	}
-	return strings.Join(parts, ", ")
+	return MappedImage(cs)
 }
 
 // snapshotAll is step 3: every target's rollback point. Any failure ends
@@ -209,16 +208,7 @@ func (r *run) snapshot(ctx context.Context, i int, want image.Image) (Snapshot, 
 	for _, p := range m.Mapping() {
 		tr.Containers = append(tr.Containers, ContainerImage{Container: p.Container, From: p.From, Image: r.mapped[p.From].Ref()})
 	}
-	s, err := m.SnapshotMapped(ctx, r.mapped)
-	if err != nil {
-		return s, err
-	}
-	if h, ok := As[*healthTarget](t); ok {
-		if _, err := h.url(s); err != nil {
-			return Snapshot{}, Input(err)
-		}
-	}
-	return s, nil
+	return m.SnapshotMapped(ctx, r.mapped)
 }
 
 // changer is what step 4 does to one target: a release of an image, or a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 )
@@ -111,6 +112,20 @@ type Snapshot struct {
 	// id), encoded by the target. The pipeline never looks inside.
 	State json.RawMessage `json:"state,omitempty"`
 }
+
+// MappedImage is Change.Image of a release with a container mapping: each
+// container's image, in order, "app=repo@sha256:..., proxy=...". The
+// health check reads the digests back out of it (changeDigests).
+func MappedImage(cs []ContainerImage) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, c.Container+"="+c.Image)
+	}
+	return strings.Join(parts, mappedSep)
+}
+
+// mappedSep separates the containers of a MappedImage.
+const mappedSep = ", "
 
 // Change is what a release (or a rollback) did to a target: with the
 // Snapshot it was made on, enough to verify it and to undo it. It is a

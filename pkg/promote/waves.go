@@ -122,7 +122,7 @@ func (r *run) changeWaves(ctx context.Context, step changer) error {
 		return err
 	}
 	multi := len(waves) > 1
-	if multi || len(r.o.Gates) > 0 || r.o.Soak > 0 {
+	if r.gated() {
 		r.report.Waves = make([]WaveReport, len(waves))
 		for w, idx := range waves {
 			wr := &r.report.Waves[w]
