@@ -45,6 +45,13 @@
 //   - Health probes (package health) are not retried by a transport:
 //     each probe is one observation, and the health tracker's threshold
 //     is the retry policy.
+//   - Metric gates' providers (package gate) are not retried either: a
+//     failed query is an Error measurement, counted against the
+//     metric's consecutiveErrorLimit.
+//   - GitHub Deployments (package ghdeploy) are never retried: every
+//     request is a POST, and a second one could record a second
+//     Deployment or status. A failure there is a warning, never the
+//     promotion's.
 //
 // # Caps
 //
@@ -52,6 +59,8 @@
 // [CapBody] one body: past the cap a read fails with a [*TooLargeError],
 // or, with [Truncate], the body simply ends there. A Content-Length above
 // the cap fails at once, before anything is read. ferry caps manifests at
-// 4 MiB (image), the part of a health answer it judges (health), and the
-// release-phase output it relays (heroku).
+// 4 MiB (image), the part of a health answer it judges (health), the
+// release-phase output it relays (heroku), gate providers' answers (gate),
+// GitHub's answers (ghdeploy), and the signature blobs and trusted roots
+// it reads (verify).
 package httpx
