@@ -55,6 +55,22 @@ func validate(t *testing.T, command string, environ []string) (Config, error) {
 	return s.Check(command)
 }
 
+// wantOneProblem checks environ for promote: no problem when want is "",
+// else exactly the one problem want.
+func wantOneProblem(t *testing.T, environ []string, want string) {
+	t.Helper()
+	_, err := validate(t, CommandPromote, environ)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("want no problem, got:\n%v", err)
+		}
+		return
+	}
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
+
 func TestValidateGood(t *testing.T) {
 	for _, cmd := range []string{CommandPromote, CommandPlan, CommandStatus, CommandRollback} {
 		c, err := validate(t, cmd, good)
@@ -411,18 +427,7 @@ func TestContainerMappings(t *testing.T) {
 			`FERRY_TARGETS: container "migrate" in "k8s:shop/web?context=prod&container=app=web,migrate" has no source container while others have one: write migrate=migrate to take the image of the source's container migrate, or map none; for example k8s:shop/web?context=production&container=app=app,proxy=sidecar`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := validate(t, CommandPromote, tt.environ)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("want no problem, got:\n%v", err)
-				}
-				return
-			}
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("got  %v\nwant %s", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantOneProblem(t, tt.environ, tt.want) })
 	}
 }
 
@@ -450,19 +455,7 @@ func TestCloudSettings(t *testing.T) {
 			`FERRY_HEROKU_API_KEY_SHOP_PRODUCTON: names no app of a heroku: address: did you mean FERRY_HEROKU_API_KEY_SHOP_PRODUCTION?`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := validate(t, CommandPromote, tt.environ)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("want no problem, got:\n%v", err)
-				}
-				return
-			}
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("got  %v\nwant %s", err, tt.want)
-			}
-			_ = c
-		})
+		t.Run(tt.name, func(t *testing.T) { wantOneProblem(t, tt.environ, tt.want) })
 	}
 	c, err := validate(t, CommandPromote, with("FERRY_HEROKU_API_KEY_SHOP_PRODUCTION=k2"))
 	if err != nil || c.Heroku.KeyFor("shop-production") != "k2" || c.Heroku.KeyFor("other") != "0123-key" {

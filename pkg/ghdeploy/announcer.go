@@ -34,11 +34,7 @@ func (a *Announcer) Start(ctx context.Context, r *promote.Report) {
 		payload["image"], payload["digest"] = r.Image, r.Digest
 		what = append(what, r.Image)
 	}
-	if len(r.Images) > 0 {
-		var pairs []string
-		for _, si := range r.Images {
-			pairs = append(pairs, si.Container+"="+si.Image)
-		}
+	if pairs := r.ImagePairs(); len(pairs) > 0 {
 		payload["images"] = strings.Join(pairs, " ")
 		what = append(what, pairs...)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/ferry-dev/ferry/pkg/image"
 )
 
 // RecordOptions tune the records and locks of targets that keep them
@@ -221,9 +219,9 @@ func (r *run) note(ctx context.Context, i int, step Step) error {
 		return nil
 	}
 	rec := Record{Run: r.o.Records.Run, Image: r.report.Image, Digest: r.report.Digest, Step: step, Snapshot: &r.snaps[i], Change: r.changes[i]}
-	if len(mappingOf(r.targets[i])) > 0 && r.mapped != nil {
+	if cs := r.report.Targets[i].Containers; len(cs) > 0 {
 		// Each container's image; no one digest.
-		rec.Image, rec.Digest = r.wantOf(i, image.Image{}), ""
+		rec.Image, rec.Digest = MappedImage(cs), ""
 	}
 	if err := r.write(ctx, i, rec); err != nil {
 		return fmt.Errorf("recording step %s: %w", step, err)

@@ -182,6 +182,16 @@ func (r *Report) Fail(err error) error {
 	return err
 }
 
+// ImagePairs are Images as CONTAINER=IMAGE, in order: how the GitHub
+// output source-images and a GitHub Deployment's payload name them.
+func (r *Report) ImagePairs() []string {
+	var out []string
+	for _, si := range r.Images {
+		out = append(out, si.Container+"="+si.Image)
+	}
+	return out
+}
+
 // RolledBack lists the targets that were restored or rolled back.
 func (r *Report) RolledBack() []string {
 	var out []string

@@ -161,17 +161,13 @@ func (r *run) checkSource(ctx context.Context, img image.Image) error {
 }
 
 // wantOf says what target i is to run: the run's image, or for a target
-// with a container mapping each of its containers' images.
+// with a container mapping each of its containers' images, as its
+// snapshot put them in its report's Containers.
 func (r *run) wantOf(i int, img image.Image) string {
-	m := mappingOf(r.targets[i])
-	if len(m) == 0 || r.mapped == nil {
-		return img.Ref()
+	if cs := r.report.Targets[i].Containers; len(cs) > 0 {
+		return MappedImage(cs)
 	}
-	cs := make([]ContainerImage, 0, len(m))
-	for _, p := range m {
-		cs = append(cs, ContainerImage{Container: p.Container, Image: r.mapped[p.From].Ref()})
-	}
-	return MappedImage(cs)
+	return img.Ref()
 }
 
 // snapshotAll is step 3: every target's rollback point. Any failure ends

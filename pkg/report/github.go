@@ -79,11 +79,7 @@ func (g *GitHub) Write(r *promote.Report) error {
 // sourceImages are the images of the source's containers that container
 // mappings took, as CONTAINER=IMAGE separated by spaces.
 func sourceImages(r *promote.Report) string {
-	var parts []string
-	for _, si := range r.Images {
-		parts = append(parts, si.Container+"="+si.Image)
-	}
-	return strings.Join(parts, " ")
+	return strings.Join(r.ImagePairs(), " ")
 }
 
 // oneLine joins the lines of s: a step output holds one.

@@ -55,7 +55,7 @@ func TestJSONFollowsTheDocumentedSchema(t *testing.T) {
 	rec.Targets[0].Status = promote.StatusRecovered
 	rec.Targets[0].Recovery = &promote.Recovery{Run: promote.RunInfo{ID: "runner-1", URL: "https://ci/1", Commit: "abc"}, Image: seen.Image,
 		Step: promote.StepReleased, Found: promote.FoundChange, Now: "app=" + seen.Image, Action: promote.ActionRestore, Result: "restored"}
-	reports = append(reports, rec)
+	reports = append(reports, rec, mappedReport())
 	empty := promote.NewReport("status", nil)
 	empty.Outcome = promote.OutcomeUnchanged
 	reports = append(reports, empty)

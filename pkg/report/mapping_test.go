@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/ferry-dev/ferry/pkg/promote"
 	"github.com/ferry-dev/ferry/pkg/redact"
 )
@@ -26,8 +24,9 @@ func mappedReport() *promote.Report {
 	return r
 }
 
-func TestMappingFollowsSchemaAndIsShown(t *testing.T) {
-	schema := reportSchema(t)
+// A mapped report's JSON names the containers (the schema test checks it
+// against docs/report.schema.json), and the text and summary show them.
+func TestMappingIsShown(t *testing.T) {
 	r := mappedReport()
 	var b bytes.Buffer
 	if err := JSON(&b, r, redact.Secrets{}); err != nil {
@@ -42,13 +41,6 @@ func TestMappingFollowsSchemaAndIsShown(t *testing.T) {
 		if !strings.Contains(compact.String(), want) {
 			t.Errorf("JSON lacks %s: %s", want, js)
 		}
-	}
-	v, err := jsonschema.UnmarshalJSON(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := schema.Validate(v); err != nil {
-		t.Errorf("report %s does not follow docs/report.schema.json: %v", js, err)
 	}
 
 	var txt bytes.Buffer
