@@ -84,15 +84,8 @@ func adminKubeconfig(t *testing.T, c *testenv.Cluster) string {
 // puts the chart's image back — what the refusal says.
 func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	t.Parallel()
-	helm := helm4(t)
 	pns := namespace(t, production)
-	kc := adminKubeconfig(t, production)
-	runHelm := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(t.Context(), helm, append(args, "--kubeconfig", kc, "--namespace", pns)...)
-		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	runHelm := helmRunner(t, pns)
 	if out, err := runHelm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
