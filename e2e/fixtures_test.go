@@ -133,15 +133,15 @@ func get(t *testing.T, c *testenv.Cluster, ns, name string) *appsv1.Deployment {
 }
 
 // waitRolledOut polls (tests may poll; ferry watches) until the rollout is
-// complete by the same rules ferry uses.
-func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) {
+// complete by the same rules ferry uses, and returns the deployment.
+func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) *appsv1.Deployment {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var last kube.Verdict
 	for time.Now().Before(deadline) {
 		v := verdict(t, c.Admin, ns, name)
 		if v.Done {
-			return
+			return get(t, c, ns, name)
 		}
 		if v.Failure != "" {
 			t.Fatalf("deployment %s/%s failed to roll out: %s", ns, name, v.Failure)
@@ -150,6 +150,7 @@ func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("deployment %s/%s did not roll out in 60s: %s", ns, name, last.Progress)
+	return nil
 }
 
 func verdict(t *testing.T, cs kubernetes.Interface, ns, name string) kube.Verdict {

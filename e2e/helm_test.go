@@ -89,8 +89,7 @@ func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	if out, err := runHelm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "shop")
-	d := get(t, production, pns, "shop")
+	d := waitRolledOut(t, production, pns, "shop")
 	applied := false
 	for _, f := range d.ManagedFields {
 		applied = applied || (f.Manager == "helm" && f.Operation == metav1.ManagedFieldsOperationApply)
@@ -183,15 +182,14 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 	if out, err := helm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "shop")
-	installed := get(t, production, pns, "shop")
+	installed := waitRolledOut(t, production, pns, "shop")
 	if got := imageManagers(t, installed.ObjectMeta, "app"); !slices.Equal(got, []string{"helm/Apply"}) {
 		t.Fatalf("after helm install the image is managed by %v, want helm/Apply", got)
 	}
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "shop", "production"), "FERRY_ON_OWNED", "apply-as-owner")
 	owned := func(when string, want string) *appsv1.Deployment {
 		t.Helper()
-		d := waitRolledOut2(t, pns)
+		d := waitRolledOut(t, production, pns, "shop")
 		if got := imageOf(d, "app"); got != want {
 			t.Fatalf("%s: the deployment runs %s, want %s", when, got, want)
 		}
@@ -256,14 +254,6 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 		t.Fatalf("helm upgrade after ferry's restore: %v\n%s", err, out)
 	}
 	owned("after helm upgrade following the restore", "registry.test/shop:v4")
-}
-
-// waitRolledOut2 waits for production's deployment shop in ns to roll
-// out and returns it.
-func waitRolledOut2(t *testing.T, ns string) *appsv1.Deployment {
-	t.Helper()
-	waitRolledOut(t, production, ns, "shop")
-	return get(t, production, ns, "shop")
 }
 
 // apply-as-owner writes nothing where it cannot keep Helm the image's
@@ -339,8 +329,7 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	if out, err := helm("upgrade", "csa", "testdata/charts/shop", "--set", "image=registry.test/shop:v3"); err != nil {
 		t.Fatalf("helm upgrade of the client-side release after ferry's patch: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "csa")
-	if got := imageOf(get(t, production, pns, "csa"), "app"); got != "registry.test/shop:v3" {
+	if got := imageOf(waitRolledOut(t, production, pns, "csa"), "app"); got != "registry.test/shop:v3" {
 		t.Errorf("after helm upgrade the client-side release runs %s, want the chart's registry.test/shop:v3", got)
 	}
 }
@@ -424,8 +413,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if out, err := helm("install", "rich", "testdata/charts/rich", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	before := get(t, production, pns, "rich")
+	before := waitRolledOut(t, production, pns, "rich")
 	fields := helmFields(t, before.ObjectMeta)
 	t.Logf("fields helm applied: %s", fields)
 
@@ -434,8 +422,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if r := ferry(t, e, "promote"); r.code != 0 {
 		t.Fatalf("promote: want exit 0\n%s", r)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	after := get(t, production, pns, "rich")
+	after := waitRolledOut(t, production, pns, "rich")
 	var was, is any
 	_ = json.Unmarshal([]byte(fields), &was)
 	_ = json.Unmarshal([]byte(helmFields(t, after.ObjectMeta)), &is)
@@ -458,8 +445,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if out, err := helm("upgrade", "rich", "testdata/charts/rich"); err != nil {
 		t.Fatalf("helm upgrade after ferry's apply: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	if up := get(t, production, pns, "rich"); !equality.Semantic.DeepEqual(up.Spec.Template, before.Spec.Template) {
+	if up := waitRolledOut(t, production, pns, "rich"); !equality.Semantic.DeepEqual(up.Spec.Template, before.Spec.Template) {
 		t.Errorf("after helm upgrade the template is not the chart's:\nwant %+v\ngot  %+v", before.Spec.Template, up.Spec.Template)
 	}
 }
