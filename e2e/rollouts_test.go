@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/internal/testenv/kubeauth"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -355,31 +354,14 @@ func TestRolloutPlanCatchesAForbiddenAbort(t *testing.T) {
 	argoRollouts(t)
 	pns := namespace(t, production)
 	createRollout(t, production, pns, "web", 1, podTemplate("web", []corev1.Container{container("app", "registry.test/shop:v1")}, nil))
-	ctx := context.Background()
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "create"}},
-		},
-	}
-	if _, err := production.Admin.RbacV1().Roles(pns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+	if _, err := kubeauth.Grant(context.Background(), production, pns, kubeauth.User("ferry-no-abort"), []rbacv1.PolicyRule{
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "create"}},
+	}); err != nil {
 		t.Fatal(err)
 	}
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ferry-no-abort"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "ferry-no-abort"}},
-	}
-	if _, err := production.Admin.RbacV1().RoleBindings(pns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	data := testenv.Kubeconfig(map[string]*testenv.Cluster{"production": production}, testenv.Impersonate("ferry-no-abort", "ferry-no-abort"))
-	if err := os.WriteFile(kc, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := writeFile(t, "kubeconfig", testenv.Kubeconfig(map[string]*testenv.Cluster{"production": production}, testenv.Impersonate("ferry-no-abort")))
 	e := env{
 		"KUBECONFIG":    kc,
 		"FERRY_SOURCE":  "registry.test/shop@" + fakeDigest(t.Name()),
