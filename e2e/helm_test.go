@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -36,30 +37,26 @@ var (
 // repository: its field manager is its binary's name, "helm".
 func helm4(t *testing.T) string {
 	t.Helper()
-	helmOnce.Do(func() {
-		out, err := exec.Command("../hack/build-tool.sh", "helm").Output()
-		if err != nil {
-			helmErr = err
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				helmErr = &buildError{err, string(ee.Stderr)}
-			}
-			return
-		}
-		helmBin = strings.TrimSpace(string(out))
-	})
+	helmOnce.Do(func() { helmBin, helmErr = buildTool("helm") })
 	if helmErr != nil {
 		t.Fatalf("building Helm 4 with hack/build-tool.sh: %v", helmErr)
 	}
 	return helmBin
 }
 
-type buildError struct {
-	err    error
-	stderr string
+// buildTool builds the tool hack/tools/NAME pins with hack/build-tool.sh
+// and returns its path; an error carries what the script printed.
+func buildTool(name string) (string, error) {
+	out, err := exec.Command("../hack/build-tool.sh", name).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("%w\n%s", err, ee.Stderr)
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.stderr }
 
 // adminKubeconfig reaches c as the harness's admin, so that Helm's writes
 // are not taken for ferry's in the audit log.

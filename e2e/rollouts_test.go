@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -42,16 +41,11 @@ func argoRollouts(t *testing.T) {
 	t.Helper()
 	argo.once.Do(func() {
 		start := time.Now()
-		out, err := exec.Command("../hack/build-tool.sh", "argo-rollouts").Output()
+		bin, err := buildTool("argo-rollouts")
 		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				err = &buildError{err, string(ee.Stderr)}
-			}
 			argo.err = err
 			return
 		}
-		bin := strings.TrimSpace(string(out))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		for _, c := range []*testenv.Cluster{staging, production} {
