@@ -190,6 +190,22 @@ func onlyPodsOf(t *testing.T, c *testenv.Cluster, ns, app, hash string) {
 	}
 }
 
+// rolloutBackOn waits until the controller reports production's Rollout
+// web in ns Healthy again and fails unless it is back on want: want's
+// template, want's stable ReplicaSet current, not aborted, and only its
+// pods live.
+func rolloutBackOn(t *testing.T, ns string, want *kube.Rollout) {
+	t.Helper()
+	after := waitRolloutHealthy(t, production, ns, "web")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, want.Spec.Template) {
+		t.Errorf("template not restored:\nwant %+v\ngot  %+v", want.Spec.Template, after.Spec.Template)
+	}
+	if after.Status.StableRS != want.Status.StableRS || after.Status.CurrentPodHash != want.Status.StableRS || after.Status.Abort || after.Status.Phase != kube.RolloutHealthy {
+		t.Errorf("controller reports %+v, want Healthy on stable %s and not aborted", after.Status, want.Status.StableRS)
+	}
+	onlyPodsOf(t, production, ns, "web", want.Status.StableRS)
+}
+
 // A Rollout in staging is the source, a Rollout in production the target:
 // the controller carries the canary through its steps to Healthy on the
 // source's digest. A second promotion whose pods crash-loop is aborted as
@@ -253,14 +269,7 @@ func TestRolloutPromotedFromRolloutAndAbortedOnFailure(t *testing.T) {
 		}
 	}
 	t.Logf("failed promotion aborted and restored in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, promoted.Spec.Template) {
-		t.Errorf("template not restored:\nwant %+v\ngot  %+v", promoted.Spec.Template, after.Spec.Template)
-	}
-	if after.Status.StableRS != promoted.Status.StableRS || after.Status.CurrentPodHash != promoted.Status.StableRS || after.Status.Abort || after.Status.Phase != kube.RolloutHealthy {
-		t.Errorf("controller reports %+v, want Healthy on stable %s and not aborted", after.Status, promoted.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", promoted.Status.StableRS)
+	rolloutBackOn(t, pns, promoted)
 }
 
 // A run killed while the controller rolls a Rollout out leaves its
@@ -298,14 +307,7 @@ func TestRolloutKilledMidRolloutIsRecovered(t *testing.T) {
 		t.Fatalf("recover: want exit 0, what it found, and the abort\n%s", r)
 	}
 	t.Logf("recovered in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
-		t.Errorf("template not restored:\nbefore %+v\nafter  %+v", before.Spec.Template, after.Spec.Template)
-	}
-	if after.Status.StableRS != before.Status.StableRS || after.Status.Abort {
-		t.Errorf("controller reports stable %s (abort %v), want %s and not aborted", after.Status.StableRS, after.Status.Abort, before.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
+	rolloutBackOn(t, pns, before)
 	if rec := recordOf(t, pns, kube.KindRollout, "web"); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
@@ -333,11 +335,7 @@ func TestRolloutPausedIndefinitelyTimesOutAndIsRestored(t *testing.T) {
 		}
 	}
 	t.Logf("timed out and restored in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || after.Status.StableRS != before.Status.StableRS || after.Status.Abort {
-		t.Errorf("not restored: template %+v, stable %s (abort %v); want %+v on %s", after.Spec.Template, after.Status.StableRS, after.Status.Abort, before.Spec.Template, before.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
+	rolloutBackOn(t, pns, before)
 }
 
 // plan and promote ask RBAC for every call a Rollout's release and
