@@ -86,14 +86,8 @@ func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	if out, err := runHelm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	d := waitRolledOut(t, production, pns, "shop")
-	applied := false
-	for _, f := range d.ManagedFields {
-		applied = applied || (f.Manager == "helm" && f.Operation == metav1.ManagedFieldsOperationApply)
-	}
-	if !applied {
-		t.Fatalf("Helm 4 did not apply the deployment server-side as manager helm: %+v", d.ManagedFields)
-	}
+	// Helm 4 applied the deployment server-side, as manager helm.
+	helmFields(t, waitRolledOut(t, production, pns, "shop").ObjectMeta)
 
 	src := "registry.test/shop@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_SOURCE", src, "FERRY_TARGETS", target(pns, "shop", "production"))
