@@ -52,12 +52,13 @@ func namespace(t *testing.T, c *testenv.Cluster) string {
 
 // deploy describes a Deployment to create.
 type deploy struct {
-	name       string
-	containers []corev1.Container
-	replicas   *int32 // nil: 2
-	history    *int32
-	deadline   int32
-	paused     bool
+	name           string
+	containers     []corev1.Container
+	initContainers []corev1.Container
+	replicas       *int32 // nil: 2
+	history        *int32
+	deadline       int32
+	paused         bool
 	// podAnnotations go on the pod template (imageid.testenv.ferry.dev/NAME
 	// tells kwok which digest a tag "pulled").
 	podAnnotations map[string]string
@@ -93,7 +94,7 @@ func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deplo
 			Selector:                &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: d.podAnnotations},
-				Spec:       corev1.PodSpec{Containers: d.containers, ImagePullSecrets: pullSecretRefs(d.pullSecrets)},
+				Spec:       corev1.PodSpec{Containers: d.containers, InitContainers: d.initContainers, ImagePullSecrets: pullSecretRefs(d.pullSecrets)},
 			},
 		},
 	}

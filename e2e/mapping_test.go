@@ -40,16 +40,13 @@ func twoImageSource(t *testing.T, ns, name, appRepo, appDigest, sideRepo, sideDi
 func mappedTarget(t *testing.T) (ns string, before *appsv1.Deployment) {
 	t.Helper()
 	ns = namespace(t, production)
-	obj := create(t, production, ns, deploy{name: "web", containers: []corev1.Container{
-		container("app", "registry.test/shop:v1"),
-		container("proxy", "registry.test/envoy:1.30"),
-		container("log", "registry.test/fluent:1"),
-	}})
-	obj.Spec.Template.Spec.InitContainers = []corev1.Container{container("migrate", "registry.test/shop:v1")}
-	if _, err := production.Admin.AppsV1().Deployments(ns).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("adding the init container: %v", err)
-	}
-	return ns, waitRolledOut(t, production, ns, "web")
+	return ns, create(t, production, ns, deploy{name: "web",
+		initContainers: []corev1.Container{container("migrate", "registry.test/shop:v1")},
+		containers: []corev1.Container{
+			container("app", "registry.test/shop:v1"),
+			container("proxy", "registry.test/envoy:1.30"),
+			container("log", "registry.test/fluent:1"),
+		}})
 }
 
 func replicaSets(t *testing.T, c *testenv.Cluster, ns string) int {
