@@ -52,12 +52,13 @@ func namespace(t *testing.T, c *testenv.Cluster) string {
 
 // deploy describes a Deployment to create.
 type deploy struct {
-	name       string
-	containers []corev1.Container
-	replicas   *int32 // nil: 2
-	history    *int32
-	deadline   int32
-	paused     bool
+	name           string
+	containers     []corev1.Container
+	initContainers []corev1.Container
+	replicas       *int32 // nil: 2
+	history        *int32
+	deadline       int32
+	paused         bool
 	// podAnnotations go on the pod template (imageid.testenv.ferry.dev/NAME
 	// tells kwok which digest a tag "pulled").
 	podAnnotations map[string]string
@@ -93,7 +94,7 @@ func create(t *testing.T, c *testenv.Cluster, ns string, d deploy) *appsv1.Deplo
 			Selector:                &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: d.podAnnotations},
-				Spec:       corev1.PodSpec{Containers: d.containers, ImagePullSecrets: pullSecretRefs(d.pullSecrets)},
+				Spec:       corev1.PodSpec{Containers: d.containers, InitContainers: d.initContainers, ImagePullSecrets: pullSecretRefs(d.pullSecrets)},
 			},
 		},
 	}
@@ -133,15 +134,15 @@ func get(t *testing.T, c *testenv.Cluster, ns, name string) *appsv1.Deployment {
 }
 
 // waitRolledOut polls (tests may poll; ferry watches) until the rollout is
-// complete by the same rules ferry uses.
-func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) {
+// complete by the same rules ferry uses, and returns the deployment.
+func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) *appsv1.Deployment {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var last kube.Verdict
 	for time.Now().Before(deadline) {
 		v := verdict(t, c.Admin, ns, name)
 		if v.Done {
-			return
+			return get(t, c, ns, name)
 		}
 		if v.Failure != "" {
 			t.Fatalf("deployment %s/%s failed to roll out: %s", ns, name, v.Failure)
@@ -150,6 +151,7 @@ func waitRolledOut(t *testing.T, c *testenv.Cluster, ns, name string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("deployment %s/%s did not roll out in 60s: %s", ns, name, last.Progress)
+	return nil
 }
 
 func verdict(t *testing.T, cs kubernetes.Interface, ns, name string) kube.Verdict {

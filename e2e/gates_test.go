@@ -142,14 +142,8 @@ func TestGateFailsOnTheThirdMeasurementAndEveryWaveIsRestored(t *testing.T) {
 		"FERRY_TARGETS", target(nsA, "web-a", "production")+"\n---\n"+target(nsB, "web-b", "production"),
 		"FERRY_GATES", errorRateGate(lab.prom.URL, ""),
 	), "promote")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// The error rate rises after wave 2's second measurement.
-	if !errb.waitFor("gate error-rate (wave 2): measurement 2:", 2*time.Minute) {
-		_ = cmd.Process.Kill()
-		t.Fatalf("ferry never measured wave 2 twice:\n%s", errb.String())
-	}
+	startUntil(t, cmd, errb, "gate error-rate (wave 2): measurement 2:", 2*time.Minute)
 	lab.exp.Set(`errors_ratio{app="web"}`, 0.2)
 	r := wait(t, cmd, out, errb)
 	if r.code != 1 {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -36,30 +37,26 @@ var (
 // repository: its field manager is its binary's name, "helm".
 func helm4(t *testing.T) string {
 	t.Helper()
-	helmOnce.Do(func() {
-		out, err := exec.Command("../hack/build-tool.sh", "helm").Output()
-		if err != nil {
-			helmErr = err
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				helmErr = &buildError{err, string(ee.Stderr)}
-			}
-			return
-		}
-		helmBin = strings.TrimSpace(string(out))
-	})
+	helmOnce.Do(func() { helmBin, helmErr = buildTool("helm") })
 	if helmErr != nil {
 		t.Fatalf("building Helm 4 with hack/build-tool.sh: %v", helmErr)
 	}
 	return helmBin
 }
 
-type buildError struct {
-	err    error
-	stderr string
+// buildTool builds the tool hack/tools/NAME pins with hack/build-tool.sh
+// and returns its path; an error carries what the script printed.
+func buildTool(name string) (string, error) {
+	out, err := exec.Command("../hack/build-tool.sh", name).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("%w\n%s", err, ee.Stderr)
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.stderr }
 
 // adminKubeconfig reaches c as the harness's admin, so that Helm's writes
 // are not taken for ferry's in the audit log.
@@ -84,27 +81,13 @@ func adminKubeconfig(t *testing.T, c *testenv.Cluster) string {
 // puts the chart's image back — what the refusal says.
 func TestHelm4ServerSideApplyOwner(t *testing.T) {
 	t.Parallel()
-	helm := helm4(t)
 	pns := namespace(t, production)
-	kc := adminKubeconfig(t, production)
-	runHelm := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(t.Context(), helm, append(args, "--kubeconfig", kc, "--namespace", pns)...)
-		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	runHelm := helmRunner(t, pns)
 	if out, err := runHelm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "shop")
-	d := get(t, production, pns, "shop")
-	applied := false
-	for _, f := range d.ManagedFields {
-		applied = applied || (f.Manager == "helm" && f.Operation == metav1.ManagedFieldsOperationApply)
-	}
-	if !applied {
-		t.Fatalf("Helm 4 did not apply the deployment server-side as manager helm: %+v", d.ManagedFields)
-	}
+	// Helm 4 applied the deployment server-side, as manager helm.
+	helmFields(t, waitRolledOut(t, production, pns, "shop").ObjectMeta)
 
 	src := "registry.test/shop@" + fakeDigest(t.Name())
 	e := baseEnv().with("FERRY_SOURCE", src, "FERRY_TARGETS", target(pns, "shop", "production"))
@@ -190,15 +173,14 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 	if out, err := helm("install", "shop", "testdata/charts/shop", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "shop")
-	installed := get(t, production, pns, "shop")
+	installed := waitRolledOut(t, production, pns, "shop")
 	if got := imageManagers(t, installed.ObjectMeta, "app"); !slices.Equal(got, []string{"helm/Apply"}) {
 		t.Fatalf("after helm install the image is managed by %v, want helm/Apply", got)
 	}
 	e := baseEnv().with("FERRY_TARGETS", target(pns, "shop", "production"), "FERRY_ON_OWNED", "apply-as-owner")
 	owned := func(when string, want string) *appsv1.Deployment {
 		t.Helper()
-		d := waitRolledOut2(t, pns)
+		d := waitRolledOut(t, production, pns, "shop")
 		if got := imageOf(d, "app"); got != want {
 			t.Fatalf("%s: the deployment runs %s, want %s", when, got, want)
 		}
@@ -263,14 +245,6 @@ func TestHelm4ApplyAsOwner(t *testing.T) {
 		t.Fatalf("helm upgrade after ferry's restore: %v\n%s", err, out)
 	}
 	owned("after helm upgrade following the restore", "registry.test/shop:v4")
-}
-
-// waitRolledOut2 waits for production's deployment shop in ns to roll
-// out and returns it.
-func waitRolledOut2(t *testing.T, ns string) *appsv1.Deployment {
-	t.Helper()
-	waitRolledOut(t, production, ns, "shop")
-	return get(t, production, ns, "shop")
 }
 
 // apply-as-owner writes nothing where it cannot keep Helm the image's
@@ -346,8 +320,7 @@ func TestHelm4ApplyAsOwnerRefusals(t *testing.T) {
 	if out, err := helm("upgrade", "csa", "testdata/charts/shop", "--set", "image=registry.test/shop:v3"); err != nil {
 		t.Fatalf("helm upgrade of the client-side release after ferry's patch: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "csa")
-	if got := imageOf(get(t, production, pns, "csa"), "app"); got != "registry.test/shop:v3" {
+	if got := imageOf(waitRolledOut(t, production, pns, "csa"), "app"); got != "registry.test/shop:v3" {
 		t.Errorf("after helm upgrade the client-side release runs %s, want the chart's registry.test/shop:v3", got)
 	}
 }
@@ -431,8 +404,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if out, err := helm("install", "rich", "testdata/charts/rich", "--server-side=true"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	before := get(t, production, pns, "rich")
+	before := waitRolledOut(t, production, pns, "rich")
 	fields := helmFields(t, before.ObjectMeta)
 	t.Logf("fields helm applied: %s", fields)
 
@@ -441,8 +413,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if r := ferry(t, e, "promote"); r.code != 0 {
 		t.Fatalf("promote: want exit 0\n%s", r)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	after := get(t, production, pns, "rich")
+	after := waitRolledOut(t, production, pns, "rich")
 	var was, is any
 	_ = json.Unmarshal([]byte(fields), &was)
 	_ = json.Unmarshal([]byte(helmFields(t, after.ObjectMeta)), &is)
@@ -465,8 +436,7 @@ func TestHelm4ApplyAsOwnerKeepsEveryField(t *testing.T) {
 	if out, err := helm("upgrade", "rich", "testdata/charts/rich"); err != nil {
 		t.Fatalf("helm upgrade after ferry's apply: %v\n%s", err, out)
 	}
-	waitRolledOut(t, production, pns, "rich")
-	if up := get(t, production, pns, "rich"); !equality.Semantic.DeepEqual(up.Spec.Template, before.Spec.Template) {
+	if up := waitRolledOut(t, production, pns, "rich"); !equality.Semantic.DeepEqual(up.Spec.Template, before.Spec.Template) {
 		t.Errorf("after helm upgrade the template is not the chart's:\nwant %+v\ngot  %+v", before.Spec.Template, up.Spec.Template)
 	}
 }

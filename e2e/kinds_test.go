@@ -294,19 +294,13 @@ func TestOnDeleteRefusedWithoutWrites(t *testing.T) {
 func TestInitAndTwoAppContainersInOnePromotion(t *testing.T) {
 	t.Parallel()
 	pns := namespace(t, production)
-	d := deploy{name: "web", containers: []corev1.Container{
-		container("app", "registry.test/shop:v1"),
-		container("worker", "registry.test/shop:v1"),
-		container("proxy", "registry.test/envoy:1.30"),
-	}}
-	obj := create(t, production, pns, d)
-	// create() has no init containers: add one, and let it roll out.
-	obj.Spec.Template.Spec.InitContainers = []corev1.Container{container("migrate", "registry.test/shop:v1")}
-	if _, err := production.Admin.AppsV1().Deployments(pns).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("adding the init container: %v", err)
-	}
-	waitRolledOut(t, production, pns, "web")
-	before := get(t, production, pns, "web")
+	before := create(t, production, pns, deploy{name: "web",
+		initContainers: []corev1.Container{container("migrate", "registry.test/shop:v1")},
+		containers: []corev1.Container{
+			container("app", "registry.test/shop:v1"),
+			container("worker", "registry.test/shop:v1"),
+			container("proxy", "registry.test/envoy:1.30"),
+		}})
 	writes := len(mutations(t, production, pns))
 
 	tgt := target(pns, "web", "production") + "&container=migrate,app,worker"

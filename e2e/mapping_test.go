@@ -40,17 +40,13 @@ func twoImageSource(t *testing.T, ns, name, appRepo, appDigest, sideRepo, sideDi
 func mappedTarget(t *testing.T) (ns string, before *appsv1.Deployment) {
 	t.Helper()
 	ns = namespace(t, production)
-	obj := create(t, production, ns, deploy{name: "web", containers: []corev1.Container{
-		container("app", "registry.test/shop:v1"),
-		container("proxy", "registry.test/envoy:1.30"),
-		container("log", "registry.test/fluent:1"),
-	}})
-	obj.Spec.Template.Spec.InitContainers = []corev1.Container{container("migrate", "registry.test/shop:v1")}
-	if _, err := production.Admin.AppsV1().Deployments(ns).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("adding the init container: %v", err)
-	}
-	waitRolledOut(t, production, ns, "web")
-	return ns, get(t, production, ns, "web")
+	return ns, create(t, production, ns, deploy{name: "web",
+		initContainers: []corev1.Container{container("migrate", "registry.test/shop:v1")},
+		containers: []corev1.Container{
+			container("app", "registry.test/shop:v1"),
+			container("proxy", "registry.test/envoy:1.30"),
+			container("log", "registry.test/fluent:1"),
+		}})
 }
 
 func replicaSets(t *testing.T, c *testenv.Cluster, ns string) int {
@@ -170,8 +166,7 @@ func crashRestoresEveryMappedContainer(t *testing.T, e env, sns, pns string, aft
 		t.Fatalf("crash: want exit 1 and restored\n%s", r)
 	}
 	t.Logf("crash of %s detected and the three containers restored in %s (app %s)", crashSide, time.Since(start).Round(time.Millisecond), crashApp)
-	waitRolledOut(t, production, pns, "web")
-	restored := get(t, production, pns, "web")
+	restored := waitRolledOut(t, production, pns, "web")
 	if !equality.Semantic.DeepEqual(restored.Spec.Template, after.Spec.Template) {
 		t.Errorf("template not restored:\nwant %+v\ngot  %+v", after.Spec.Template, restored.Spec.Template)
 	}
@@ -266,8 +261,7 @@ func TestMappedPromotionKilledIsRecovered(t *testing.T) {
 		t.Fatalf("recover: want exit 0 and what it found\n%s", r)
 	}
 	t.Logf("recovered in %s", time.Since(start).Round(time.Millisecond))
-	waitRolledOut(t, production, pns, "web")
-	after := get(t, production, pns, "web")
+	after := waitRolledOut(t, production, pns, "web")
 	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
 		t.Errorf("not restored:\nbefore %+v\nafter  %+v", before.Spec.Template, after.Spec.Template)
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ferry-dev/ferry/internal/testenv"
+	"github.com/ferry-dev/ferry/internal/testenv/kubeauth"
 	"github.com/ferry-dev/ferry/pkg/kube"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -43,16 +41,11 @@ func argoRollouts(t *testing.T) {
 	t.Helper()
 	argo.once.Do(func() {
 		start := time.Now()
-		out, err := exec.Command("../hack/build-tool.sh", "argo-rollouts").Output()
+		bin, err := buildTool("argo-rollouts")
 		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				err = &buildError{err, string(ee.Stderr)}
-			}
 			argo.err = err
 			return
 		}
-		bin := strings.TrimSpace(string(out))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		for _, c := range []*testenv.Cluster{staging, production} {
@@ -197,6 +190,22 @@ func onlyPodsOf(t *testing.T, c *testenv.Cluster, ns, app, hash string) {
 	}
 }
 
+// rolloutBackOn waits until the controller reports production's Rollout
+// web in ns Healthy again and fails unless it is back on want: want's
+// template, want's stable ReplicaSet current, not aborted, and only its
+// pods live.
+func rolloutBackOn(t *testing.T, ns string, want *kube.Rollout) {
+	t.Helper()
+	after := waitRolloutHealthy(t, production, ns, "web")
+	if !equality.Semantic.DeepEqual(after.Spec.Template, want.Spec.Template) {
+		t.Errorf("template not restored:\nwant %+v\ngot  %+v", want.Spec.Template, after.Spec.Template)
+	}
+	if after.Status.StableRS != want.Status.StableRS || after.Status.CurrentPodHash != want.Status.StableRS || after.Status.Abort || after.Status.Phase != kube.RolloutHealthy {
+		t.Errorf("controller reports %+v, want Healthy on stable %s and not aborted", after.Status, want.Status.StableRS)
+	}
+	onlyPodsOf(t, production, ns, "web", want.Status.StableRS)
+}
+
 // A Rollout in staging is the source, a Rollout in production the target:
 // the controller carries the canary through its steps to Healthy on the
 // source's digest. A second promotion whose pods crash-loop is aborted as
@@ -260,14 +269,7 @@ func TestRolloutPromotedFromRolloutAndAbortedOnFailure(t *testing.T) {
 		}
 	}
 	t.Logf("failed promotion aborted and restored in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, promoted.Spec.Template) {
-		t.Errorf("template not restored:\nwant %+v\ngot  %+v", promoted.Spec.Template, after.Spec.Template)
-	}
-	if after.Status.StableRS != promoted.Status.StableRS || after.Status.CurrentPodHash != promoted.Status.StableRS || after.Status.Abort || after.Status.Phase != kube.RolloutHealthy {
-		t.Errorf("controller reports %+v, want Healthy on stable %s and not aborted", after.Status, promoted.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", promoted.Status.StableRS)
+	rolloutBackOn(t, pns, promoted)
 }
 
 // A run killed while the controller rolls a Rollout out leaves its
@@ -305,14 +307,7 @@ func TestRolloutKilledMidRolloutIsRecovered(t *testing.T) {
 		t.Fatalf("recover: want exit 0, what it found, and the abort\n%s", r)
 	}
 	t.Logf("recovered in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) {
-		t.Errorf("template not restored:\nbefore %+v\nafter  %+v", before.Spec.Template, after.Spec.Template)
-	}
-	if after.Status.StableRS != before.Status.StableRS || after.Status.Abort {
-		t.Errorf("controller reports stable %s (abort %v), want %s and not aborted", after.Status.StableRS, after.Status.Abort, before.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
+	rolloutBackOn(t, pns, before)
 	if rec := recordOf(t, pns, kube.KindRollout, "web"); rec.Step != promote.StepDone {
 		t.Errorf("the record after recover is at %s, want done", rec.Step)
 	}
@@ -340,11 +335,7 @@ func TestRolloutPausedIndefinitelyTimesOutAndIsRestored(t *testing.T) {
 		}
 	}
 	t.Logf("timed out and restored in %s", time.Since(start).Round(time.Millisecond))
-	after := waitRolloutHealthy(t, production, pns, "web")
-	if !equality.Semantic.DeepEqual(after.Spec.Template, before.Spec.Template) || after.Status.StableRS != before.Status.StableRS || after.Status.Abort {
-		t.Errorf("not restored: template %+v, stable %s (abort %v); want %+v on %s", after.Spec.Template, after.Status.StableRS, after.Status.Abort, before.Spec.Template, before.Status.StableRS)
-	}
-	onlyPodsOf(t, production, pns, "web", before.Status.StableRS)
+	rolloutBackOn(t, pns, before)
 }
 
 // plan and promote ask RBAC for every call a Rollout's release and
@@ -355,31 +346,14 @@ func TestRolloutPlanCatchesAForbiddenAbort(t *testing.T) {
 	argoRollouts(t)
 	pns := namespace(t, production)
 	createRollout(t, production, pns, "web", 1, podTemplate("web", []corev1.Container{container("app", "registry.test/shop:v1")}, nil))
-	ctx := context.Background()
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "create"}},
-		},
-	}
-	if _, err := production.Admin.RbacV1().Roles(pns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+	if _, err := kubeauth.Grant(context.Background(), production, pns, kubeauth.User("ferry-no-abort"), []rbacv1.PolicyRule{
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "create"}},
+	}); err != nil {
 		t.Fatal(err)
 	}
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-no-abort", Namespace: pns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ferry-no-abort"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "ferry-no-abort"}},
-	}
-	if _, err := production.Admin.RbacV1().RoleBindings(pns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	data := testenv.Kubeconfig(map[string]*testenv.Cluster{"production": production}, testenv.Impersonate("ferry-no-abort", "ferry-no-abort"))
-	if err := os.WriteFile(kc, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := writeFile(t, "kubeconfig", testenv.Kubeconfig(map[string]*testenv.Cluster{"production": production}, testenv.Impersonate("ferry-no-abort")))
 	e := env{
 		"KUBECONFIG":    kc,
 		"FERRY_SOURCE":  "registry.test/shop@" + fakeDigest(t.Name()),
