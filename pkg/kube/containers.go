@@ -265,16 +265,15 @@ func (t *Target) mapped(slots []slot, want wanted) ([]slot, error) {
 	return mapSlots(slots, t.Mapping(), want.mapped)
 }
 
-// ResolveContainer returns the image the source's container name runs,
-// pinned (see promote.ContainerSource): from its pods, as Resolve does.
-func (s *Source) ResolveContainer(ctx context.Context, name string) (image.Image, error) {
-	c := *s
-	c.ref.Container = name
-	img, err := c.resolve(ctx)
+// ResolveContainers returns the images the source's containers names
+// run, pinned, from one read of the workload and its pods (see
+// promote.ContainerSource).
+func (s *Source) ResolveContainers(ctx context.Context, names []string) ([]image.Image, error) {
+	imgs, err := s.resolve(ctx, names)
 	if err != nil {
-		return image.Image{}, fmt.Errorf("resolving container %s of %s: %w", name, s.ref, err)
+		return nil, fmt.Errorf("resolving containers %s of %s: %w", strings.Join(names, ", "), s.ref, err)
 	}
-	return img, nil
+	return imgs, nil
 }
 
 var (

@@ -25,15 +25,20 @@ func (*containerSource) String() string { return "k8s:shop/web?context=staging" 
 func (*containerSource) Resolve(context.Context) (image.Image, error) {
 	return image.Image{}, Input(errors.New("has 2 containers"))
 }
-func (s *containerSource) ResolveContainer(_ context.Context, name string) (image.Image, error) {
-	s.resolved = append(s.resolved, name)
-	switch name {
-	case "app":
-		return img, nil
-	case "sidecar":
-		return sidecarImg, nil
+func (s *containerSource) ResolveContainers(_ context.Context, names []string) ([]image.Image, error) {
+	var out []image.Image
+	for _, name := range names {
+		s.resolved = append(s.resolved, name)
+		switch name {
+		case "app":
+			out = append(out, img)
+		case "sidecar":
+			out = append(out, sidecarImg)
+		default:
+			return nil, Input(fmt.Errorf("has no container %q", name))
+		}
 	}
-	return image.Image{}, Input(fmt.Errorf("has no container %q", name))
+	return out, nil
 }
 
 // mappedTarget is a fakeTarget with a container mapping.

@@ -17,13 +17,15 @@ type Source interface {
 }
 
 // ContainerSource is a Source whose containers have names (a Kubernetes
-// workload): it resolves the image any one of them runs, for targets with
+// workload): it resolves the images its containers run, for targets with
 // a container mapping (see [Mapper]).
 type ContainerSource interface {
 	Source
-	// ResolveContainer returns the image container name runs, pinned to
-	// a digest. A container the source does not have is an input error.
-	ResolveContainer(ctx context.Context, name string) (image.Image, error)
+	// ResolveContainers returns the images containers names run, in that
+	// order, each pinned to a digest, from one reading of the source (so
+	// that all come from the same state of it). A container the source
+	// does not have is an input error.
+	ResolveContainers(ctx context.Context, names []string) ([]image.Image, error)
 }
 
 // ContainerMap is one pair of a target's container mapping: the target's
