@@ -27,26 +27,6 @@ func pinned(t *testing.T, repo, digest string) image.Image {
 	return image.Image{Repository: repo, Digest: h}
 }
 
-func TestSplitMapping(t *testing.T) {
-	cases := []struct {
-		in    string
-		names []string
-		m     []promote.ContainerMap
-	}{
-		{"", nil, nil},
-		{"app,migrate", []string{"app", "migrate"}, nil},
-		{"app=web,proxy=sidecar", []string{"app", "proxy"}, []promote.ContainerMap{{Container: "app", From: "web"}, {Container: "proxy", From: "sidecar"}}},
-	}
-	for _, c := range cases {
-		if got := splitContainers(c.in); !reflect.DeepEqual(got, c.names) {
-			t.Errorf("splitContainers(%q) = %q, want %q", c.in, got, c.names)
-		}
-		if got := splitMapping(c.in); !reflect.DeepEqual(got, c.m) {
-			t.Errorf("splitMapping(%q) = %v, want %v", c.in, got, c.m)
-		}
-	}
-}
-
 func TestMapSlotsAndUpToDate(t *testing.T) {
 	a, b := pinned(t, "ghcr.io/acme/shop", digestA), pinned(t, "ghcr.io/acme/proxy", digestM)
 	imgs := map[string]image.Image{"app": a, "sidecar": b}

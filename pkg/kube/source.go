@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -39,7 +40,7 @@ func (s *Source) String() string { return s.ref.Address }
 
 // Resolve returns the image the workload's container runs, pinned.
 func (s *Source) Resolve(ctx context.Context) (image.Image, error) {
-	names := splitContainers(s.ref.Container)
+	names := address.SplitContainers(s.ref.Container)
 	if len(names) > 1 {
 		return image.Image{}, fmt.Errorf("resolving %s: %w", s.ref, promote.Input(fmt.Errorf("a source names one container: ?container=%s lists several; name the one whose image is promoted", s.ref.Container)))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 )
 
@@ -28,12 +29,9 @@ type ContainerSource interface {
 	ResolveContainers(ctx context.Context, names []string) ([]image.Image, error)
 }
 
-// ContainerMap is one pair of a target's container mapping: the target's
-// container Container takes the image the source's container From runs.
-type ContainerMap struct {
-	Container string `json:"container"`
-	From      string `json:"from"`
-}
+// ContainerMap is one pair of a target's container mapping, as the
+// address spells it (see [address.SplitMapping]).
+type ContainerMap = address.ContainerMap
 
 // Mapper is a Target that can take the images of several containers of
 // the source (a container mapping) rather than the run's one image.
