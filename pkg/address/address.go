@@ -56,12 +56,16 @@ func (a Address) KindName() string {
 // Containers are the names of the containers a k8s: address changes, in
 // the order given; nil when it names none (the workload's only
 // container). For a mapping they are the left-hand names.
-func (a Address) Containers() []string {
-	if a.Container == "" {
+func (a Address) Containers() []string { return SplitContainers(a.Container) }
+
+// SplitContainers reads the names of a container option as Containers
+// does; the one reader of that option for every package.
+func SplitContainers(option string) []string {
+	if option == "" {
 		return nil
 	}
 	var out []string
-	for e := range strings.SplitSeq(a.Container, ",") {
+	for e := range strings.SplitSeq(option, ",") {
 		name, _, _ := strings.Cut(e, "=")
 		out = append(out, name)
 	}
@@ -71,18 +75,22 @@ func (a Address) Containers() []string {
 // ContainerMap is one pair of a container mapping: the target's
 // container Container takes the image the source's container From runs.
 type ContainerMap struct {
-	Container, From string
+	Container string `json:"container"`
+	From      string `json:"from"`
 }
 
 // Mapping is the container mapping of a k8s: target address
 // (?container=TARGET=SOURCE,...), in the order given; nil when it names
 // containers without sources (they all take the source's one image).
-func (a Address) Mapping() []ContainerMap {
-	if !strings.Contains(a.Container, "=") {
+func (a Address) Mapping() []ContainerMap { return SplitMapping(a.Container) }
+
+// SplitMapping reads the mapping of a container option as Mapping does.
+func SplitMapping(option string) []ContainerMap {
+	if !strings.Contains(option, "=") {
 		return nil
 	}
 	var out []ContainerMap
-	for e := range strings.SplitSeq(a.Container, ",") {
+	for e := range strings.SplitSeq(option, ",") {
 		t, f, _ := strings.Cut(e, "=")
 		out = append(out, ContainerMap{Container: t, From: f})
 	}

@@ -353,3 +353,25 @@ func TestMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitContainerOption reads container options as kube does, without
+// an address around them.
+func TestSplitContainerOption(t *testing.T) {
+	cases := []struct {
+		in    string
+		names []string
+		m     []ContainerMap
+	}{
+		{"", nil, nil},
+		{"app,migrate", []string{"app", "migrate"}, nil},
+		{"app=web,proxy=sidecar", []string{"app", "proxy"}, []ContainerMap{{Container: "app", From: "web"}, {Container: "proxy", From: "sidecar"}}},
+	}
+	for _, c := range cases {
+		if got := SplitContainers(c.in); !reflect.DeepEqual(got, c.names) {
+			t.Errorf("SplitContainers(%q) = %q, want %q", c.in, got, c.names)
+		}
+		if got := SplitMapping(c.in); !reflect.DeepEqual(got, c.m) {
+			t.Errorf("SplitMapping(%q) = %v, want %v", c.in, got, c.m)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -49,34 +50,6 @@ func (s slot) container(spec *corev1.PodSpec) *corev1.Container {
 		return nil
 	}
 	return &list[s.Index]
-}
-
-// splitContainers reads the names of Ref.Container: names separated by
-// commas, or TARGET=SOURCE pairs (a mapping) whose TARGET it returns.
-func splitContainers(s string) []string {
-	if s == "" {
-		return nil
-	}
-	var out []string
-	for e := range strings.SplitSeq(s, ",") {
-		name, _, _ := strings.Cut(e, "=")
-		out = append(out, name)
-	}
-	return out
-}
-
-// splitMapping reads the mapping of Ref.Container (TARGET=SOURCE pairs
-// separated by commas); nil when it names containers without sources.
-func splitMapping(s string) []promote.ContainerMap {
-	if !strings.Contains(s, "=") {
-		return nil
-	}
-	var out []promote.ContainerMap
-	for e := range strings.SplitSeq(s, ",") {
-		t, f, _ := strings.Cut(e, "=")
-		out = append(out, promote.ContainerMap{Container: t, From: f})
-	}
-	return out
 }
 
 // mapSlots gives each slot the image of the source's container m maps
@@ -248,7 +221,7 @@ func (w wanted) run() string {
 }
 
 // Mapping is the target's container mapping (see promote.Mapper).
-func (t *Target) Mapping() []promote.ContainerMap { return splitMapping(t.ref.Container) }
+func (t *Target) Mapping() []promote.ContainerMap { return address.SplitMapping(t.ref.Container) }
 
 // SnapshotMapped is Snapshot for a promotion that gives each container
 // of the mapping the image of its source container (see promote.Mapper);
@@ -265,16 +238,15 @@ func (t *Target) mapped(slots []slot, want wanted) ([]slot, error) {
 	return mapSlots(slots, t.Mapping(), want.mapped)
 }
 
-// ResolveContainer returns the image the source's container name runs,
-// pinned (see promote.ContainerSource): from its pods, as Resolve does.
-func (s *Source) ResolveContainer(ctx context.Context, name string) (image.Image, error) {
-	c := *s
-	c.ref.Container = name
-	img, err := c.resolve(ctx)
+// ResolveContainers returns the images the source's containers names
+// run, pinned, from one read of the workload and its pods (see
+// promote.ContainerSource).
+func (s *Source) ResolveContainers(ctx context.Context, names []string) ([]image.Image, error) {
+	imgs, err := s.resolve(ctx, names)
 	if err != nil {
-		return image.Image{}, fmt.Errorf("resolving container %s of %s: %w", name, s.ref, err)
+		return nil, fmt.Errorf("resolving containers %s of %s: %w", strings.Join(names, ", "), s.ref, err)
 	}
-	return img, nil
+	return imgs, nil
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
@@ -24,26 +25,6 @@ func pinned(t *testing.T, repo, digest string) image.Image {
 		t.Fatal(err)
 	}
 	return image.Image{Repository: repo, Digest: h}
-}
-
-func TestSplitMapping(t *testing.T) {
-	cases := []struct {
-		in    string
-		names []string
-		m     []promote.ContainerMap
-	}{
-		{"", nil, nil},
-		{"app,migrate", []string{"app", "migrate"}, nil},
-		{"app=web,proxy=sidecar", []string{"app", "proxy"}, []promote.ContainerMap{{Container: "app", From: "web"}, {Container: "proxy", From: "sidecar"}}},
-	}
-	for _, c := range cases {
-		if got := splitContainers(c.in); !reflect.DeepEqual(got, c.names) {
-			t.Errorf("splitContainers(%q) = %q, want %q", c.in, got, c.names)
-		}
-		if got := splitMapping(c.in); !reflect.DeepEqual(got, c.m) {
-			t.Errorf("splitMapping(%q) = %v, want %v", c.in, got, c.m)
-		}
-	}
 }
 
 func TestMapSlotsAndUpToDate(t *testing.T) {
@@ -162,5 +143,47 @@ func TestMappedReleaseFromARecordedSnapshot(t *testing.T) {
 	again, err := tg.SnapshotMapped(ctx, imgs)
 	if err != nil || !again.UpToDate {
 		t.Fatalf("second snapshot %+v, %v: want up to date", again, err)
+	}
+}
+
+// TestResolveContainersReadsOnce: a mapping's source containers are
+// pinned from one read of the workload and one of its current pods, so
+// that every image comes from the same state of it.
+func TestResolveContainersReadsOnce(t *testing.T) {
+
+	d := settled(false,
+		corev1.Container{Name: "app", Image: "ghcr.io/acme/shop:1"},
+		corev1.Container{Name: "sidecar", Image: "ghcr.io/acme/proxy:2"})
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-abc-1", Namespace: "shop", Labels: map[string]string{"app": "web", podTemplateHashLabel: "abc"}},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
+			{Name: "app", State: running, ImageID: "ghcr.io/acme/shop@" + digestA},
+			{Name: "sidecar", State: running, ImageID: "ghcr.io/acme/proxy@" + digestM},
+		}},
+	}
+	cs := fake.NewClientset(d, replicaSetFor(d), p)
+	clients := NewClients(Kubeconfig{})
+	clients.Set("staging", clientsetAPI{cs})
+	src := NewSource(clients, Ref{Address: "k8s:shop/web?context=staging", Context: "staging", Namespace: "shop", Name: "web"}, nil)
+
+	imgs, err := src.ResolveContainers(context.Background(), []string{"sidecar", "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ghcr.io/acme/proxy@" + digestM, "ghcr.io/acme/shop@" + digestA}
+	if len(imgs) != 2 || imgs[0].Ref() != want[0] || imgs[1].Ref() != want[1] {
+		t.Errorf("images %v, want %v", imgs, want)
+	}
+	reads := map[string]int{}
+	for _, a := range cs.Actions() {
+		reads[a.GetVerb()+" "+a.GetResource().Resource]++
+	}
+	if reads["get deployments"] != 1 || reads["list pods"] != 1 || reads["list replicasets"] != 1 {
+		t.Errorf("reads %v, want one read of the deployment, its replica sets and its pods", reads)
+	}
+
+	if _, err := src.ResolveContainers(context.Background(), []string{"app", "migrate"}); err == nil || !promote.IsInput(err) || !strings.Contains(err.Error(), `no container "migrate"`) {
+		t.Errorf("a missing container: %v, want an input error naming it", err)
 	}
 }

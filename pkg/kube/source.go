@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -37,43 +38,68 @@ func NewSource(clients *Clients, r Ref, registry Resolver) *Source {
 
 func (s *Source) String() string { return s.ref.Address }
 
-// Resolve returns the image the Deployment's container runs, pinned.
+// Resolve returns the image the workload's container runs, pinned.
 func (s *Source) Resolve(ctx context.Context) (image.Image, error) {
-	img, err := s.resolve(ctx)
+	names := address.SplitContainers(s.ref.Container)
+	if len(names) > 1 {
+		return image.Image{}, fmt.Errorf("resolving %s: %w", s.ref, promote.Input(fmt.Errorf("a source names one container: ?container=%s lists several; name the one whose image is promoted", s.ref.Container)))
+	}
+	imgs, err := s.resolve(ctx, names)
 	if err != nil {
 		return image.Image{}, fmt.Errorf("resolving %s: %w", s.ref, err)
 	}
-	return img, nil
+	return imgs[0], nil
 }
 
-func (s *Source) resolve(ctx context.Context) (image.Image, error) {
+// resolve pins the images the workload's containers names run (none: its
+// one container), in that order, from one read of the workload and, when
+// a container runs a tag, one read of the pods of its current revision:
+// every image comes from the same state of the workload.
+func (s *Source) resolve(ctx context.Context, names []string) ([]image.Image, error) {
 	cs, err := s.clients.Client(ctx, s.ref.Context)
 	if err != nil {
-		return image.Image{}, err
+		return nil, err
 	}
-	if len(splitContainers(s.ref.Container)) > 1 {
-		return image.Image{}, promote.Input(fmt.Errorf("a source names one container: ?container=%s lists several; name the one whose image is promoted", s.ref.Container))
-	}
-	if k := kindOf(s.ref); k != nil {
-		return s.resolveWorkload(ctx, cs, k)
-	}
-	d, slots, err := getDeploymentSlots(ctx, cs, s.ref)
+	k := kindOf(s.ref)
+	r := s.ref
+	r.Container = strings.Join(names, ",")
+	w, slots, err := getWorkload(ctx, cs, k, r)
 	if err != nil {
-		return image.Image{}, err
+		return nil, err
 	}
-	spec := *slots[0].container(&d.Spec.Template.Spec)
-	if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
-		return img, err
+	var pods []corev1.Pod
+	var podsErr error
+	read := false
+	out := make([]image.Image, 0, len(slots))
+	for _, sl := range slots {
+		spec := *sl.container(&w.template.Spec)
+		if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, img)
+			continue
+		}
+		repo, err := image.Repository(spec.Image)
+		if err != nil {
+			return nil, err
+		}
+		tag := strings.TrimPrefix(strings.TrimPrefix(spec.Image, repo), ":")
+		if !read {
+			pods, podsErr = currentPods(ctx, cs, k, w)
+			read = true
+		}
+		digest, why := v1.Hash{}, podsErr
+		if why == nil {
+			digest, why = digestFromStatuses(pods, spec.Name)
+		}
+		img, err := s.pin(ctx, spec, repo, tag, digest, why)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
 	}
-	repo, err := image.Repository(spec.Image)
-	if err != nil {
-		return image.Image{}, err
-	}
-	tag := strings.TrimPrefix(spec.Image, repo)
-	tag = strings.TrimPrefix(tag, ":")
-
-	digest, why := s.digestFromPods(ctx, d, spec.Name)
-	return s.pin(ctx, spec, repo, tag, digest, why)
+	return out, nil
 }
 
 // pin is the image of spec: the digest its pods run, else (when allowed)
@@ -94,26 +120,34 @@ func (s *Source) pin(ctx context.Context, spec corev1.Container, repo, tag strin
 	return img, nil
 }
 
-// digestFromPods returns the manifest digest every ready pod of the current
-// ReplicaSet reports for container, or why it cannot.
-func (s *Source) digestFromPods(ctx context.Context, d *appsv1.Deployment, container string) (v1.Hash, error) {
-	cs, err := s.clients.Client(ctx, s.ref.Context)
+// currentPods returns the pods of the current revision of w (of kind k,
+// nil for a Deployment; a workload's pods being deleted are left out), or
+// why there are none to read digests from.
+func currentPods(ctx context.Context, cs API, k kindOps, w *workload) ([]corev1.Pod, error) {
+	if k == nil {
+		d, _ := w.obj.(*appsv1.Deployment)
+		rss, err := replicaSetsOf(ctx, cs, d)
+		if err != nil {
+			return nil, err
+		}
+		rs := currentReplicaSet(d, rss)
+		if rs == nil {
+			return nil, errors.New("the deployment has no current replica set yet")
+		}
+		return podsOf(ctx, cs, d, rs)
+	}
+	pods, crs, err := workloadPods(ctx, cs, k, w)
 	if err != nil {
-		return v1.Hash{}, err
+		return nil, err
 	}
-	rss, err := replicaSetsOf(ctx, cs, d)
-	if err != nil {
-		return v1.Hash{}, err
+	hash := k.currentHash(w, crs)
+	var current []corev1.Pod
+	for _, p := range pods {
+		if hash != "" && p.Labels[podHashLabel(k)] == hash && p.DeletionTimestamp == nil {
+			current = append(current, p)
+		}
 	}
-	rs := currentReplicaSet(d, rss)
-	if rs == nil {
-		return v1.Hash{}, errors.New("the deployment has no current replica set yet")
-	}
-	pods, err := podsOf(ctx, cs, d, rs)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	return digestFromStatuses(pods, container)
+	return current, nil
 }
 
 // digestFromStatuses reads the manifest digest from the imageID the
@@ -155,35 +189,4 @@ func digestFromStatuses(pods []corev1.Pod, container string) (v1.Hash, error) {
 	}
 	sort.Strings(parts)
 	return v1.Hash{}, fmt.Errorf("its pods run different digests (%s)", strings.Join(parts, "; "))
-}
-
-// resolveWorkload resolves the container of a StatefulSet or DaemonSet
-// source from the pods of its current revision.
-func (s *Source) resolveWorkload(ctx context.Context, cs API, k kindOps) (image.Image, error) {
-	w, slots, err := getWorkload(ctx, cs, k, s.ref)
-	if err != nil {
-		return image.Image{}, err
-	}
-	spec := *slots[0].container(&w.template.Spec)
-	if img, ok, err := image.Pinned(spec.Image); err != nil || ok {
-		return img, err
-	}
-	repo, err := image.Repository(spec.Image)
-	if err != nil {
-		return image.Image{}, err
-	}
-	tag := strings.TrimPrefix(strings.TrimPrefix(spec.Image, repo), ":")
-	pods, crs, err := workloadPods(ctx, cs, k, w)
-	if err != nil {
-		return image.Image{}, err
-	}
-	hash := k.currentHash(w, crs)
-	var current []corev1.Pod
-	for _, p := range pods {
-		if hash != "" && p.Labels[podHashLabel(k)] == hash && p.DeletionTimestamp == nil {
-			current = append(current, p)
-		}
-	}
-	digest, why := digestFromStatuses(current, spec.Name)
-	return s.pin(ctx, spec, repo, tag, digest, why)
 }

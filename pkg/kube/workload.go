@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
@@ -95,7 +96,7 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 		}
 		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	slots, err := findSlots(w.what(), w.template.Spec, splitContainers(r.Container))
+	slots, err := findSlots(w.what(), w.template.Spec, address.SplitContainers(r.Container))
 	if err != nil {
 		return nil, nil, err
 	}

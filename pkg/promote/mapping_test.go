@@ -25,15 +25,20 @@ func (*containerSource) String() string { return "k8s:shop/web?context=staging" 
 func (*containerSource) Resolve(context.Context) (image.Image, error) {
 	return image.Image{}, Input(errors.New("has 2 containers"))
 }
-func (s *containerSource) ResolveContainer(_ context.Context, name string) (image.Image, error) {
-	s.resolved = append(s.resolved, name)
-	switch name {
-	case "app":
-		return img, nil
-	case "sidecar":
-		return sidecarImg, nil
+func (s *containerSource) ResolveContainers(_ context.Context, names []string) ([]image.Image, error) {
+	var out []image.Image
+	for _, name := range names {
+		s.resolved = append(s.resolved, name)
+		switch name {
+		case "app":
+			out = append(out, img)
+		case "sidecar":
+			out = append(out, sidecarImg)
+		default:
+			return nil, Input(fmt.Errorf("has no container %q", name))
+		}
 	}
-	return image.Image{}, Input(fmt.Errorf("has no container %q", name))
+	return out, nil
 }
 
 // mappedTarget is a fakeTarget with a container mapping.
@@ -65,8 +70,8 @@ func (c *refuseCheck) Check(_ context.Context, i image.Image) error {
 
 func TestSourceContainers(t *testing.T) {
 	plain := &fakeTarget{name: "a"}
-	m1 := &mappedTarget{fakeTarget: &fakeTarget{name: "b"}, mapping: []ContainerMap{{"app", "app"}, {"proxy", "sidecar"}}}
-	m2 := &mappedTarget{fakeTarget: &fakeTarget{name: "c"}, mapping: []ContainerMap{{"migrate", "app"}, {"log", "logger"}}}
+	m1 := &mappedTarget{fakeTarget: &fakeTarget{name: "b"}, mapping: []ContainerMap{{Container: "app", From: "app"}, {Container: "proxy", From: "sidecar"}}}
+	m2 := &mappedTarget{fakeTarget: &fakeTarget{name: "c"}, mapping: []ContainerMap{{Container: "migrate", From: "app"}, {Container: "log", From: "logger"}}}
 	names, whole := sourceContainers([]Target{m1, WithHealth(m2, health.Check{URL: "http://x"}, nil)})
 	if !reflect.DeepEqual(names, []string{"app", "sidecar", "logger"}) || whole {
 		t.Errorf("mapped only: %q, %v", names, whole)
@@ -82,7 +87,7 @@ func TestSourceContainers(t *testing.T) {
 
 func TestRunMapped(t *testing.T) {
 	src := &containerSource{}
-	m := &mappedTarget{fakeTarget: &fakeTarget{name: "k8s:shop/web?context=prod"}, mapping: []ContainerMap{{"app", "app"}, {"proxy", "sidecar"}}}
+	m := &mappedTarget{fakeTarget: &fakeTarget{name: "k8s:shop/web?context=prod"}, mapping: []ContainerMap{{Container: "app", From: "app"}, {Container: "proxy", From: "sidecar"}}}
 	check := &refuseCheck{}
 	r, err := Run(context.Background(), src, []Target{m}, Options{Checks: []SourceCheck{check}})
 	if err != nil {
@@ -111,9 +116,9 @@ func TestRunMappedRefusals(t *testing.T) {
 		bad     string
 		want    string
 	}{
-		{"a check refuses one image", &containerSource{}, []ContainerMap{{"app", "app"}, {"proxy", "sidecar"}}, sidecarImg.Ref(), "checking " + sidecarImg.Ref() + ": no signature"},
-		{"a source container that is not there", &containerSource{}, []ContainerMap{{"app", "app"}, {"proxy", "envoy"}}, "", `has no container "envoy"`},
-		{"a source without containers", fakeSource{}, []ContainerMap{{"app", "app"}}, "", "this source has no containers"},
+		{"a check refuses one image", &containerSource{}, []ContainerMap{{Container: "app", From: "app"}, {Container: "proxy", From: "sidecar"}}, sidecarImg.Ref(), "checking " + sidecarImg.Ref() + ": no signature"},
+		{"a source container that is not there", &containerSource{}, []ContainerMap{{Container: "app", From: "app"}, {Container: "proxy", From: "envoy"}}, "", `has no container "envoy"`},
+		{"a source without containers", fakeSource{}, []ContainerMap{{Container: "app", From: "app"}}, "", "this source has no containers"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -157,7 +162,7 @@ func (m *mappedJournaled) SnapshotMapped(ctx context.Context, _ map[string]image
 func TestRecordOfAMappedTarget(t *testing.T) {
 	src := &mixedSource{containerSource: &containerSource{}}
 	plain := newJournaled("plain")
-	m := &mappedJournaled{journaled: newJournaled("mapped"), mapping: []ContainerMap{{"app", "app"}, {"proxy", "sidecar"}}}
+	m := &mappedJournaled{journaled: newJournaled("mapped"), mapping: []ContainerMap{{Container: "app", From: "app"}, {Container: "proxy", From: "sidecar"}}}
 	o := Options{Records: RecordOptions{Run: RunInfo{ID: "1"}}}
 	r, err := Run(context.Background(), src, []Target{plain, m}, o)
 	if err != nil {
@@ -184,7 +189,7 @@ func (mixedSource) Resolve(context.Context) (image.Image, error) { return img, n
 // unmapped one's: a relative URL without a base is bad input before any
 // change.
 func TestRunMappedHealthURL(t *testing.T) {
-	m := &mappedTarget{fakeTarget: &fakeTarget{name: "k8s:shop/web?context=prod"}, mapping: []ContainerMap{{"app", "app"}}}
+	m := &mappedTarget{fakeTarget: &fakeTarget{name: "k8s:shop/web?context=prod"}, mapping: []ContainerMap{{Container: "app", From: "app"}}}
 	r, err := Run(context.Background(), &containerSource{}, []Target{WithHealth(m, health.Check{URL: "/healthz"}, nil)}, Options{})
 	if err == nil || !IsInput(err) {
 		t.Fatalf("err = %v, want an input error", err)

@@ -101,12 +101,13 @@ func (r *run) resolve(ctx context.Context, src Source) (image.Image, error) {
 	if !ok {
 		return image.Image{}, Input(fmt.Errorf("%s: a target maps containers (?container=TARGET=SOURCE), and this source has no containers to take images from: use a k8s: source, or name the target's containers without sources to give them all the source's image", src))
 	}
+	imgs, err := cs.ResolveContainers(ctx, names)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("%s: %w", src, err)
+	}
 	r.mapped = map[string]image.Image{}
-	for _, name := range names {
-		ci, err := cs.ResolveContainer(ctx, name)
-		if err != nil {
-			return image.Image{}, fmt.Errorf("%s: %w", src, err)
-		}
+	for i, name := range names {
+		ci := imgs[i]
 		r.mapped[name] = ci
 		r.report.Images = append(r.report.Images, SourceImage{Container: name, Image: ci.Ref(), Digest: ci.Digest.String()})
 		r.o.Logger.Logf("", "source %s container %s runs %s", src, name, ci)

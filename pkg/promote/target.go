@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ferry-dev/ferry/pkg/address"
 	"github.com/ferry-dev/ferry/pkg/image"
 )
 
@@ -17,21 +18,20 @@ type Source interface {
 }
 
 // ContainerSource is a Source whose containers have names (a Kubernetes
-// workload): it resolves the image any one of them runs, for targets with
+// workload): it resolves the images its containers run, for targets with
 // a container mapping (see [Mapper]).
 type ContainerSource interface {
 	Source
-	// ResolveContainer returns the image container name runs, pinned to
-	// a digest. A container the source does not have is an input error.
-	ResolveContainer(ctx context.Context, name string) (image.Image, error)
+	// ResolveContainers returns the images containers names run, in that
+	// order, each pinned to a digest, from one reading of the source (so
+	// that all come from the same state of it). A container the source
+	// does not have is an input error.
+	ResolveContainers(ctx context.Context, names []string) ([]image.Image, error)
 }
 
-// ContainerMap is one pair of a target's container mapping: the target's
-// container Container takes the image the source's container From runs.
-type ContainerMap struct {
-	Container string `json:"container"`
-	From      string `json:"from"`
-}
+// ContainerMap is one pair of a target's container mapping, as the
+// address spells it (see [address.SplitMapping]).
+type ContainerMap = address.ContainerMap
 
 // Mapper is a Target that can take the images of several containers of
 // the source (a container mapping) rather than the run's one image.
