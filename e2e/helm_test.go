@@ -1,9 +1,8 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -37,25 +36,11 @@ var (
 // repository: its field manager is its binary's name, "helm".
 func helm4(t *testing.T) string {
 	t.Helper()
-	helmOnce.Do(func() { helmBin, helmErr = buildTool("helm") })
+	helmOnce.Do(func() { helmBin, helmErr = testenv.BuildTool(context.Background(), "helm") })
 	if helmErr != nil {
 		t.Fatalf("building Helm 4 with hack/build-tool.sh: %v", helmErr)
 	}
 	return helmBin
-}
-
-// buildTool builds the tool hack/tools/NAME pins with hack/build-tool.sh
-// and returns its path; an error carries what the script printed.
-func buildTool(name string) (string, error) {
-	out, err := exec.Command("../hack/build-tool.sh", name).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("%w\n%s", err, ee.Stderr)
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // adminKubeconfig reaches c as the harness's admin, so that Helm's writes

@@ -41,7 +41,7 @@ func argoRollouts(t *testing.T) {
 	t.Helper()
 	argo.once.Do(func() {
 		start := time.Now()
-		bin, err := buildTool("argo-rollouts")
+		bin, err := testenv.BuildTool(context.Background(), "argo-rollouts")
 		if err != nil {
 			argo.err = err
 			return

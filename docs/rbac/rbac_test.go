@@ -454,15 +454,11 @@ func (l *lab) kinds(t *testing.T) {
 // aborts the rollout through its status subresource.
 func (l *lab) rollout(t *testing.T) {
 	ctx := t.Context()
-	out, err := exec.CommandContext(ctx, "../../hack/build-tool.sh", "argo-rollouts").Output()
+	bin, err := testenv.BuildTool(ctx, "argo-rollouts")
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("building Argo Rollouts' controller: %v\n%s", err, ee.Stderr)
-		}
 		t.Fatalf("building Argo Rollouts' controller: %v", err)
 	}
-	a, err := l.cluster.StartArgoRollouts(ctx, strings.TrimSpace(string(out)))
+	a, err := l.cluster.StartArgoRollouts(ctx, bin)
 	if err != nil {
 		t.Fatalf("starting Argo Rollouts' controller: %v", err)
 	}

@@ -139,3 +139,20 @@ func moduleOf(gomod string) string {
 	}
 	return ""
 }
+
+// BuildTool returns the path of the tool hack/tools/NAME pins, built once
+// and cached by hack/build-tool.sh (which prints the path); an error
+// carries what the script printed on stderr.
+func BuildTool(ctx context.Context, name string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "build-tool.sh"), name)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("hack/build-tool.sh %s: %w\n%s", name, err, errb.String())
+	}
+	return strings.TrimSpace(out.String()), nil
+}

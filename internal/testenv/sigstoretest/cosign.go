@@ -1,7 +1,6 @@
 package sigstoretest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/ferry-dev/ferry/internal/testenv"
 )
 
 var (
@@ -20,39 +21,8 @@ var (
 // Cosign returns the path of the pinned cosign CLI, building it once
 // with hack/build-tool.sh.
 func Cosign() (string, error) {
-	cosignOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			cosignErr = err
-			return
-		}
-		var out, errb bytes.Buffer
-		cmd := exec.Command(filepath.Join(root, "hack", "build-tool.sh"), "cosign")
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			cosignErr = fmt.Errorf("hack/build-tool.sh cosign: %v\n%s", err, errb.String())
-			return
-		}
-		cosignPath = strings.TrimSpace(out.String())
-	})
+	cosignOnce.Do(func() { cosignPath, cosignErr = testenv.BuildTool(context.Background(), "cosign") })
 	return cosignPath, cosignErr
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "build-tool.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no hack/build-tool.sh above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Signer is a cosign key pair in a folder, with the files cosign needs to
