@@ -31,9 +31,9 @@ const (
 // (see [Load]): strings, numbers and durations, unchecked. [Settings.Check]
 // turns them into a [Config] for one command.
 type Settings struct {
-	Source string `env:"SOURCE" desc:"Where the image comes from: a k8s Deployment (the digest its pods run), a Heroku app's process type (the image its current release runs), or an image reference." example:"k8s:shop/web?context=staging"`
+	Source string `env:"SOURCE" desc:"Where the image comes from: a k8s workload: a Deployment, StatefulSet, DaemonSet or Argo Rollout (the digest its pods run), a Heroku app's process type (the image its current release runs), or an image reference." example:"k8s:shop/web?context=staging"`
 
-	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines; a word starting with # comments out the rest of its line. Add ?health=URL to check a target over HTTP after its release. A line --- between addresses starts the next wave: a wave is promoted only after the one before passed its gates and soak." example:"k8s:shop/web?context=production"`
+	Targets string `env:"TARGETS" desc:"Where the image goes: k8s: and heroku: addresses separated by spaces or newlines; a word starting with # comments out the rest of its line. Add ?container=NAME,NAME to change several containers of a workload, or TARGET=SOURCE pairs to give each the image of a source container; add ?health=URL to check a target over HTTP after its release. A line --- between addresses starts the next wave: a wave is promoted only after the one before passed its gates and soak." example:"k8s:shop/web?context=production"`
 
 	Gates string `env:"GATES" desc:"Metric gates each wave must pass before the next starts, the last one included: a YAML list of metrics written as in an Argo Rollouts AnalysisTemplate (interval, count, initialDelay, successCondition, failureCondition, failureLimit, inconclusiveLimit, consecutiveErrorLimit; provider prometheus or web)." example:"[{name: error-rate, interval: 30s, count: 5, successCondition: 'result[0] < 0.01', provider: {prometheus: {address: 'http://prometheus:9090', query: 'sum(rate(errors_total[1m]))'}}}]"`
 
