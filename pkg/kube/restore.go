@@ -121,7 +121,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 			return fmt.Errorf("restoring: %w", err)
 		}
 	}
-	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, gen, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	if st.Paused {

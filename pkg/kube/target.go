@@ -113,7 +113,7 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 		case err != nil:
 			return promote.Snapshot{}, err
 		case wait:
-			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name, d.Generation); err != nil {
+			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshot(ctx, want)
@@ -154,12 +154,11 @@ func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait b
 }
 
 // waitInProgress waits, up to the timeout, for the rollout in progress
-// on the workload t names (what, in the error), read at generation gen, to
-// finish.
-func (t *Target) waitInProgress(ctx context.Context, cs API, what string, gen int64) error {
+// on the workload t names (what, in the error) to finish.
+func (t *Target) waitInProgress(ctx context.Context, cs API, what string) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, gen, t.logf); err != nil {
+	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the rollout in progress on %s: %w", what, err)
 	}
 	return nil
@@ -242,13 +241,10 @@ func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts meta
 	return w, nil
 }
 
-// Verify watches the rollout of the generation c made until it is
-// complete, has failed, or TargetOptions.Timeout passes.
-func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, c promote.Change) error {
-	ch, err := promote.DecodeState[changeState](c.State)
-	if err != nil {
-		return err
-	}
+// Verify watches the rollout until it is complete, has failed, or
+// TargetOptions.Timeout passes. It judges no copy older than the release
+// (see waitRollout).
+func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -256,7 +252,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, c promote.Chang
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, ch.Generation, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))

@@ -227,7 +227,7 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", w.what(), v.Failure))
 		case !v.Done && t.opts.OnProgressing == Wait:
 			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
-			if err := t.waitInProgress(ctx, cs, w.what(), w.generation); err != nil {
+			if err := t.waitInProgress(ctx, cs, w.what()); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshotWorkload(ctx, k, want)
@@ -367,9 +367,9 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 }
 
 // workloadWatch watches workload ns/name of kind k, its pods and (when
-// the kind needs them) its ControllerRevisions, from generation atLeast
-// on.
-func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string, atLeast int64) (*rolloutWatch, error) {
+// the kind needs them) its ControllerRevisions, from the generation it
+// reads first on (see seen).
+func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*rolloutWatch, error) {
 	w, err := k.get(ctx, cs, ns, name)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
@@ -396,7 +396,7 @@ func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string, atLe
 		if !ok || !isKind {
 			return Verdict{}, fmt.Errorf("%s %s/%s disappeared while watching its rollout", strings.ToLower(k.kind()), ns, name)
 		}
-		if v, ok := seen(cur.generation, atLeast); !ok {
+		if v, ok := seen(cur.generation, w.generation); !ok {
 			return v, nil
 		}
 		var ps []corev1.Pod
