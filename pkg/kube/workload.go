@@ -296,20 +296,12 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 // generation gen, then deletes the pods that are not ready and do not run
 // its update revision (the restored one).
 func (t *Target) replaceBrokenPods(ctx context.Context, cs API, k kindOps, gen int64) error {
-	var w *workload
-	for {
-		var err error
-		if w, err = k.get(ctx, cs, t.ref.Namespace, t.ref.Name); err != nil {
-			return err
-		}
-		if s, ok := w.obj.(*appsv1.StatefulSet); ok && s.Status.ObservedGeneration >= gen {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the statefulset controller to observe generation %d: %w", gen, context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
+	w, err := t.pollWorkload(ctx, cs, k, fmt.Sprintf("waiting for the statefulset controller to observe generation %d", gen), func(w *workload) bool {
+		s, ok := w.obj.(*appsv1.StatefulSet)
+		return ok && s.Status.ObservedGeneration >= gen
+	})
+	if err != nil {
+		return err
 	}
 	pods, _, err := workloadPods(ctx, cs, k, w)
 	if err != nil {
@@ -322,6 +314,26 @@ func (t *Target) replaceBrokenPods(ctx context.Context, cs API, k kindOps, gen i
 		}
 	}
 	return nil
+}
+
+// pollWorkload reads the workload t names, of kind k, every 200 ms until
+// ready says its controller has caught up, and returns that copy; waiting
+// says what for, in the error when ctx ends first.
+func (t *Target) pollWorkload(ctx context.Context, cs API, k kindOps, waiting string, ready func(*workload) bool) (*workload, error) {
+	for {
+		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ready(w) {
+			return w, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", waiting, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // brokenPods are the names of the pods that are not ready and do not run
