@@ -267,7 +267,7 @@ func snapshotOf(w *workload, slots []slot, st snapshotState, want wanted) (promo
 	}
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: seenImage(w.template.Spec, slots), Revision: w.revision},
-		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
+		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, runRef(want.img)),
 		State:    raw,
 	}, nil
 }
