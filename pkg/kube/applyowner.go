@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -388,29 +387,9 @@ func kindName(kind string) string {
 	return kind
 }
 
-// releaseAsOwner is Release under ApplyAsOwner: the images of st's
-// containers set to img (or the images a mapping names) by st.ApplyAs's
-// apply. The change cause is not
-// recorded: an annotation Helm's manager does not own would be taken from
-// whoever set it, with a conflict if another manager holds it.
-func (t *Target) releaseAsOwner(ctx context.Context, cs API, st snapshotState, img image.Image) (promote.Change, error) {
-	ref := runRef(img)
-	ch := changeState{Asked: st.asked(ref)}
-	gen, tmpl, err := t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), ref), false)
-	if err == nil {
-		ch.Left, ch.Generation = &tmpl, gen
-		t.logf("set container %s to %s as field manager %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), st.ApplyAs, gen)
-	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
-	if err != nil {
-		return change, fmt.Errorf("releasing: %w", err)
-	}
-	return change, cerr
-}
-
-// restoreAsOwner puts the snapshot's images back the way releaseAsOwner
-// changed them, so Helm's manager keeps owning them; gen is the
-// generation ferry's release left. It returns the generation after.
+// restoreAsOwner puts the snapshot's images back the way a release under
+// ApplyAsOwner changed them, so Helm's manager keeps owning them; gen is
+// the generation ferry's release left. It returns the generation after.
 func (t *Target) restoreAsOwner(ctx context.Context, cs API, st snapshotState, gen int64) (int64, error) {
 	after, _, err := t.applyAsOwner(ctx, cs, st, gen, imagesOf(st.Template, st.slots()), false)
 	return after, err

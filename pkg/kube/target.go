@@ -176,7 +176,10 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // Release points the container at img.Ref() and records the change cause,
 // in one JSON patch that first tests that the Deployment, its generation
 // and the container are what the snapshot saw: a Deployment someone
-// changed in between is left alone.
+// changed in between is left alone. Under ApplyAsOwner it writes only the
+// images, as st.ApplyAs's apply (see applyAsOwner); the change cause is
+// not recorded: an annotation Helm's manager does not own would be taken
+// from whoever set it, with a conflict if another manager holds it.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
@@ -186,20 +189,29 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	if st.ApplyAs != "" {
-		return t.releaseAsOwner(ctx, cs, st, img)
-	}
-	if st.Paused {
-		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
-	}
 	ref := runRef(img)
 	ch := changeState{Asked: st.asked(ref)}
-	w, err := t.patch(ctx, cs, t.releaseOps(st, img))
-	if err == nil {
-		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
+	var gen int64
+	var left corev1.PodTemplateSpec
+	as := ""
+	if st.ApplyAs != "" {
+		as = " as field manager " + st.ApplyAs
+		gen, left, err = t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), ref), false)
+	} else {
+		if st.Paused {
+			t.logf("unpausing (FERRY_ON_PAUSED=resume)")
+		}
+		var w *workload
+		if w, err = t.patch(ctx, cs, t.releaseOps(st, img)); err == nil {
+			gen, left = w.generation, w.template
+		}
 	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
+	asked := askedFor(st.slots(), ref)
+	if err == nil {
+		ch.Left, ch.Generation = &left, gen
+		t.logf("set container %s to %s%s (generation %d)", slotNames(st.slots()), asked, as, gen)
+	}
+	change, cerr := encodeChange(asked, ch)
 	if err != nil {
 		return change, fmt.Errorf("releasing: %w", err)
 	}
