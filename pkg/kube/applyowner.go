@@ -343,7 +343,7 @@ func (t *Target) applyAsOwner(ctx context.Context, cs API, st snapshotState, gen
 	for try := 1; ; try++ {
 		w, err := readWorkload(ctx, cs, k, ns, name)
 		if err != nil {
-			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("reading %s: %w", what, err)
+			return 0, corev1.PodTemplateSpec{}, err
 		}
 		if w.uid != st.UID || w.generation != gen {
 			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("the %s changed since ferry read it (generation %d, was %d; someone else is rolling out?); nothing was changed", what, w.generation, gen)

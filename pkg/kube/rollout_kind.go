@@ -311,11 +311,6 @@ func podHashLabel(k kindOps) string {
 	return revisionHashLabel
 }
 
-// rolloutWhat names Rollout ns/name in messages.
-func rolloutWhat(ns, name string) string {
-	return strings.ToLower(KindRollout) + " " + ns + "/" + name
-}
-
 // What a restored Rollout's controller has made of its abort.
 type abortState int
 

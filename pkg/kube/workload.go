@@ -88,12 +88,11 @@ func byName(name string) func(*metav1.ListOptions) {
 // Deployment), and picks its containers.
 func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []slot, error) {
 	w, err := readWorkload(ctx, cs, k, r.Namespace, r.Name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil, promote.Input(fmt.Errorf("%s %s/%s not found in context %s", strings.ToLower(kindName(r.Kind)), r.Namespace, r.Name, contextName(r.Context)))
+	}
 	if err != nil {
-		what := strings.ToLower(kindName(r.Kind)) + " " + r.Namespace + "/" + r.Name
-		if apierrors.IsNotFound(err) {
-			return nil, nil, promote.Input(fmt.Errorf("%s not found in context %s", what, contextName(r.Context)))
-		}
-		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
+		return nil, nil, err
 	}
 	slots, err := findSlots(w.what(), w.template.Spec, splitContainers(r.Container))
 	if err != nil {
@@ -102,16 +101,27 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 	return w, slots, nil
 }
 
-// readWorkload reads workload ns/name of kind k (nil for a Deployment).
+// readWorkload reads workload ns/name of kind k (nil for a Deployment);
+// its error names the workload.
 func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*workload, error) {
+	var w *workload
+	var err error
 	if k == nil {
-		d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
+		var d *appsv1.Deployment
+		if d, err = cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			w = deploymentWorkload(d)
 		}
-		return deploymentWorkload(d), nil
+	} else {
+		w, err = k.get(ctx, cs, ns, name)
 	}
-	return k.get(ctx, cs, ns, name)
+	if err != nil {
+		kind := KindDeployment
+		if k != nil {
+			kind = k.kind()
+		}
+		return nil, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(kind), ns, name, err)
+	}
+	return w, nil
 }
 
 // patchWorkload sends body, a patch of type pt, to workload ns/name of
@@ -138,10 +148,9 @@ func (t *Target) lookUp(ctx context.Context, cs API) error {
 // current reads what the workload t names runs now: its uid, generation,
 // pod template and revision.
 func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
-	k := kindOf(t.ref)
-	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
+	w, err := readWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(kindName(t.ref.Kind)), err)
+		return "", 0, tmpl, "", err
 	}
 	return w.uid, w.generation, w.template, w.revision, nil
 }
@@ -363,9 +372,9 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	if err != nil {
 		return "", err
 	}
-	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		return "", err
 	}
 	state := "rollout state unknown"
 	if pods, crs, err := workloadPods(ctx, cs, k, w); err == nil {
@@ -382,9 +391,9 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 // the kind needs them) its ControllerRevisions, from the generation it
 // reads first on (see seen).
 func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*rolloutWatch, error) {
-	w, err := k.get(ctx, cs, ns, name)
+	w, err := readWorkload(ctx, cs, k, ns, name)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		return nil, err
 	}
 	sel, err := metav1.LabelSelectorAsSelector(w.selector)
 	if err != nil {
