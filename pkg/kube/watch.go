@@ -46,17 +46,23 @@ func watchRollout(ctx context.Context, cs API, k kindOps, ns, name string, logf 
 }
 
 // onRollout runs the informers of the workload ns/name of kind k (nil: a
-// Deployment) and of its children, and calls use with them.
+// Deployment) and of its children, which it reads first for their
+// selector, and calls use with them.
 func onRollout(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, w *rolloutWatch) error) error {
-	var w *rolloutWatch
-	var err error
-	if k == nil {
-		w, err = deploymentWatch(ctx, cs, ns, name)
-	} else {
-		w, err = workloadWatch(ctx, cs, k, ns, name)
-	}
+	cur, err := readWorkload(ctx, cs, k, ns, name)
 	if err != nil {
 		return err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(cur.selector)
+	if err != nil {
+		return fmt.Errorf("%s selector: %w", cur.what(), err)
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	var w *rolloutWatch
+	if k == nil {
+		w = deploymentWatch(cs, cur, bySelector)
+	} else {
+		w = workloadWatch(cs, k, cur, bySelector)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -87,24 +93,16 @@ func newRolloutWatch(infs []cache.SharedIndexInformer, eval func() (Verdict, err
 	return &rolloutWatch{infs: infs, eval: eval, changed: make(chan struct{}, 1)}
 }
 
-// deploymentWatch watches Deployment ns/name, its ReplicaSets and pods,
-// from the generation it reads first on (see seen).
-func deploymentWatch(ctx context.Context, cs API, ns, name string) (*rolloutWatch, error) {
-	d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("reading deployment: %w", err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("deployment selector: %w", err)
-	}
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+// deploymentWatch watches Deployment cur, its ReplicaSets and pods (those
+// bySelector lists), from cur's generation on (see seen).
+func deploymentWatch(cs API, cur *workload, bySelector func(*metav1.ListOptions)) *rolloutWatch {
+	ns, name := cur.namespace, cur.name
 	deploys := informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName(name))
 	replicaSets := informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector)
 	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
 	return newRolloutWatch([]cache.SharedIndexInformer{deploys, replicaSets, pods}, func() (Verdict, error) {
-		return evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name, d.Generation)
-	}), nil
+		return evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name, cur.generation)
+	})
 }
 
 // start runs the informers until ctx ends, poking w.changed at every

@@ -387,19 +387,11 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	return fmt.Sprintf("%s (%s, %sgeneration %d, %s)", describeImages(w.template), strings.ToLower(w.kind), rev, w.generation, state), nil
 }
 
-// workloadWatch watches workload ns/name of kind k, its pods and (when
-// the kind needs them) its ControllerRevisions, from the generation it
-// reads first on (see seen).
-func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*rolloutWatch, error) {
-	w, err := readWorkload(ctx, cs, k, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := metav1.LabelSelectorAsSelector(w.selector)
-	if err != nil {
-		return nil, fmt.Errorf("%s selector: %w", w.what(), err)
-	}
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+// workloadWatch watches workload first of kind k, its pods and (when
+// the kind needs them) its ControllerRevisions (those bySelector lists),
+// from first's generation on (see seen).
+func workloadWatch(cs API, k kindOps, first *workload, bySelector func(*metav1.ListOptions)) *rolloutWatch {
+	ns, name := first.namespace, first.name
 	obj := k.objectInformer(cs, ns, name)
 	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
 	infs := []cache.SharedIndexInformer{obj, pods}
@@ -417,7 +409,7 @@ func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*ro
 		if !ok || !isKind {
 			return Verdict{}, fmt.Errorf("%s %s/%s disappeared while watching its rollout", strings.ToLower(k.kind()), ns, name)
 		}
-		if v, ok := seen(cur.generation, w.generation); !ok {
+		if v, ok := seen(cur.generation, first.generation); !ok {
 			return v, nil
 		}
 		var ps []corev1.Pod
@@ -435,5 +427,5 @@ func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string) (*ro
 			}
 		}
 		return k.evaluate(cur, ps, revs), nil
-	}), nil
+	})
 }
