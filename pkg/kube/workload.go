@@ -145,16 +145,6 @@ func (t *Target) lookUp(ctx context.Context, cs API) error {
 	return err
 }
 
-// current reads what the workload t names runs now: its uid, generation,
-// pod template and revision.
-func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
-	w, err := readWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name)
-	if err != nil {
-		return "", 0, tmpl, "", err
-	}
-	return w.uid, w.generation, w.template, w.revision, nil
-}
-
 // deploymentWorkload is what the workload code reads of Deployment d.
 func deploymentWorkload(d *appsv1.Deployment) *workload {
 	return &workload{
