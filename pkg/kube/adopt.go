@@ -34,14 +34,14 @@ func (t *Target) Adopt(ctx context.Context, s promote.Snapshot, c promote.Change
 	if err != nil {
 		return "", c, "", err
 	}
-	uid, generation, tmpl, revision, err := t.current(ctx, cs)
+	w, err := readWorkload(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name)
 	if err != nil {
 		return "", c, "", err
 	}
-	now := fmt.Sprintf("%s (revision %s)", describeImages(tmpl), revision)
-	found := adopt(uid == st.UID, tmpl, st, ch)
+	now := fmt.Sprintf("%s (revision %s)", describeImages(w.template), w.revision)
+	found := adopt(w.uid == st.UID, w.template, st, ch)
 	if found == promote.FoundChange && ch.Left == nil {
-		ch.Left, ch.Generation = tmpl.DeepCopy(), generation
+		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
 	}
 	adopted, err := encodeChange(c.Image, ch)
 	return found, adopted, now, err

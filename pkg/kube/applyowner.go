@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/ferry-dev/ferry/pkg/image"
 	"github.com/ferry-dev/ferry/pkg/promote"
 )
 
@@ -127,18 +126,15 @@ func ownsPath(f *metav1.FieldsV1, path []string) bool {
 	return false
 }
 
-// ownedApply is the body of manager's apply to obj: the fields manager
+// ownedApply is the body of manager's apply to w: the fields manager
 // owns by apply, at their current values, with the images of the
-// containers imgs names changed, and obj's resourceVersion as a
+// containers imgs names changed, and w's resourceVersion as a
 // precondition. It is what client-go's ExtractDeployment (and its
 // StatefulSet and DaemonSet twins) give, which the tests check; those are
 // not used here because their package links every API group of
 // Kubernetes into ferry (13.6 MB). It only reads its arguments.
-func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byte, error) {
-	m, err := typedMeta(obj)
-	if err != nil {
-		return nil, err
-	}
+func ownedApply(w *workload, manager string, imgs map[slot]string) ([]byte, error) {
+	m := w.meta
 	var set map[string]any
 	for _, f := range m.ManagedFields {
 		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" {
@@ -150,7 +146,7 @@ func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byt
 	if set == nil {
 		return nil, fmt.Errorf("field manager %s owns no fields by apply", manager)
 	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(w.obj)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +155,7 @@ func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byt
 		return nil, fmt.Errorf("reading the fields %s owns: %w", manager, err)
 	}
 	body, _ := picked.(map[string]any)
-	body["apiVersion"], body["kind"] = appsv1.SchemeGroupVersion.String(), workloadKind(obj)
+	body["apiVersion"], body["kind"] = appsv1.SchemeGroupVersion.String(), w.kind
 	meta, _ := body["metadata"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
@@ -174,16 +170,6 @@ func ownedApply(obj runtime.Object, manager string, imgs map[slot]string) ([]byt
 		c["image"] = img
 	}
 	return json.Marshal(body)
-}
-
-func workloadKind(obj runtime.Object) string {
-	switch obj.(type) {
-	case *appsv1.StatefulSet:
-		return KindStatefulSet
-	case *appsv1.DaemonSet:
-		return KindDaemonSet
-	}
-	return KindDeployment
 }
 
 // pickOwned is the part of v (an object as JSON decodes it) that the
@@ -357,12 +343,12 @@ func (t *Target) applyAsOwner(ctx context.Context, cs API, st snapshotState, gen
 	for try := 1; ; try++ {
 		w, err := readWorkload(ctx, cs, k, ns, name)
 		if err != nil {
-			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("reading %s: %w", what, err)
+			return 0, corev1.PodTemplateSpec{}, err
 		}
 		if w.uid != st.UID || w.generation != gen {
 			return 0, corev1.PodTemplateSpec{}, fmt.Errorf("the %s changed since ferry read it (generation %d, was %d; someone else is rolling out?); nothing was changed", what, w.generation, gen)
 		}
-		body, err := ownedApply(w.obj, st.ApplyAs, imgs)
+		body, err := ownedApply(w, st.ApplyAs, imgs)
 		if err != nil {
 			return 0, corev1.PodTemplateSpec{}, err
 		}
@@ -401,43 +387,9 @@ func kindName(kind string) string {
 	return kind
 }
 
-// typedMeta is the metadata of obj, a Deployment, StatefulSet or
-// DaemonSet.
-func typedMeta(obj runtime.Object) (metav1.ObjectMeta, error) {
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return o.ObjectMeta, nil
-	case *appsv1.StatefulSet:
-		return o.ObjectMeta, nil
-	case *appsv1.DaemonSet:
-		return o.ObjectMeta, nil
-	}
-	return metav1.ObjectMeta{}, fmt.Errorf("not a workload: %T", obj)
-}
-
-// releaseAsOwner is Release under ApplyAsOwner: the images of st's
-// containers set to img (or the images a mapping names) by st.ApplyAs's
-// apply. The change cause is not
-// recorded: an annotation Helm's manager does not own would be taken from
-// whoever set it, with a conflict if another manager holds it.
-func (t *Target) releaseAsOwner(ctx context.Context, cs API, st snapshotState, img image.Image) (promote.Change, error) {
-	ref := runRef(img)
-	ch := changeState{Asked: st.asked(ref)}
-	gen, tmpl, err := t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), ref), false)
-	if err == nil {
-		ch.Left, ch.Generation = &tmpl, gen
-		t.logf("set container %s to %s as field manager %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), st.ApplyAs, gen)
-	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
-	if err != nil {
-		return change, fmt.Errorf("releasing: %w", err)
-	}
-	return change, cerr
-}
-
-// restoreAsOwner puts the snapshot's images back the way releaseAsOwner
-// changed them, so Helm's manager keeps owning them; gen is the
-// generation ferry's release left. It returns the generation after.
+// restoreAsOwner puts the snapshot's images back the way a release under
+// ApplyAsOwner changed them, so Helm's manager keeps owning them; gen is
+// the generation ferry's release left. It returns the generation after.
 func (t *Target) restoreAsOwner(ctx context.Context, cs API, st snapshotState, gen int64) (int64, error) {
 	after, _, err := t.applyAsOwner(ctx, cs, st, gen, imagesOf(st.Template, st.slots()), false)
 	return after, err

@@ -131,7 +131,7 @@ func TestOwnedApplyKeepsEveryFieldHelmOwns(t *testing.T) {
 		},
 		Status: appsv1.DeploymentStatus{Replicas: 3},
 	}
-	body, err := ownedApply(d, "helm", map[slot]string{{Index: 0, Name: "app"}: "registry.test/shop@sha256:abc"})
+	body, err := ownedApply(deploymentWorkload(d), "helm", map[slot]string{{Index: 0, Name: "app"}: "registry.test/shop@sha256:abc"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestOwnedApplyKeepsEveryFieldHelmOwns(t *testing.T) {
 	if string(g) != string(w) {
 		t.Errorf("apply body:\n%s\nwant:\n%s", g, w)
 	}
-	if _, err := ownedApply(d, "helm", map[slot]string{{Init: true, Name: "migrate"}: "x"}); err == nil {
+	if _, err := ownedApply(deploymentWorkload(d), "helm", map[slot]string{{Init: true, Name: "migrate"}: "x"}); err == nil {
 		t.Error("a container Helm does not own: want an error")
 	}
 }
@@ -247,10 +247,10 @@ func TestOwnedApplyIsClientGosExtract(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		obj  runtime.Object
+		w    *workload
 		want func() (any, error)
 	}{
-		{"deployment", d, func() (any, error) {
+		{"deployment", deploymentWorkload(d), func() (any, error) {
 			c, err := appsv1ac.ExtractDeployment(d, "helm")
 			if err == nil {
 				setImages(c.Spec.Template)
@@ -258,7 +258,7 @@ func TestOwnedApplyIsClientGosExtract(t *testing.T) {
 			}
 			return c, err
 		}},
-		{"statefulset", s, func() (any, error) {
+		{"statefulset", statefulSetWorkload(s), func() (any, error) {
 			c, err := appsv1ac.ExtractStatefulSet(s, "helm")
 			if err == nil {
 				setImages(c.Spec.Template)
@@ -266,7 +266,7 @@ func TestOwnedApplyIsClientGosExtract(t *testing.T) {
 			}
 			return c, err
 		}},
-		{"daemonset", ds, func() (any, error) {
+		{"daemonset", daemonSetWorkload(ds), func() (any, error) {
 			c, err := appsv1ac.ExtractDaemonSet(ds, "helm")
 			if err == nil {
 				setImages(c.Spec.Template)
@@ -281,7 +281,7 @@ func TestOwnedApplyIsClientGosExtract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, err := ownedApply(c.obj, "helm", imgs)
+			body, err := ownedApply(c.w, "helm", imgs)
 			if err != nil {
 				t.Fatal(err)
 			}

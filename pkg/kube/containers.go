@@ -212,14 +212,6 @@ type wanted struct {
 // IsZero reports whether the snapshot is taken for no promotion.
 func (w wanted) IsZero() bool { return w.img.IsZero() && w.mapped == nil }
 
-// run is the run's image reference, "" when there is none.
-func (w wanted) run() string {
-	if w.img.IsZero() {
-		return ""
-	}
-	return w.img.Ref()
-}
-
 // Mapping is the target's container mapping (see promote.Mapper).
 func (t *Target) Mapping() []promote.ContainerMap { return address.SplitMapping(t.ref.Container) }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
@@ -109,7 +108,7 @@ func podTemplate(ctx context.Context, cs API, r Ref) (corev1.PodTemplateSpec, er
 	// only has to be there.
 	w, err := readWorkload(ctx, cs, kindOf(r), r.Namespace, r.Name)
 	if err != nil {
-		return corev1.PodTemplateSpec{}, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(kindName(r.Kind)), r.Namespace, r.Name, err)
+		return corev1.PodTemplateSpec{}, err
 	}
 	return w.template, nil
 }

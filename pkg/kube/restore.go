@@ -95,11 +95,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 	k := kindOf(t.ref)
 	cur, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		what := strings.ToLower(kindName(t.ref.Kind))
-		if t.ref.Kind == KindRollout {
-			what = rolloutWhat(t.ref.Namespace, t.ref.Name)
-		}
-		return fmt.Errorf("reading %s: %w", what, err)
+		return err
 	}
 	plan := planRestoreTemplate(cur.uid, cur.generation, cur.template, st, ch)
 	gen := cur.generation
@@ -121,7 +117,7 @@ func (t *Target) Restore(ctx context.Context, s promote.Snapshot, c promote.Chan
 			return fmt.Errorf("restoring: %w", err)
 		}
 	}
-	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, gen, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, k, t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the restored template to roll out: %w", err)
 	}
 	if st.Paused {

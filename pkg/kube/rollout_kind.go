@@ -311,11 +311,6 @@ func podHashLabel(k kindOps) string {
 	return revisionHashLabel
 }
 
-// rolloutWhat names Rollout ns/name in messages.
-func rolloutWhat(ns, name string) string {
-	return strings.ToLower(KindRollout) + " " + ns + "/" + name
-}
-
 // What a restored Rollout's controller has made of its abort.
 type abortState int
 
@@ -346,25 +341,17 @@ func abortAfterRestore(r *Rollout, gen int64) abortState {
 // generation gen, then clears status.abort if the controller left it set
 // on a rollout whose template is its stable one.
 func (t *Target) clearRolloutAbort(ctx context.Context, cs API, k kindOps, gen int64) error {
-	for {
-		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
-		if err != nil {
-			return err
-		}
+	var state abortState
+	w, err := t.pollWorkload(ctx, cs, k, fmt.Sprintf("waiting for the argo rollouts controller to observe generation %d", gen), func(w *workload) bool {
 		r, _ := w.obj.(*Rollout)
-		switch abortAfterRestore(r, gen) {
-		case abortGone:
-			return nil
-		case abortLeft:
-			t.logf("clearing the abort of %s (status.abort, as kubectl argo rollouts retry): it runs its stable template again", w.what())
-			return patchRolloutStatus(ctx, cs, t.ref.Namespace, t.ref.Name, []byte(`{"status":{"abort":false}}`))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the argo rollouts controller to observe generation %d: %w", gen, context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
+		state = abortAfterRestore(r, gen)
+		return state != abortPending
+	})
+	if err != nil || state == abortGone {
+		return err
 	}
+	t.logf("clearing the abort of %s (status.abort, as kubectl argo rollouts retry): it runs its stable template again", w.what())
+	return patchRolloutStatus(ctx, cs, t.ref.Namespace, t.ref.Name, []byte(`{"status":{"abort":false}}`))
 }
 
 // DeepCopyObject makes r a runtime.Object (the workload's obj): a copy

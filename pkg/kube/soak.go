@@ -10,17 +10,13 @@ import (
 // wave soaks and is gated (see promote.Watcher): a pod of the current
 // ReplicaSet that starts crash-looping or cannot pull its image, or a
 // missed progress deadline, is a *RolloutError at once. It returns nil
-// when ctx ends. It watches from the generation c made on.
-func (t *Target) Watch(ctx context.Context, _ promote.Snapshot, c promote.Change) error {
-	ch, err := promote.DecodeState[changeState](c.State)
-	if err != nil {
-		return err
-	}
+// when ctx ends.
+func (t *Target) Watch(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
 	}
-	return watchRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, ch.Generation, t.logf)
+	return watchRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf)
 }
 
 var _ promote.Watcher = (*Target)(nil)

@@ -113,7 +113,7 @@ func (t *Target) snapshot(ctx context.Context, want wanted) (promote.Snapshot, e
 		case err != nil:
 			return promote.Snapshot{}, err
 		case wait:
-			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name, d.Generation); err != nil {
+			if err := t.waitInProgress(ctx, cs, d.Namespace+"/"+d.Name); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshot(ctx, want)
@@ -154,12 +154,11 @@ func (t *Target) settled(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (wait b
 }
 
 // waitInProgress waits, up to the timeout, for the rollout in progress
-// on the workload t names (what, in the error), read at generation gen, to
-// finish.
-func (t *Target) waitInProgress(ctx context.Context, cs API, what string, gen int64) error {
+// on the workload t names (what, in the error) to finish.
+func (t *Target) waitInProgress(ctx context.Context, cs API, what string) error {
 	wctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
-	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, gen, t.logf); err != nil {
+	if err := waitRollout(wctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("waiting for the rollout in progress on %s: %w", what, err)
 	}
 	return nil
@@ -177,7 +176,10 @@ const changeCausePath = "/metadata/annotations/kubernetes.io~1change-cause"
 // Release points the container at img.Ref() and records the change cause,
 // in one JSON patch that first tests that the Deployment, its generation
 // and the container are what the snapshot saw: a Deployment someone
-// changed in between is left alone.
+// changed in between is left alone. Under ApplyAsOwner it writes only the
+// images, as st.ApplyAs's apply (see applyAsOwner); the change cause is
+// not recorded: an annotation Helm's manager does not own would be taken
+// from whoever set it, with a conflict if another manager holds it.
 func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Image) (promote.Change, error) {
 	st, err := promote.DecodeState[snapshotState](s.State)
 	if err != nil {
@@ -187,20 +189,29 @@ func (t *Target) Release(ctx context.Context, s promote.Snapshot, img image.Imag
 	if err != nil {
 		return promote.Change{}, err
 	}
-	if st.ApplyAs != "" {
-		return t.releaseAsOwner(ctx, cs, st, img)
-	}
-	if st.Paused {
-		t.logf("unpausing (FERRY_ON_PAUSED=resume)")
-	}
 	ref := runRef(img)
 	ch := changeState{Asked: st.asked(ref)}
-	w, err := t.patch(ctx, cs, t.releaseOps(st, img))
-	if err == nil {
-		ch.Left, ch.Generation = w.template.DeepCopy(), w.generation
-		t.logf("set container %s to %s (generation %d)", slotNames(st.slots()), askedFor(st.slots(), ref), w.generation)
+	var gen int64
+	var left corev1.PodTemplateSpec
+	as := ""
+	if st.ApplyAs != "" {
+		as = " as field manager " + st.ApplyAs
+		gen, left, err = t.applyAsOwner(ctx, cs, st, st.Generation, imagesFor(st.slots(), ref), false)
+	} else {
+		if st.Paused {
+			t.logf("unpausing (FERRY_ON_PAUSED=resume)")
+		}
+		var w *workload
+		if w, err = t.patch(ctx, cs, t.releaseOps(st, img)); err == nil {
+			gen, left = w.generation, w.template
+		}
 	}
-	change, cerr := encodeChange(askedFor(st.slots(), ref), ch)
+	asked := askedFor(st.slots(), ref)
+	if err == nil {
+		ch.Left, ch.Generation = &left, gen
+		t.logf("set container %s to %s%s (generation %d)", slotNames(st.slots()), asked, as, gen)
+	}
+	change, cerr := encodeChange(asked, ch)
 	if err != nil {
 		return change, fmt.Errorf("releasing: %w", err)
 	}
@@ -242,13 +253,10 @@ func (t *Target) patchWith(ctx context.Context, cs API, ops []patchOp, opts meta
 	return w, nil
 }
 
-// Verify watches the rollout of the generation c made until it is
-// complete, has failed, or TargetOptions.Timeout passes.
-func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, c promote.Change) error {
-	ch, err := promote.DecodeState[changeState](c.State)
-	if err != nil {
-		return err
-	}
+// Verify watches the rollout until it is complete, has failed, or
+// TargetOptions.Timeout passes. It judges no copy older than the release
+// (see waitRollout).
+func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, _ promote.Change) error {
 	cs, err := t.clients.Client(ctx, t.ref.Context)
 	if err != nil {
 		return err
@@ -256,7 +264,7 @@ func (t *Target) Verify(ctx context.Context, _ promote.Snapshot, c promote.Chang
 	ctx, cancel := context.WithTimeoutCause(ctx, t.opts.Timeout, fmt.Errorf("timed out after %s (FERRY_TIMEOUT)", t.opts.Timeout))
 	defer cancel()
 	start := time.Now()
-	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, ch.Generation, t.logf); err != nil {
+	if err := waitRollout(ctx, cs, kindOf(t.ref), t.ref.Namespace, t.ref.Name, t.logf); err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
 	t.logf("rollout complete in %s", time.Since(start).Round(100*time.Millisecond))

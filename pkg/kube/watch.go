@@ -24,38 +24,45 @@ func (e *RolloutError) Error() string { return "rollout failed: " + e.Reason }
 // waitRollout watches the workload ns/name of kind k (nil: a
 // Deployment) and its children until its evaluator says the rollout is
 // done (nil) or failed (*RolloutError), or ctx ends. It judges no copy of
-// the workload older than generation atLeast, the one the caller's last
-// write made or read (see seen). It uses informers, so a watch that
-// breaks (an API server restart) is re-listed and resumed rather than
-// lost. logf receives progress when it changes, at most every few
-// seconds.
-func waitRollout(ctx context.Context, cs API, k kindOps, ns, name string, atLeast int64, logf func(format string, args ...any)) error {
-	return onRollout(ctx, cs, k, ns, name, atLeast, func(ctx context.Context, w *rolloutWatch) error {
+// the workload older than the one it reads first, which is at least as
+// new as any write the caller made before (see seen). It uses informers,
+// so a watch that breaks (an API server restart) is re-listed and
+// resumed rather than lost. logf receives progress when it changes, at
+// most every few seconds.
+func waitRollout(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onRollout(ctx, cs, k, ns, name, func(ctx context.Context, w *rolloutWatch) error {
 		return w.wait(ctx, logf)
 	})
 }
 
 // watchRollout keeps watching the workload ns/name of kind k (nil: a
-// Deployment) after its verification (see Target.Watch), from generation
-// atLeast on: a failure is a *RolloutError at once; nil when ctx ends.
-func watchRollout(ctx context.Context, cs API, k kindOps, ns, name string, atLeast int64, logf func(format string, args ...any)) error {
-	return onRollout(ctx, cs, k, ns, name, atLeast, func(ctx context.Context, w *rolloutWatch) error {
+// Deployment) after its verification (see Target.Watch), judging no
+// copy older than the one it reads first: a failure is a *RolloutError at
+// once; nil when ctx ends.
+func watchRollout(ctx context.Context, cs API, k kindOps, ns, name string, logf func(format string, args ...any)) error {
+	return onRollout(ctx, cs, k, ns, name, func(ctx context.Context, w *rolloutWatch) error {
 		return w.watch(ctx, logf)
 	})
 }
 
 // onRollout runs the informers of the workload ns/name of kind k (nil: a
-// Deployment) and of its children, and calls use with them.
-func onRollout(ctx context.Context, cs API, k kindOps, ns, name string, atLeast int64, use func(ctx context.Context, w *rolloutWatch) error) error {
-	var w *rolloutWatch
-	var err error
-	if k == nil {
-		w, err = deploymentWatch(ctx, cs, ns, name, atLeast)
-	} else {
-		w, err = workloadWatch(ctx, cs, k, ns, name, atLeast)
-	}
+// Deployment) and of its children, which it reads first for their
+// selector, and calls use with them.
+func onRollout(ctx context.Context, cs API, k kindOps, ns, name string, use func(ctx context.Context, w *rolloutWatch) error) error {
+	cur, err := readWorkload(ctx, cs, k, ns, name)
 	if err != nil {
 		return err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(cur.selector)
+	if err != nil {
+		return fmt.Errorf("%s selector: %w", cur.what(), err)
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	var w *rolloutWatch
+	if k == nil {
+		w = deploymentWatch(cs, cur, bySelector)
+	} else {
+		w = workloadWatch(cs, k, cur, bySelector)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -86,24 +93,16 @@ func newRolloutWatch(infs []cache.SharedIndexInformer, eval func() (Verdict, err
 	return &rolloutWatch{infs: infs, eval: eval, changed: make(chan struct{}, 1)}
 }
 
-// deploymentWatch watches Deployment ns/name, its ReplicaSets and pods,
-// from generation atLeast on.
-func deploymentWatch(ctx context.Context, cs API, ns, name string, atLeast int64) (*rolloutWatch, error) {
-	d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("reading deployment: %w", err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("deployment selector: %w", err)
-	}
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+// deploymentWatch watches Deployment cur, its ReplicaSets and pods (those
+// bySelector lists), from cur's generation on (see seen).
+func deploymentWatch(cs API, cur *workload, bySelector func(*metav1.ListOptions)) *rolloutWatch {
+	ns, name := cur.namespace, cur.name
 	deploys := informerFor(cs.Deployments(ns), &appsv1.Deployment{}, byName(name))
 	replicaSets := informerFor(cs.ReplicaSets(ns), &appsv1.ReplicaSet{}, bySelector)
 	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
 	return newRolloutWatch([]cache.SharedIndexInformer{deploys, replicaSets, pods}, func() (Verdict, error) {
-		return evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name, atLeast)
-	}), nil
+		return evaluateFromStores(deploys.GetStore(), replicaSets.GetStore(), pods.GetStore(), ns, name, cur.generation)
+	})
 }
 
 // start runs the informers until ctx ends, poking w.changed at every
@@ -225,12 +224,14 @@ func (w *rolloutWatch) interrupted(ctx context.Context, synced bool, last Verdic
 }
 
 // seen says whether a watch's copy of a workload, at generation, is at
-// least as new as generation atLeast, the one the watcher's own write made
-// (or its last read saw); when it is not, v says so. An informer's first
-// list may be served from the API server's watch cache, which can lag a
-// write that completed just before: judged, the copy from before a
-// release would pass its verification, and the one from before a restore
-// would fail it on the very pods the restore replaces.
+// least as new as generation atLeast, the one the watch's own first read
+// saw (a read without a resourceVersion, from etcd: it is at least as new
+// as any write the caller made before the watch); when it is not, v says
+// so. An informer's first list may be served from the API server's watch
+// cache, which can lag a write that completed just before: judged, the
+// copy from before a release would pass its verification, and the one
+// from before a restore would fail it on the very pods the restore
+// replaces.
 func seen(generation, atLeast int64) (v Verdict, ok bool) {
 	if generation >= atLeast {
 		return Verdict{}, true

@@ -89,12 +89,11 @@ func byName(name string) func(*metav1.ListOptions) {
 // Deployment), and picks its containers.
 func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []slot, error) {
 	w, err := readWorkload(ctx, cs, k, r.Namespace, r.Name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil, promote.Input(fmt.Errorf("%s %s/%s not found in context %s", strings.ToLower(kindName(r.Kind)), r.Namespace, r.Name, contextName(r.Context)))
+	}
 	if err != nil {
-		what := strings.ToLower(kindName(r.Kind)) + " " + r.Namespace + "/" + r.Name
-		if apierrors.IsNotFound(err) {
-			return nil, nil, promote.Input(fmt.Errorf("%s not found in context %s", what, contextName(r.Context)))
-		}
-		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
+		return nil, nil, err
 	}
 	slots, err := findSlots(w.what(), w.template.Spec, address.SplitContainers(r.Container))
 	if err != nil {
@@ -103,16 +102,27 @@ func getWorkload(ctx context.Context, cs API, k kindOps, r Ref) (*workload, []sl
 	return w, slots, nil
 }
 
-// readWorkload reads workload ns/name of kind k (nil for a Deployment).
+// readWorkload reads workload ns/name of kind k (nil for a Deployment);
+// its error names the workload.
 func readWorkload(ctx context.Context, cs API, k kindOps, ns, name string) (*workload, error) {
+	var w *workload
+	var err error
 	if k == nil {
-		d, err := cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
+		var d *appsv1.Deployment
+		if d, err = cs.Deployments(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			w = deploymentWorkload(d)
 		}
-		return deploymentWorkload(d), nil
+	} else {
+		w, err = k.get(ctx, cs, ns, name)
 	}
-	return k.get(ctx, cs, ns, name)
+	if err != nil {
+		kind := KindDeployment
+		if k != nil {
+			kind = k.kind()
+		}
+		return nil, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(kind), ns, name, err)
+	}
+	return w, nil
 }
 
 // patchWorkload sends body, a patch of type pt, to workload ns/name of
@@ -134,17 +144,6 @@ func patchWorkload(ctx context.Context, cs API, k kindOps, ns, name string, pt t
 func (t *Target) lookUp(ctx context.Context, cs API) error {
 	_, _, err := getWorkload(ctx, cs, kindOf(t.ref), t.ref)
 	return err
-}
-
-// current reads what the workload t names runs now: its uid, generation,
-// pod template and revision.
-func (t *Target) current(ctx context.Context, cs API) (uid types.UID, generation int64, tmpl corev1.PodTemplateSpec, revision string, err error) {
-	k := kindOf(t.ref)
-	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
-	if err != nil {
-		return "", 0, tmpl, "", fmt.Errorf("reading %s: %w", strings.ToLower(kindName(t.ref.Kind)), err)
-	}
-	return w.uid, w.generation, w.template, w.revision, nil
 }
 
 // deploymentWorkload is what the workload code reads of Deployment d.
@@ -228,7 +227,7 @@ func (t *Target) snapshotWorkload(ctx context.Context, k kindOps, want wanted) (
 			return promote.Snapshot{}, promote.Input(fmt.Errorf("%s: its current rollout has failed (%s); settle it before promoting, so there is a healthy state to come back to", w.what(), v.Failure))
 		case !v.Done && t.opts.OnProgressing == Wait:
 			t.logf("another rollout is in progress (%s); waiting for it to finish", v.Progress)
-			if err := t.waitInProgress(ctx, cs, w.what(), w.generation); err != nil {
+			if err := t.waitInProgress(ctx, cs, w.what()); err != nil {
 				return promote.Snapshot{}, err
 			}
 			return t.snapshotWorkload(ctx, k, want)
@@ -268,7 +267,7 @@ func snapshotOf(w *workload, slots []slot, st snapshotState, want wanted) (promo
 	}
 	return promote.Snapshot{
 		Seen:     promote.Seen{Image: seenImage(w.template.Spec, slots), Revision: w.revision},
-		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, want.run()),
+		UpToDate: !want.IsZero() && upToDate(w.template.Spec, slots, runRef(want.img)),
 		State:    raw,
 	}, nil
 }
@@ -297,20 +296,12 @@ func (t *Target) releaseOps(st snapshotState, img image.Image) []patchOp {
 // generation gen, then deletes the pods that are not ready and do not run
 // its update revision (the restored one).
 func (t *Target) replaceBrokenPods(ctx context.Context, cs API, k kindOps, gen int64) error {
-	var w *workload
-	for {
-		var err error
-		if w, err = k.get(ctx, cs, t.ref.Namespace, t.ref.Name); err != nil {
-			return err
-		}
-		if s, ok := w.obj.(*appsv1.StatefulSet); ok && s.Status.ObservedGeneration >= gen {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the statefulset controller to observe generation %d: %w", gen, context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
+	w, err := t.pollWorkload(ctx, cs, k, fmt.Sprintf("waiting for the statefulset controller to observe generation %d", gen), func(w *workload) bool {
+		s, ok := w.obj.(*appsv1.StatefulSet)
+		return ok && s.Status.ObservedGeneration >= gen
+	})
+	if err != nil {
+		return err
 	}
 	pods, _, err := workloadPods(ctx, cs, k, w)
 	if err != nil {
@@ -323,6 +314,26 @@ func (t *Target) replaceBrokenPods(ctx context.Context, cs API, k kindOps, gen i
 		}
 	}
 	return nil
+}
+
+// pollWorkload reads the workload t names, of kind k, every 200 ms until
+// ready says its controller has caught up, and returns that copy; waiting
+// says what for, in the error when ctx ends first.
+func (t *Target) pollWorkload(ctx context.Context, cs API, k kindOps, waiting string, ready func(*workload) bool) (*workload, error) {
+	for {
+		w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ready(w) {
+			return w, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", waiting, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // brokenPods are the names of the pods that are not ready and do not run
@@ -352,9 +363,9 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	if err != nil {
 		return "", err
 	}
-	w, err := k.get(ctx, cs, t.ref.Namespace, t.ref.Name)
+	w, err := readWorkload(ctx, cs, k, t.ref.Namespace, t.ref.Name)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
+		return "", err
 	}
 	state := "rollout state unknown"
 	if pods, crs, err := workloadPods(ctx, cs, k, w); err == nil {
@@ -367,19 +378,11 @@ func (t *Target) describeWorkload(ctx context.Context, k kindOps) (string, error
 	return fmt.Sprintf("%s (%s, %sgeneration %d, %s)", describeImages(w.template), strings.ToLower(w.kind), rev, w.generation, state), nil
 }
 
-// workloadWatch watches workload ns/name of kind k, its pods and (when
-// the kind needs them) its ControllerRevisions, from generation atLeast
-// on.
-func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string, atLeast int64) (*rolloutWatch, error) {
-	w, err := k.get(ctx, cs, ns, name)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(k.kind()), err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(w.selector)
-	if err != nil {
-		return nil, fmt.Errorf("%s selector: %w", w.what(), err)
-	}
-	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+// workloadWatch watches workload first of kind k, its pods and (when
+// the kind needs them) its ControllerRevisions (those bySelector lists),
+// from first's generation on (see seen).
+func workloadWatch(cs API, k kindOps, first *workload, bySelector func(*metav1.ListOptions)) *rolloutWatch {
+	ns, name := first.namespace, first.name
 	obj := k.objectInformer(cs, ns, name)
 	pods := informerFor(cs.Pods(ns), &corev1.Pod{}, bySelector)
 	infs := []cache.SharedIndexInformer{obj, pods}
@@ -397,7 +400,7 @@ func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string, atLe
 		if !ok || !isKind {
 			return Verdict{}, fmt.Errorf("%s %s/%s disappeared while watching its rollout", strings.ToLower(k.kind()), ns, name)
 		}
-		if v, ok := seen(cur.generation, atLeast); !ok {
+		if v, ok := seen(cur.generation, first.generation); !ok {
 			return v, nil
 		}
 		var ps []corev1.Pod
@@ -415,5 +418,5 @@ func workloadWatch(ctx context.Context, cs API, k kindOps, ns, name string, atLe
 			}
 		}
 		return k.evaluate(cur, ps, revs), nil
-	}), nil
+	})
 }
